@@ -1,0 +1,66 @@
+"""The one command: `pactnews <verb>`. Each verb lives with its stage's module."""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from pathlib import Path
+
+# verb -> module that defines `add_arguments(parser)` and `run(args) -> int`
+VERBS = {
+    "clean": ("pactnews.commands.clean", "Clean the raw articles into corpus/clean/ with an exact offset map."),
+    "markup": ("pactnews.commands.markup", "Convert inline authoring markup to canonical standoff annotations."),
+    "validate": ("pactnews.validate", "Validate the corpus and annotations; print every failure."),
+    "schemas": ("pactnews.schemas", "Export the generated schemas (pandera, Label Studio config) to schemas/."),
+    "agreement": ("pactnews.agreement", "Measure agreement between two annotation passes."),
+    "preannotate": ("pactnews.preannotate", "Pre-annotate documents and score the pre-annotator against the gold."),
+    "annotate": ("pactnews.labelstudio.commands", "Start a local Label Studio with the corpus loaded."),
+    "pull": ("pactnews.labelstudio.commands", "Pull annotations from Label Studio into annotations/."),
+    "import-ls": ("pactnews.labelstudio.commands", "Import a Label Studio JSON export file into annotations/."),
+    "build": ("pactnews.build", "Build data/*.parquet, the card metadata, croissant.json and datasheet figures."),
+    "diff": ("pactnews.diff", "Report added, removed and changed annotations between two versions."),
+    "publish": ("pactnews.publish", "Upload the dataset files to the Hugging Face Hub and tag the version."),
+    "render": ("pactnews.render", "Write a static browsable site of the annotated corpus to site/."),
+    "bench": ("pactnews.bench", "Benchmark every stage on a synthetic corpus."),
+}
+
+
+def _available() -> dict[str, str]:
+    out = {}
+    for verb, (module, help_text) in VERBS.items():
+        try:
+            importlib.util.find_spec(module)
+        except ModuleNotFoundError:
+            continue
+        if importlib.util.find_spec(module) is not None:
+            out[verb] = module
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    import importlib.util  # noqa: F401
+
+    parser = argparse.ArgumentParser(prog="pactnews", description=__doc__)
+    parser.add_argument("--root", type=Path, default=None, help="repository root (default: found above the current folder)")
+    sub = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
+    modules = {}
+    for verb, module_name in _available().items():
+        module = importlib.import_module(module_name)
+        p = sub.add_parser(verb, help=VERBS[verb][1], description=VERBS[verb][1])
+        adder = getattr(module, f"add_arguments_{verb.replace('-', '_')}", None) or getattr(module, "add_arguments")
+        adder(p)
+        modules[verb] = module
+    args = parser.parse_args(argv)
+    from .repo import find_root
+
+    args.root = (args.root.resolve() if args.root else find_root())
+    module = modules[args.verb]
+    runner = getattr(module, f"run_{args.verb.replace('-', '_')}", None) or getattr(module, "run")
+    try:
+        return int(runner(args) or 0)
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

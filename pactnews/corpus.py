@@ -1,0 +1,59 @@
+"""Reading the corpus: raw files plus their metadata records."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from .repo import Layout, sha256_bytes
+
+
+class CorpusError(ValueError):
+    pass
+
+
+def read_dataset_info(layout: Layout) -> dict:
+    return yaml.safe_load(layout.dataset.read_text(encoding="utf-8"))
+
+
+def read_metadata(layout: Layout) -> list[dict]:
+    records = yaml.safe_load(layout.metadata.read_text(encoding="utf-8"))["documents"]
+    for rec in records:
+        dct = rec.get("dct") or {}
+        if dct.get("value") is not None:
+            dct["value"] = str(dct["value"])  # YAML reads 2024-10-25 as a date
+    ids = [r["id"] for r in records]
+    dupes = sorted({i for i in ids if ids.count(i) > 1})
+    if dupes:
+        raise CorpusError(f"{layout.metadata}: document ids used twice: {dupes}")
+    return sorted(records, key=lambda r: r["id"])
+
+
+def read_documents(layout: Layout) -> list[dict]:
+    """Metadata records with `raw_text` added; the raw hash and encoding are checked."""
+    docs = []
+    for rec in read_metadata(layout):
+        path = layout.metadata.parent / rec["raw_file"]
+        if not path.is_file():
+            raise CorpusError(f"{layout.metadata}: document {rec['id']}: raw file {path} does not exist")
+        data = path.read_bytes()
+        found = sha256_bytes(data)
+        if found != rec["raw_sha256"]:
+            raise CorpusError(
+                f"{path}: document {rec['id']}: raw_sha256 expected {rec['raw_sha256']} but the file hashes to {found}; "
+                "the raw copies must stay byte-identical to the sources"
+            )
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise CorpusError(f"{path}: document {rec['id']}: not UTF-8 at byte {exc.start}") from exc
+        docs.append({**rec, "raw_text": text})
+    return docs
+
+
+def read_clean_texts(layout: Layout) -> dict[str, str]:
+    """The committed clean texts (written by `pactnews clean`)."""
+    out = {}
+    for path in sorted(layout.clean.glob("*.txt")):
+        out[path.stem] = path.read_text(encoding="utf-8")
+    return out

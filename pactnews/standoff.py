@@ -1,0 +1,112 @@
+"""The canonical standoff annotation format of annotations/<document_id>.json.
+
+One file per document holds every layer as lists of records over the clean
+text; offsets are Unicode code points, end exclusive. The writer puts one
+record per line so that diffs show one changed span per changed line.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+FORMAT = "pactnews-standoff"
+FORMAT_VERSION = 1
+
+# Field order of each layer's records: the writer's order and the columns of the flat tables.
+FIELDS = {
+    "entities": ["id", "start", "end", "text", "label", "entity_id"],
+    "timexes": ["id", "start", "end", "text", "label", "value"],
+    "attributions": ["id", "start", "end", "text", "label", "entity_id"],
+    "claims": [
+        "id", "start", "end", "text", "label", "source_type", "factuality",
+        "cluster_id", "quantity_value", "quantity_unit",
+    ],
+    "relations": ["id", "label", "from_id", "to_id"],
+}
+LAYERS = tuple(FIELDS)
+SPAN_LAYERS = LAYERS[:-1]
+
+
+class FormatError(ValueError):
+    """A file that is not a well-formed annotation file; the message names the file."""
+
+
+def empty(document_id: str, text_sha256: str) -> dict:
+    return {"document_id": document_id, "text_sha256": text_sha256, **{layer: [] for layer in LAYERS}}
+
+
+def sort_key(layer: str):
+    if layer == "relations":
+        return lambda r: (r["from_id"], r["label"], r["to_id"], r["id"])
+    return lambda r: (r["start"], -r["end"], r["label"], r["id"])
+
+
+def dumps(doc: dict) -> str:
+    """Serialise one document's annotations deterministically."""
+    lines = ["{"]
+    lines.append(f'  "format": {json.dumps(FORMAT)},')
+    lines.append(f'  "format_version": {FORMAT_VERSION},')
+    lines.append(f'  "document_id": {json.dumps(doc["document_id"], ensure_ascii=False)},')
+    lines.append(f'  "text_sha256": {json.dumps(doc["text_sha256"])},')
+    for li, layer in enumerate(LAYERS):
+        records = sorted(doc.get(layer, []), key=sort_key(layer))
+        end = "," if li < len(LAYERS) - 1 else ""
+        if not records:
+            lines.append(f'  "{layer}": []{end}')
+            continue
+        lines.append(f'  "{layer}": [')
+        for ri, rec in enumerate(records):
+            obj = {k: rec.get(k) for k in FIELDS[layer]}
+            sep = "," if ri < len(records) - 1 else ""
+            lines.append("    " + json.dumps(obj, ensure_ascii=False) + sep)
+        lines.append(f"  ]{end}")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def loads(data: bytes, path: str = "<memory>") -> dict:
+    """Parse an annotation file; structural problems raise FormatError naming the file.
+
+    Value-level checks (offsets, labels, references) belong to pactnews.validate.
+    """
+    if not data.strip():
+        raise FormatError(f"{path}: [L1 empty-file] the file is empty; expected a JSON object")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise FormatError(
+            f"{path}: [L1 not-utf8] byte {exc.start} (0x{data[exc.start]:02x}) is not valid UTF-8"
+        ) from exc
+    try:
+        obj = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise FormatError(
+            f"{path}: [L1 invalid-json] {exc.msg} at line {exc.lineno} column {exc.colno} (character {exc.pos})"
+        ) from exc
+    if not isinstance(obj, dict):
+        raise FormatError(f"{path}: [L1 not-an-object] expected a JSON object, found {type(obj).__name__}")
+    if obj.get("format") != FORMAT:
+        raise FormatError(f"{path}: [L1 wrong-format] \"format\" expected {FORMAT!r}, found {obj.get('format')!r}")
+    if obj.get("format_version") != FORMAT_VERSION:
+        raise FormatError(
+            f"{path}: [L1 wrong-format-version] \"format_version\" expected {FORMAT_VERSION}, found {obj.get('format_version')!r}"
+        )
+    for key in ("document_id", "text_sha256"):
+        if not isinstance(obj.get(key), str):
+            raise FormatError(f"{path}: [L1 missing-field] top-level {key!r} must be a string, found {obj.get(key)!r}")
+    for layer in LAYERS:
+        if not isinstance(obj.get(layer), list):
+            raise FormatError(f"{path}: [L1 missing-field] layer {layer!r} must be a list, found {obj.get(layer)!r}")
+    unknown = sorted(set(obj) - {"format", "format_version", "document_id", "text_sha256", *LAYERS})
+    if unknown:
+        raise FormatError(f"{path}: [L1 unknown-field] unknown top-level keys {unknown}")
+    return obj
+
+
+def read(path: Path) -> dict:
+    return loads(Path(path).read_bytes(), str(path))
+
+
+def read_all(folder: Path) -> dict[str, dict]:
+    """Every annotation file of a folder, keyed by document id (the file stem)."""
+    return {p.stem: read(p) for p in sorted(Path(folder).glob("*.json"))}
