@@ -1,0 +1,191 @@
+"""Inter-annotator agreement between two annotation passes, and their disagreements.
+
+Span layers: pairwise F1 per label, strict (same start, end and label) and
+overlap (one-to-one matching of overlapping spans with the same label).
+Time expressions: exact-match accuracy of `value` on spans both passes
+marked with the same offsets. Claims: Cohen's kappa of the categorical
+attributes on claims both passes marked with the same offsets, and the
+pairwise co-clustering agreement of cluster ids on those claims. Pass A
+is taken as the reference for precision and recall; F1 is symmetric.
+"""
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+from sklearn.metrics import cohen_kappa_score
+
+from . import standoff
+from .inventory import default_inventory
+from .repo import atomic_write_text, dump_json
+
+SPAN_LAYERS = ("entities", "timexes", "attributions", "claims")
+CLAIM_ATTRIBUTES = ("source_type", "factuality")
+
+
+def _prf(tp: int, n_a: int, n_b: int) -> dict:
+    p = tp / n_b if n_b else 0.0
+    r = tp / n_a if n_a else 0.0
+    f = 2 * p * r / (p + r) if p + r else 0.0
+    return {"a": n_a, "b": n_b, "matched": tp, "precision": round(p, 4), "recall": round(r, 4), "f1": round(f, 4)}
+
+
+def _overlap_matches(a: list[dict], b: list[dict]) -> list[tuple[dict, dict]]:
+    """Greedy one-to-one matching of overlapping same-label spans, largest overlap first."""
+    pairs = []
+    for x in a:
+        for y in b:
+            if x["label"] == y["label"]:
+                ov = min(x["end"], y["end"]) - max(x["start"], y["start"])
+                if ov > 0:
+                    pairs.append((-ov, x["start"], y["start"], id(x), id(y), x, y))
+    pairs.sort(key=lambda t: t[:3])
+    used_a, used_b, out = set(), set(), []
+    for *_, ia, ib, x, y in pairs:
+        if ia not in used_a and ib not in used_b:
+            used_a.add(ia)
+            used_b.add(ib)
+            out.append((x, y))
+    return out
+
+
+def span_agreement(a_docs: dict, b_docs: dict, layer: str, labels: list[str]) -> dict:
+    ids = sorted(set(a_docs) & set(b_docs))
+    result = {}
+    for label in [None, *labels]:
+        tp_s = tp_o = n_a = n_b = 0
+        for d in ids:
+            a = [s for s in a_docs[d][layer] if label is None or s["label"] == label]
+            b = [s for s in b_docs[d][layer] if label is None or s["label"] == label]
+            n_a += len(a)
+            n_b += len(b)
+            keys_b = {(s["start"], s["end"], s["label"]) for s in b}
+            tp_s += sum((s["start"], s["end"], s["label"]) in keys_b for s in a)
+            tp_o += len(_overlap_matches(a, b))
+        if label is not None and n_a == 0 and n_b == 0:
+            continue
+        result[label or "ALL"] = {"strict": _prf(tp_s, n_a, n_b), "overlap": _prf(tp_o, n_a, n_b)}
+    return result
+
+
+def _same_offsets(a_docs: dict, b_docs: dict, layer: str) -> list[tuple[str, dict, dict]]:
+    out = []
+    for d in sorted(set(a_docs) & set(b_docs)):
+        by_offsets = {(s["start"], s["end"]): s for s in b_docs[d][layer]}
+        for s in a_docs[d][layer]:
+            t = by_offsets.get((s["start"], s["end"]))
+            if t is not None:
+                out.append((d, s, t))
+    return out
+
+
+def _kappa(xs: list, ys: list) -> float | None:
+    if not xs:
+        return None
+    if len(set(xs) | set(ys)) == 1:
+        return 1.0  # both passes used one and the same value throughout: kappa is undefined, agreement total
+    return round(float(cohen_kappa_score(xs, ys)), 4)
+
+
+def compare(a_docs: dict[str, dict], b_docs: dict[str, dict], inv=None) -> dict:
+    """Agreement figures between two passes (dicts of standoff docs keyed by document id)."""
+    inv = inv or default_inventory()
+    out: dict = {"documents": sorted(set(a_docs) & set(b_docs)), "layers": {}}
+    for layer in SPAN_LAYERS:
+        out["layers"][layer] = {"spans": span_agreement(a_docs, b_docs, layer, inv.labels(layer))}
+    # entities: label agreement on same-offset spans, entity id exact agreement
+    same = _same_offsets(a_docs, b_docs, "entities")
+    out["layers"]["entities"]["same_offsets"] = len(same)
+    out["layers"]["entities"]["label_kappa"] = _kappa([s["label"] for _, s, _ in same], [t["label"] for _, _, t in same])
+    out["layers"]["entities"]["entity_id_accuracy"] = (
+        round(sum(s["entity_id"] == t["entity_id"] for _, s, t in same) / len(same), 4) if same else None)
+    same = _same_offsets(a_docs, b_docs, "timexes")
+    out["layers"]["timexes"]["same_offsets"] = len(same)
+    out["layers"]["timexes"]["value_accuracy"] = (
+        round(sum(s["value"] == t["value"] for _, s, t in same) / len(same), 4) if same else None)
+    out["layers"]["timexes"]["type_kappa"] = _kappa([s["label"] for _, s, _ in same], [t["label"] for _, _, t in same])
+    same = _same_offsets(a_docs, b_docs, "claims")
+    claims = out["layers"]["claims"]
+    claims["same_offsets"] = len(same)
+    for attr in CLAIM_ATTRIBUTES:
+        claims[f"{attr}_kappa"] = _kappa([s[attr] for _, s, _ in same], [t[attr] for _, _, t in same])
+        claims[f"{attr}_accuracy"] = round(sum(s[attr] == t[attr] for _, s, t in same) / len(same), 4) if same else None
+    # co-clustering: for every pair of agreed claims, do both passes put them in one cluster or not?
+    pair_agree = pair_total = 0
+    for (_, s1, t1), (_, s2, t2) in itertools.combinations(same, 2):
+        pair_total += 1
+        pair_agree += (s1["cluster_id"] == s2["cluster_id"]) == (t1["cluster_id"] == t2["cluster_id"])
+    claims["cluster_pair_agreement"] = round(pair_agree / pair_total, 4) if pair_total else None
+    claims["cluster_pairs"] = pair_total
+    return out
+
+
+def disagreements(a_docs: dict[str, dict], b_docs: dict[str, dict]) -> list[dict]:
+    """Every span on which the passes differ, for adjudication (deterministic order)."""
+    out = []
+    attrs = {"entities": ["entity_id"], "timexes": ["value"], "attributions": ["entity_id"],
+             "claims": ["source_type", "factuality", "cluster_id", "quantity_value", "quantity_unit"]}
+    for d in sorted(set(a_docs) | set(b_docs)):
+        for layer in SPAN_LAYERS:
+            a = a_docs.get(d, {}).get(layer, [])
+            b = b_docs.get(d, {}).get(layer, [])
+            b_by = {(s["start"], s["end"]): s for s in b}
+            a_by = {(s["start"], s["end"]): s for s in a}
+            for key in sorted(set(a_by) | set(b_by)):
+                x, y = a_by.get(key), b_by.get(key)
+                if x and y:
+                    diffs = {f: [x.get(f), y.get(f)] for f in ["label", *attrs[layer]] if x.get(f) != y.get(f)}
+                    if diffs:
+                        out.append({"document_id": d, "layer": layer, "kind": "attribute", "start": key[0],
+                                    "end": key[1], "text": x["text"], "a": x["id"], "b": y["id"], "differs": diffs})
+                else:
+                    s = x or y
+                    partner = [t for t in (b if x else a) if t["start"] < s["end"] and s["start"] < t["end"]]
+                    out.append({"document_id": d, "layer": layer, "kind": "only_a" if x else "only_b",
+                                "start": key[0], "end": key[1], "text": s["text"], "label": s["label"],
+                                "overlapping_in_other": [f"{t['id']} {t['start']}:{t['end']} {t['label']} {t['text']!r}" for t in partner]})
+    return out
+
+
+def markdown_table(result: dict) -> str:
+    lines = ["| layer | label | A | B | strict F1 | overlap F1 |", "|---|---|---:|---:|---:|---:|"]
+    for layer, body in result["layers"].items():
+        for label, m in body["spans"].items():
+            lines.append(f"| {layer} | {label} | {m['strict']['a']} | {m['strict']['b']} | "
+                         f"{m['strict']['f1']:.3f} | {m['overlap']['f1']:.3f} |")
+    t, c, e = result["layers"]["timexes"], result["layers"]["claims"], result["layers"]["entities"]
+    fmt = lambda v: "n/a" if v is None else f"{v:.3f}"  # noqa: E731
+    lines += [
+        "",
+        "| measure | on | value |", "|---|---|---:|",
+        f"| entity label Cohen's kappa | {e['same_offsets']} entities with the same offsets | {fmt(e['label_kappa'])} |",
+        f"| entity id exact agreement | {e['same_offsets']} entities with the same offsets | {fmt(e['entity_id_accuracy'])} |",
+        f"| TIMEX3 value exact match | {t['same_offsets']} time expressions with the same offsets | {fmt(t['value_accuracy'])} |",
+        f"| TIMEX3 type Cohen's kappa | {t['same_offsets']} time expressions with the same offsets | {fmt(t['type_kappa'])} |",
+        f"| claim source_type Cohen's kappa | {c['same_offsets']} claims with the same offsets | {fmt(c['source_type_kappa'])} |",
+        f"| claim factuality Cohen's kappa | {c['same_offsets']} claims with the same offsets | {fmt(c['factuality_kappa'])} |",
+        f"| claim cluster pairwise agreement | {c['cluster_pairs']} pairs of those claims | {fmt(c['cluster_pair_agreement'])} |",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("pass_a", type=Path, help="folder of standoff files of the first pass")
+    parser.add_argument("pass_b", type=Path, help="folder of standoff files of the second pass")
+    parser.add_argument("--out", type=Path, help="write <out>.json (figures and disagreements) and <out>.md (tables)")
+
+
+def run(args) -> int:
+    a, b = standoff.read_all(args.pass_a), standoff.read_all(args.pass_b)
+    if not a or not b:
+        print(f"FAILED: no standoff files in {args.pass_a if not a else args.pass_b}")
+        return 1
+    result = compare(a, b, default_inventory(args.root))
+    table = markdown_table(result)
+    print(table, end="")
+    if args.out:
+        dis = disagreements(a, b)
+        atomic_write_text(args.out.with_suffix(".json"), dump_json({**result, "disagreements": dis}))
+        atomic_write_text(args.out.with_suffix(".md"), table)
+        print(f"Agreement over {len(result['documents'])} documents, {len(dis)} disagreements: {args.out}.json, {args.out}.md")
+    return 0
