@@ -1,0 +1,44 @@
+"""Readers shared by the Label Studio verbs and the pre-annotator (the only disk access here)."""
+from __future__ import annotations
+
+from .. import standoff, tables
+from ..corpus import read_clean_texts, read_metadata
+from ..repo import Layout, sha256_text
+
+
+def read_corpus(layout: Layout) -> list[dict]:
+    """One record per document: id, clean text, its hash, title, DCT and source outlet."""
+    texts = read_clean_texts(layout)
+    out = []
+    for rec in read_metadata(layout):
+        if rec["id"] not in texts:
+            raise FileNotFoundError(
+                f"{layout.clean / (rec['id'] + '.txt')}: no clean text for document {rec['id']}; run `pactnews clean`")
+        text = texts[rec["id"]]
+        out.append({
+            "document_id": rec["id"], "text": text, "text_sha256": sha256_text(text),
+            "title": rec.get("title"), "dct": (rec.get("dct") or {}).get("value"),
+            "source": rec.get("source_outlet"),
+        })
+    return out
+
+
+def read_gold(layout: Layout, document_ids: list[str]) -> dict[str, dict]:
+    """The gold standoff files that exist, for the given documents only.
+
+    annotations/ also holds report files (agreement, pre-annotation scores), so
+    files are picked by document id rather than by globbing.
+    """
+    out = {}
+    for doc_id in document_ids:
+        path = layout.annotation_file(doc_id)
+        if path.is_file():
+            out[doc_id] = standoff.read(path)
+    return out
+
+
+def read_tables(layout: Layout) -> tuple[dict, dict]:
+    """(entity table, cluster table); a missing table reads as empty."""
+    entities = tables.read_entities(layout.entity_table) if layout.entity_table.is_file() else {}
+    clusters = tables.read_clusters(layout.cluster_table) if layout.cluster_table.is_file() else {}
+    return entities, clusters

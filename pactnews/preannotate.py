@@ -1,0 +1,457 @@
+"""`pactnews preannotate`: suggestions for annotators, scored against the gold.
+
+Components, each timed:
+- lexicon: a spaCy blank English pipeline with an EntityRuler over the known
+  entities (names in the entity table plus the surface forms of gold mentions)
+  and token patterns for numbers, money, percentages and ordinals;
+- timex matcher: regular expressions for candidate time expressions;
+- dateparser: TIMEX3 values, with the document creation time as RELATIVE_BASE;
+- cues: a lexicon of attribution cues (gold CUE surfaces plus common reporting verbs);
+- optionally the entities of an installed spaCy NER pipeline (never downloaded).
+
+Scores are strict span matches per label. Each document is scored with a
+lexicon built from the *other* documents' gold only (leave one document out),
+so a document's own mentions never predict themselves.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import re
+import time
+from collections import Counter, defaultdict
+from pathlib import Path
+
+from . import standoff
+from .inventory import Inventory, default_inventory
+from .repo import Layout, dump_json, write_files_atomically
+
+COMPONENT = "pactnews-preannotate"
+LEXICON_VERSION = 1
+
+MONTHS = ("January|February|March|April|May|June|July|August|September|October|November|December")
+WEEKDAYS = "Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday"
+NUMBER_WORDS = {
+    "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
+    "ten": 10, "eleven": 11, "twelve": 12, "fifteen": 15, "twenty": 20, "thirty": 30, "fifty": 50,
+    "hundred": 100,
+}
+VAGUE_COUNTS = ("dozens", "hundreds", "thousands", "millions", "billions")
+ORDINALS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6, "seventh": 7,
+            "eighth": 8, "ninth": 9, "tenth": 10}
+SCALES = {"thousand": 1e3, "million": 1e6, "billion": 1e9, "trillion": 1e12}
+UNITS = {"day": "D", "week": "W", "month": "M", "year": "Y"}
+CUE_WORDS = (
+    "said", "says", "say", "added", "urged", "reported", "reports", "noted", "stated", "warned", "told",
+    "claimed", "claims", "announced", "acknowledged", "indicated", "emphasized", "stressed", "confirmed",
+    "denied", "dismissed", "insisted", "according to", "pledged", "described", "accused", "called",
+)
+_NUM = "|".join(NUMBER_WORDS)
+_TIMEX = re.compile(
+    rf"(?P<date>(?:{MONTHS})\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{4}}|\d{{1,2}}\s+(?:{MONTHS})\s+\d{{4}})"
+    rf"|(?P<monthday>(?:{MONTHS})\s+\d{{1,2}}(?:st|nd|rd|th)?\b)"
+    rf"|(?P<monthyear>(?:{MONTHS})\s+\d{{4}})"
+    rf"|(?P<relweek>(?i:this|last|next|the\s+coming|the\s+past)\s+(?i:week|month|year))"
+    rf"|(?P<weekday>(?:(?i:last|next|this)\s+)?(?:{WEEKDAYS}))"
+    rf"|(?P<month>\b(?:{MONTHS})\b)"
+    rf"|(?P<day>\b(?i:today|yesterday|tomorrow)\b)"
+    rf"|(?P<yearend>(?i:the\s+)?(?i:year[’']s\s+end|end\s+of\s+(?:the|this)\s+year))"
+    rf"|(?P<duration>\b(?:\d+|(?i:{_NUM}))[- ](?i:day|week|month|year)s?\b)"
+    rf"|(?P<future>\b(?i:soon|shortly)\b)"
+    rf"|(?P<present>\b(?i:currently|now)\b)"
+    rf"|(?P<past>\b(?i:the\s+past)\b)"
+    rf"|(?P<year>(?<![\d,.$])\b(?:19|20)\d{{2}}\b(?![\d,])(?!\s*%))"
+)
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower().replace("’", "").replace("'", "")).strip("-")
+
+
+def _number(text: str) -> float | None:
+    t = text.lower().replace(",", "").strip()
+    if t in NUMBER_WORDS:
+        return float(NUMBER_WORDS[t])
+    try:
+        return float(t)
+    except ValueError:
+        return None
+
+
+def _num_id(value: float) -> str:
+    return str(int(value)) if value.is_integer() else repr(value).replace(".", "-")
+
+
+# ------------------------------------------------------------------ lexicon
+
+def build_lexicon(entity_table: dict, gold: dict[str, dict], exclude: str | None = None) -> dict:
+    """Known surface forms -> (label, entity id), and the cue words, from the table and the gold.
+
+    With `exclude`, that document's gold is left out, and so are the table names
+    of entities only that document mentions.
+    """
+    others = {d: doc for d, doc in gold.items() if d != exclude}
+    seen_elsewhere = {s.get("entity_id") for doc in others.values() for s in doc["entities"]}
+    only_excluded = ({s.get("entity_id") for s in gold[exclude]["entities"]} - seen_elsewhere
+                     if exclude in gold else set())
+    votes: dict[str, Counter] = defaultdict(Counter)
+    for eid, row in entity_table.items():
+        if eid not in only_excluded:
+            votes[row["name"]][(row["label"], eid)] += 1
+    cues = {w for w in CUE_WORDS}
+    for doc in others.values():
+        for s in doc["entities"]:
+            votes[s["text"]][(s["label"], s.get("entity_id"))] += 1
+        for s in doc["attributions"]:
+            if s["label"] == "CUE":
+                cues.add(s["text"].lower())
+    entities = {}
+    for surface, counter in votes.items():
+        if not surface.strip():
+            continue
+        (label, eid), _ = sorted(counter.items(), key=lambda kv: (-kv[1], kv[0][0], str(kv[0][1])))[0]
+        entities[surface] = (label, eid)
+    return {"entities": dict(sorted(entities.items())), "cues": sorted(cues)}
+
+
+def lexicon_version(lexicon: dict) -> str:
+    """A model version that changes whenever the code's lexicon version or the lexicon changes."""
+    digest = hashlib.sha256(json.dumps(lexicon, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+    return f"{COMPONENT}-v{LEXICON_VERSION}-{digest[:10]}"
+
+
+class Preannotator:
+    """One pipeline per lexicon; `annotate` is pure over (document id, text, DCT)."""
+
+    def __init__(self, lexicon: dict, inv: Inventory, spacy_model: str | None = None):
+        import spacy
+        from spacy.matcher import PhraseMatcher
+
+        self.inv = inv
+        self.lexicon = lexicon
+        self.model_version = lexicon_version(lexicon)
+        self.timings: Counter = Counter()
+        t0 = time.perf_counter()
+        self.nlp = spacy.blank("en")
+        ruler = self.nlp.add_pipe("entity_ruler", config={"overwrite_ents": True})
+        patterns = [{"label": label, "pattern": surface, "id": eid or ""}
+                    for surface, (label, eid) in lexicon["entities"].items()]
+        patterns += self._number_patterns()
+        ruler.add_patterns(patterns)
+        self.cue_matcher = PhraseMatcher(self.nlp.vocab, attr="LOWER")
+        self.cue_matcher.add("CUE", [self.nlp.make_doc(c) for c in lexicon["cues"]])
+        self.model = None
+        if spacy_model:
+            if not spacy.util.is_package(spacy_model) and not Path(spacy_model).is_dir():
+                raise SystemExit(f"spaCy pipeline {spacy_model!r} is not installed; it is never downloaded. "
+                                 "Install it as a package or leave out --spacy-model.")
+            self.model = spacy.load(spacy_model)
+        self.timings["lexicon"] += time.perf_counter() - t0
+
+    @staticmethod
+    def _number_patterns() -> list[dict]:
+        plain = r"^(?!(?:19|20)\d{2}$)(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?$"
+        scale = {"LOWER": {"IN": list(SCALES)}, "OP": "?"}
+        return [
+            {"label": "MONEY", "pattern": [{"ORTH": {"IN": ["$", "US$"]}}, {"TEXT": {"REGEX": plain}}, scale]},
+            {"label": "MONEY", "pattern": [{"LOWER": {"IN": ["billions", "millions"]}}, {"LOWER": "of"},
+                                           {"LOWER": "dollars"}]},
+            {"label": "PERCENT", "pattern": [{"TEXT": {"REGEX": plain}}, {"LOWER": {"IN": ["%", "percent"]}}]},
+            {"label": "CARDINAL", "pattern": [{"TEXT": {"REGEX": plain}}, scale]},
+            {"label": "CARDINAL", "pattern": [{"LOWER": {"IN": list(NUMBER_WORDS) + list(VAGUE_COUNTS)}}]},
+            {"label": "ORDINAL", "pattern": [{"LOWER": {"IN": list(ORDINALS)}}]},
+            {"label": "ORDINAL", "pattern": [{"TEXT": {"REGEX": r"^\d+(?:st|nd|rd|th)$"}}]},
+        ]
+
+    # -------------------------------------------------------------- components
+
+    def _timed(self, name: str, fn, *args):
+        t0 = time.perf_counter()
+        try:
+            return fn(*args)
+        finally:
+            self.timings[name] += time.perf_counter() - t0
+
+    def annotate(self, document_id: str, text: str, text_sha256: str, dct: str | None) -> dict:
+        """A standoff document of suggestions (entities, time expressions, cues)."""
+        doc = standoff.empty(document_id, text_sha256)
+        sp = self._timed("entity_ruler", self.nlp, text)
+        candidates = self._timed("timex_matcher", _timex_candidates, text)
+        doc["timexes"] = self._timed("dateparser", _normalise_all, candidates, text, dct)
+        durations = [(t["start"], t["end"]) for t in doc["timexes"]]
+        ents = []
+        for ent in sp.ents:
+            if any(s <= ent.start_char and ent.end_char <= e for s, e in durations) and ent.label_ == "CARDINAL":
+                continue  # "four" of "four-day" is part of a time expression
+            ents.append((ent.start_char, ent.end_char, ent.label_, ent.ent_id_ or _guess_id(ent.label_, ent.text)))
+        if self.model is not None:
+            ents = self._timed("spacy_ner", self._merge_model, text, ents)
+        doc["entities"] = [{"start": s, "end": e, "text": text[s:e], "label": label, "entity_id": eid}
+                           for s, e, label, eid in ents]
+        doc["attributions"] = self._timed("cue_matcher", self._cues, sp, text)
+        for layer in standoff.SPAN_LAYERS:
+            doc[layer].sort(key=lambda r: (r["start"], -r["end"], r["label"]))
+            for k, rec in enumerate(doc[layer], 1):
+                rec["id"] = f"{self.inv.id_prefix(layer)}{k}"
+            doc[layer] = [{f: rec.get(f) for f in standoff.FIELDS[layer]} for rec in doc[layer]]
+        return doc
+
+    def _cues(self, sp, text: str) -> list[dict]:
+        from spacy.util import filter_spans
+
+        spans = filter_spans(self.cue_matcher(sp, as_spans=True))
+        return [{"start": e.start_char, "end": e.end_char, "text": text[e.start_char:e.end_char], "label": "CUE",
+                 "entity_id": None} for e in spans]
+
+    def _merge_model(self, text: str, ents: list[tuple]) -> list[tuple]:
+        allowed = set(self.inv.labels("entities"))
+        out = list(ents)
+        for ent in self.model(text).ents:
+            if ent.label_ not in allowed:
+                continue
+            if any(ent.start_char < e and s < ent.end_char for s, e, *_ in out):
+                continue
+            out.append((ent.start_char, ent.end_char, ent.label_, _guess_id(ent.label_, ent.text)))
+        return sorted(out)
+
+
+def _amount(surface: str) -> float | None:
+    """The number a numeric mention states ("3,000", "1.64 billion", "ten", "5%"), if it states one."""
+    m = re.match(r"\$?\s*([\d,]*\.?\d+|[a-z]+)(?:st|nd|rd|th)?\s*(%|percent|[a-z]+)?$", surface.strip().lower())
+    if not m:
+        return None
+    n = ORDINALS.get(m.group(1)) or _number(m.group(1))
+    if n is None:
+        return None
+    return float(n) * SCALES.get(m.group(2) or "", 1.0)
+
+
+def _guess_id(label: str, surface: str) -> str:
+    """An entity id in the form the guidelines give (cardinal-3000, money-usd-1640000000, slug of a name)."""
+    if label in ("CARDINAL", "ORDINAL", "PERCENT", "MONEY"):
+        n = _amount(surface)
+        prefix = "money-usd" if label == "MONEY" else label.lower()
+        if n is not None:
+            return f"{prefix}-{_num_id(n)}"
+        return f"{prefix}-{_slug(surface.split()[0])}"
+    return _slug(surface)
+
+
+# ------------------------------------------------------------------ time expressions
+
+def _timex_candidates(text: str) -> list[tuple[int, int, str]]:
+    return [(m.start(), m.end(), m.lastgroup) for m in _TIMEX.finditer(text)]
+
+
+def _dct_parts(dct: str | None) -> tuple[dt.datetime | None, str]:
+    """(relative base, granularity) of a DCT written YYYY, YYYY-MM or YYYY-MM-DD."""
+    if not dct:
+        return None, "none"
+    parts = [int(p) for p in str(dct).split("-")]
+    granularity = {1: "year", 2: "month", 3: "day"}[len(parts)]
+    return dt.datetime(*(parts + [1] * (3 - len(parts)))), granularity
+
+
+def _normalise_all(candidates: list[tuple[int, int, str]], text: str, dct: str | None) -> list[dict]:
+    from dateparser.date import DateDataParser
+
+    base, granularity = _dct_parts(dct)
+    parser = DateDataParser(languages=["en"], settings={
+        "RELATIVE_BASE": base or dt.datetime(2000, 1, 1), "PREFER_DATES_FROM": "current_period",
+        "RETURN_TIME_AS_PERIOD": True, "PREFER_DAY_OF_MONTH": "first"})
+    future = DateDataParser(languages=["en"], settings={
+        "RELATIVE_BASE": base or dt.datetime(2000, 1, 1), "PREFER_DATES_FROM": "future",
+        "RETURN_TIME_AS_PERIOD": True})
+    out = []
+    for start, end, kind in candidates:
+        surface = text[start:end]
+        label, value = "DATE", None
+        if kind == "duration":
+            n = _number(re.split(r"[- ]", surface)[0])
+            unit = re.split(r"[- ]", surface)[-1].lower().rstrip("s")
+            label, value = "DURATION", f"P{_num_id(n)}{UNITS[unit]}" if n is not None else None
+        elif kind == "future":
+            value = "FUTURE_REF"
+        elif kind == "present":
+            value = "PRESENT_REF"
+        elif kind == "past":
+            value = "PAST_REF"
+        elif kind == "yearend":
+            value = f"{base.year:04d}" if base else None
+        else:
+            relative = kind in ("weekday", "day", "relweek", "month")
+            if relative and base is None:
+                value = None
+            elif relative and granularity != "day" and kind in ("weekday", "day", "relweek"):
+                value = str(dct)  # a day-relative expression resolves no finer than the DCT
+            elif kind == "weekday" and _future_tense(text, start) and base.strftime("%A") != surface.split()[-1]:
+                data = future.get_date_data(surface)  # "will conclude on Friday": the coming one
+                value = _timex_value(data.date_obj, data.period) if data.date_obj else None
+            else:
+                data = parser.get_date_data(surface)
+                value = _timex_value(data.date_obj, data.period) if data.date_obj else None
+        out.append({"start": start, "end": end, "text": surface, "label": label, "value": value})
+    return out
+
+
+_FUTURE = re.compile(r"\b(?:will|shall|going to|(?:is|are) set to|expected to|plans? to|scheduled)\b", re.I)
+
+
+def _future_tense(text: str, start: int, window: int = 80) -> bool:
+    """Whether the clause before a time expression speaks of the future (a future auxiliary in it)."""
+    left = text[max(0, start - window):start]
+    left = re.split(r"[.!?\n]", left)[-1]
+    return bool(_FUTURE.search(left))
+
+
+def _timex_value(date: dt.datetime, period: str) -> str:
+    if period == "year":
+        return f"{date.year:04d}"
+    if period == "month":
+        return f"{date.year:04d}-{date.month:02d}"
+    if period == "week":
+        iso = date.isocalendar()
+        return f"{iso[0]:04d}-W{iso[1]:02d}"
+    return date.strftime("%Y-%m-%d")
+
+
+# ------------------------------------------------------------------ scoring
+
+SCORED_LAYERS = ("entities", "timexes", "attributions")
+
+
+def _prf(tp: int, fp: int, fn: int) -> dict:
+    p = tp / (tp + fp) if tp + fp else 0.0
+    r = tp / (tp + fn) if tp + fn else 0.0
+    f = 2 * p * r / (p + r) if p + r else 0.0
+    return {"tp": tp, "fp": fp, "fn": fn, "precision": round(p, 4), "recall": round(r, 4), "f1": round(f, 4)}
+
+
+def score(predicted: dict[str, dict], gold: dict[str, dict], inv: Inventory) -> dict:
+    """Strict span P/R/F1 per layer and label (same start, end and label), micro over documents.
+
+    Attributions are scored for CUE only (the pre-annotator proposes no SOURCE).
+    Value accuracy is over true positives: TIMEX3 value and entity id.
+    """
+    table: dict = {}
+    extra = {"timex_value": [0, 0], "entity_id": [0, 0]}
+    for layer in SCORED_LAYERS:
+        labels = ["CUE"] if layer == "attributions" else inv.labels(layer)
+        counts = {label: [0, 0, 0] for label in labels}
+        for doc_id in sorted(gold):
+            g = {(s["start"], s["end"], s["label"]): s for s in gold[doc_id][layer] if s["label"] in labels}
+            p = {(s["start"], s["end"], s["label"]): s for s in predicted.get(doc_id, {}).get(layer, [])
+                 if s["label"] in labels}
+            for key in set(g) | set(p):
+                c = counts[key[2]]
+                if key in g and key in p:
+                    c[0] += 1
+                    attr = {"timexes": ("timex_value", "value"), "entities": ("entity_id", "entity_id")}.get(layer)
+                    if attr:
+                        extra[attr[0]][0] += g[key].get(attr[1]) == p[key].get(attr[1])
+                        extra[attr[0]][1] += 1
+                elif key in p:
+                    c[1] += 1
+                else:
+                    c[2] += 1
+        rows = {label: _prf(*c) for label, c in counts.items() if any(c)}
+        total = [sum(c[i] for c in counts.values()) for i in range(3)]
+        rows["ALL"] = _prf(*total)
+        table[layer] = rows
+    return {
+        "labels": table,
+        "timex_value_accuracy": round(extra["timex_value"][0] / extra["timex_value"][1], 4) if extra["timex_value"][1] else None,
+        "entity_id_accuracy": round(extra["entity_id"][0] / extra["entity_id"][1], 4) if extra["entity_id"][1] else None,
+        "matched_timexes": extra["timex_value"][1], "matched_entities": extra["entity_id"][1],
+    }
+
+
+def markdown_table(scores: dict) -> str:
+    lines = ["| layer | label | tp | fp | fn | precision | recall | F1 |", "|---|---|---:|---:|---:|---:|---:|---:|"]
+    for layer, rows in scores["labels"].items():
+        for label, m in rows.items():
+            lines.append(f"| {layer} | {label} | {m['tp']} | {m['fp']} | {m['fn']} | {m['precision']:.3f} | "
+                         f"{m['recall']:.3f} | {m['f1']:.3f} |")
+    fmt = lambda v: "n/a" if v is None else f"{v:.3f}"  # noqa: E731
+    lines.append("")
+    lines.append(f"TIMEX3 value accuracy on {scores['matched_timexes']} matched time expressions: "
+                 f"{fmt(scores['timex_value_accuracy'])}; entity id accuracy on {scores['matched_entities']} "
+                 f"matched entities: {fmt(scores['entity_id_accuracy'])}")
+    return "\n".join(lines) + "\n"
+
+
+# ------------------------------------------------------------------ batch entry points
+
+def predict_corpus(corpus: list[dict], entity_table: dict, gold: dict[str, dict], inv: Inventory,
+                   leave_one_out: bool, spacy_model: str | None = None) -> tuple[dict, Counter, str]:
+    """Suggestions for every document: (docs by id, seconds per component, model version).
+
+    With leave_one_out, each document gets a pipeline whose lexicon excludes its own gold.
+    """
+    timings: Counter = Counter()
+    out = {}
+    shared = None
+    if not leave_one_out:
+        shared = Preannotator(build_lexicon(entity_table, gold), inv, spacy_model)
+    for rec in corpus:
+        pre = shared or Preannotator(build_lexicon(entity_table, gold, exclude=rec["document_id"]), inv, spacy_model)
+        out[rec["document_id"]] = pre.annotate(rec["document_id"], rec["text"], rec["text_sha256"], rec["dct"])
+        if not leave_one_out:
+            continue
+        timings.update(pre.timings)
+    if shared is not None:
+        timings.update(shared.timings)
+        version = shared.model_version
+    else:
+        version = lexicon_version(build_lexicon(entity_table, gold))
+    return out, timings, version
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--out", type=Path, help="also write the suggestions as standoff files to this folder")
+    parser.add_argument("--spacy-model", help="name or path of an installed spaCy pipeline whose entities are added "
+                        "(never downloaded)")
+    parser.add_argument("--no-write", action="store_true", help="print the scores only; write no file")
+
+
+def run(args) -> int:
+    from .labelstudio.readers import read_corpus, read_gold, read_tables
+
+    layout = Layout(args.root)
+    inv = default_inventory(layout.root)
+    corpus = read_corpus(layout)
+    gold = read_gold(layout, [r["document_id"] for r in corpus])
+    entity_table, _ = read_tables(layout)
+    predicted, timings, version = predict_corpus(corpus, entity_table, gold, inv, leave_one_out=bool(gold),
+                                                 spacy_model=args.spacy_model)
+    files = {}
+    if args.out:
+        for doc_id, doc in predicted.items():
+            files[args.out / f"{doc_id}.json"] = standoff.dumps(doc).encode("utf-8")
+    if timings:
+        total = sum(timings.values())
+        print("| component | seconds | share |\n|---|---:|---:|")
+        for name, sec in timings.most_common():
+            print(f"| {name} | {sec:.3f} | {sec / total:.0%} |")
+        slowest = timings.most_common(1)[0]
+        print(f"slowest component: {slowest[0]} ({slowest[1]:.3f} s of {total:.3f} s)\n")
+    if gold:
+        scores = score(predicted, gold, inv)
+        report = {"model_version": version, "mode": "leave-one-document-out", "documents": sorted(gold),
+                  "spacy_model": args.spacy_model, **scores}
+        print(markdown_table(scores), end="")
+        files[layout.annotations / "preannotation_scores.json"] = dump_json(report).encode("utf-8")
+    if args.no_write:
+        print(f"Pre-annotated {len(predicted)} documents ({version}); nothing written")
+        return 0
+    write_files_atomically(files)
+    written = ", ".join(str(p.relative_to(layout.root)) if p.is_relative_to(layout.root) else str(p)
+                        for p in sorted(files)[:3]) + (" …" if len(files) > 3 else "")
+    if not gold:
+        print(f"Pre-annotated {len(predicted)} documents ({version}); no gold annotations yet, nothing scored"
+              + (f": {written}" if files else ""))
+    else:
+        print(f"Pre-annotated and scored {len(predicted)} documents against {len(gold)} gold files: {written}")
+    return 0
+
