@@ -13,6 +13,7 @@ VERBS = {
     "validate": ("pactnews.validate", "Validate the corpus and annotations; print every failure."),
     "schemas": ("pactnews.schemas", "Export the generated schemas (pandera, Label Studio config) to schemas/."),
     "agreement": ("pactnews.agreement", "Measure agreement between two annotation passes."),
+    "adjudication-log": ("pactnews.agreement", "Write annotations/ADJUDICATION.md: every disagreement between the passes and the gold's decision."),
     "preannotate": ("pactnews.preannotate", "Pre-annotate documents and score the pre-annotator against the gold."),
     "annotate": ("pactnews.labelstudio.commands", "Start a local Label Studio with the corpus loaded."),
     "pull": ("pactnews.labelstudio.commands", "Pull annotations from Label Studio into annotations/."),
@@ -44,13 +45,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--root", type=Path, default=None, help="repository root (default: found above the current folder)")
     sub = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
     modules = {}
+    broken = {}
     for verb, module_name in _available().items():
-        module = importlib.import_module(module_name)
         p = sub.add_parser(verb, help=VERBS[verb][1], description=VERBS[verb][1])
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError as exc:  # one stage's missing dependency must not take the other verbs down
+            broken[verb] = f"{module_name} cannot be imported: {exc}"
+            continue
         adder = getattr(module, f"add_arguments_{verb.replace('-', '_')}", None) or getattr(module, "add_arguments")
         adder(p)
         modules[verb] = module
     args = parser.parse_args(argv)
+    if args.verb in broken:
+        print(f"pactnews {args.verb}: {broken[args.verb]}", file=sys.stderr)
+        return 2
     from .repo import find_root
 
     args.root = (args.root.resolve() if args.root else find_root())
