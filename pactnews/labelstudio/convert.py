@@ -53,7 +53,7 @@ def _is_float(layer: str, attribute: str) -> bool:
 def format_value(value) -> str:
     """An attribute value as the text of a TextArea; numbers read back to the same float."""
     if isinstance(value, float):
-        if value.is_integer() and abs(value) < 1e16:
+        if value.is_integer() and abs(value) < 1e16 and math.copysign(1.0, value) > 0:
             return str(int(value))
         return repr(value)
     return str(value)

@@ -1,0 +1,187 @@
+"""The verbs `annotate`, `pull` and `import-ls`.
+
+annotate   start a local Label Studio (127.0.0.1, data in labelstudio-data/), create or
+           update the project from the generated config, load the tasks with
+           pre-annotations, print the address and login, serve until Ctrl-C.
+pull       export the project through the SDK and import it (checked, validated, atomic).
+import-ls  the same from a Label Studio JSON export file.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+import time
+from pathlib import Path
+
+from ..inventory import default_inventory
+from ..repo import Layout, write_files_atomically
+from . import server as ls_server
+from .config import labeling_config
+from .importer import annotator_salt, describe_plan, plan_import, read_export, validate_plan
+from .readers import read_corpus, read_gold, read_tables
+from .tasks import build_tasks
+
+DATA_DIR = "labelstudio-data"
+DEFAULT_USER = "annotator@pactnews.invalid"
+
+
+# ------------------------------------------------------------------ annotate
+
+def add_arguments_annotate(parser) -> None:
+    parser.add_argument("--port", type=int, help="port on 127.0.0.1 (default: a free one)")
+    parser.add_argument("--with-gold", action="store_true",
+                        help="also load the existing gold of each document as a finished annotation")
+    parser.add_argument("--spacy-model", help="an installed spaCy pipeline whose entities join the pre-annotations")
+    parser.add_argument("--no-serve", action="store_true",
+                        help="set the project up, then stop the server instead of serving until Ctrl-C")
+
+
+def _credentials(data_dir: Path) -> tuple[ls_server.Credentials, bool]:
+    """From the environment, or generated (then printed once, never stored)."""
+    user = os.environ.get("LABEL_STUDIO_USERNAME") or DEFAULT_USER
+    password = os.environ.get("LABEL_STUDIO_PASSWORD")
+    token = os.environ.get("LABEL_STUDIO_API_KEY") or os.environ.get("LABEL_STUDIO_USER_TOKEN")
+    if password and token:
+        return ls_server.Credentials(user, password, token), False
+    if (data_dir / "label_studio.sqlite3").is_file():
+        raise SystemExit(
+            f"{data_dir}/ already holds a Label Studio user, whose password and token were printed when it was "
+            "created and are stored nowhere. Export LABEL_STUDIO_PASSWORD and LABEL_STUDIO_API_KEY with them "
+            f"and run again, or remove {data_dir}/ to start over (annotations not yet pulled are then lost).")
+    return ls_server.Credentials(user, password or secrets.token_urlsafe(12), token or secrets.token_hex(20)), True
+
+
+def setup_project(ls, layout: Layout, with_gold: bool = False, spacy_model: str | None = None) -> tuple[int, int, str]:
+    """Create or update the project and import the tasks not there yet; (project id, tasks added, model version)."""
+    from ..preannotate import Preannotator, build_lexicon
+
+    inv = default_inventory(layout.root)
+    corpus = read_corpus(layout)
+    gold = read_gold(layout, [r["document_id"] for r in corpus])
+    entity_table, _ = read_tables(layout)
+    pre = Preannotator(build_lexicon(entity_table, gold), inv, spacy_model)
+    predictions = {r["document_id"]: pre.annotate(r["document_id"], r["text"], r["text_sha256"], r["dct"])
+                   for r in corpus}
+    project_id, _ = ls_server.ensure_project(ls, labeling_config(inv), pre.model_version)
+    present = ls_server.task_document_ids(ls, project_id)
+    todo = [r for r in corpus if r["document_id"] not in present]
+    tasks = build_tasks(todo, inv, predictions, pre.model_version, gold if with_gold else None)
+    ls_server.import_tasks(ls, project_id, tasks)
+    return project_id, len(tasks), pre.model_version
+
+
+def run_annotate(args) -> int:
+    layout = Layout(args.root)
+    data_dir = layout.root / DATA_DIR
+    creds, generated = _credentials(data_dir)
+    server = ls_server.Server(data_dir, creds, port=args.port)
+    print(f"Starting Label Studio on {server.url} (data in {DATA_DIR}/; the first start takes about a minute) …",
+          flush=True)
+    server.start()
+    try:
+        server.wait_ready()
+        ls = ls_server.client(server.url, creds.token)
+        project_id, added, version = setup_project(ls, layout, args.with_gold, args.spacy_model)
+        print(f"\nLabel Studio is ready: {server.url}/projects/{project_id}/data")
+        print(f"  login:    {creds.username}")
+        if generated:
+            print(f"  password: {creds.password}")
+            print("  These credentials are shown only now and stored nowhere. To restart the server or pull later:")
+            print(f"    export LABEL_STUDIO_USERNAME='{creds.username}' LABEL_STUDIO_PASSWORD='{creds.password}' "
+                  f"LABEL_STUDIO_API_KEY='{creds.token}'")
+        else:
+            print("  password: (from LABEL_STUDIO_PASSWORD)")
+        print(f"  tasks added: {added} (pre-annotations {version})")
+        print(f"  pull the annotations with: LABEL_STUDIO_URL={server.url} pactnews pull", flush=True)
+        if not args.no_serve:
+            print("Serving; press Ctrl-C to stop.", flush=True)
+            while server.process.poll() is None:
+                time.sleep(1)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+    print(f"Label Studio stopped; its data stays in {DATA_DIR}/ (run `pactnews pull` while it runs to import).")
+    return 0
+
+
+# ------------------------------------------------------------------ import (shared by pull and import-ls)
+
+def _add_import_arguments(parser) -> None:
+    parser.add_argument("--check", action="store_true", help="check and show the changes; write nothing")
+
+
+def import_tasks(layout: Layout, tasks: list[dict], source: str, check: bool = False) -> int:
+    inv = default_inventory(layout.root)
+    corpus = read_corpus(layout)
+    gold = read_gold(layout, [r["document_id"] for r in corpus])
+    entities, clusters = read_tables(layout)
+    salt, salt_files = annotator_salt(layout)
+    plan = plan_import(tasks, corpus, gold, inv, layout, salt, source)
+    validated = False
+    if not plan.errors:
+        validated = validate_plan(plan, corpus, gold, entities, clusters, inv)
+    for incident in plan.warnings:
+        print(incident)
+    for incident in plan.errors:
+        print(incident)
+    for note in plan.notes:
+        print(note)
+    if plan.errors:
+        print(f"FAILED: {len(plan.errors)} error(s) in {source}; nothing written")
+        return 1
+    if not validated:
+        print("note: pactnews.validate is not available; only the import checks ran")
+    for line in describe_plan(plan, gold):
+        print(line)
+    where = layout.annotations.relative_to(layout.root)
+    summary = (f"{len(plan.gold)} document(s) as gold, {sum(len(d) for d in plan.passes.values())} pass file(s) "
+               f"from {len(plan.passes)} annotator(s) on {len(plan.agreement)} document(s)")
+    if check:
+        print(f"Checked {source}: would write {summary} to {where}/; nothing written")
+        return 0
+    if not plan.files:
+        print(f"Nothing to import from {source}: no finished annotations")
+        return 0
+    write_files_atomically({**plan.files, **salt_files})
+    print(f"Imported {summary} from {source}: {where}/")
+    return 0
+
+
+def add_arguments_import_ls(parser) -> None:
+    parser.add_argument("export_file", type=Path, help="a Label Studio JSON export (Export > JSON)")
+    _add_import_arguments(parser)
+
+
+def run_import_ls(args) -> int:
+    layout = Layout(args.root)
+    try:
+        tasks = read_export(args.export_file)
+    except (OSError, ValueError) as exc:
+        print(f"FAILED: {exc}")
+        return 1
+    return import_tasks(layout, tasks, str(args.export_file), args.check)
+
+
+def add_arguments_pull(parser) -> None:
+    parser.add_argument("--project", type=int, help=f"project id (default: the project titled {ls_server.PROJECT_TITLE!r})")
+    _add_import_arguments(parser)
+
+
+def run_pull(args) -> int:
+    url = os.environ.get("LABEL_STUDIO_URL")
+    key = os.environ.get("LABEL_STUDIO_API_KEY")
+    if not url or not key:
+        print("FAILED: set LABEL_STUDIO_URL (e.g. http://127.0.0.1:8080) and LABEL_STUDIO_API_KEY (the token "
+              "printed by `pactnews annotate`) in the environment")
+        return 1
+    ls = ls_server.client(url, key)
+    project_id = args.project
+    if project_id is None:
+        project = ls_server.find_project(ls)
+        if project is None:
+            print(f"FAILED: {url} has no project titled {ls_server.PROJECT_TITLE!r}; pass --project ID")
+            return 1
+        project_id = project.id
+    tasks = ls_server.export_json(ls, project_id)
+    return import_tasks(Layout(args.root), tasks, f"{url} project {project_id}", args.check)

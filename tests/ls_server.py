@@ -1,0 +1,196 @@
+"""Test helpers for the Label Studio round trip: a throw-away repository, documents
+made from the real clean texts with pactnews.markup, hypothesis strategies for
+standoff documents over awkward text, and the real-server fixture body."""
+from __future__ import annotations
+
+import re
+import shutil
+import secrets
+from pathlib import Path
+
+from hypothesis import strategies as st
+
+from pactnews import standoff, tables
+from pactnews.inventory import default_inventory
+from pactnews.markup import to_standoff
+from pactnews.repo import sha256_text
+
+REPO = Path(__file__).resolve().parent.parent
+INV = default_inventory(REPO)
+WEEKDAYS = r"Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday"
+_NAME = re.compile(rf"\b(?!(?:{WEEKDAYS}|On|The|This|In|He|It|A|An|If|But|As)\b)[A-Z][a-z]+(?:[ -][A-Z][a-z]+)*\b")
+_DAY = re.compile(rf"\b(?:{WEEKDAYS})\b")
+_CUE = re.compile(r"\b(?:said|says|urged|reported|added)\b")
+_SENTENCE = re.compile(r"[^\n.]+")
+
+
+def make_repo(tmp: Path) -> Path:
+    """A copy of what the Label Studio verbs read: the inventory, corpus metadata and clean texts."""
+    root = tmp / "repo"
+    (root / "schemas").mkdir(parents=True)
+    shutil.copy(REPO / "schemas" / "labels.yaml", root / "schemas" / "labels.yaml")
+    (root / "corpus").mkdir()
+    shutil.copy(REPO / "corpus" / "metadata.yaml", root / "corpus" / "metadata.yaml")
+    shutil.copytree(REPO / "corpus" / "clean", root / "corpus" / "clean")
+    (root / "annotations").mkdir()
+    return root
+
+
+def clean_texts() -> dict[str, str]:
+    return {p.stem: p.read_text(encoding="utf-8") for p in sorted((REPO / "corpus" / "clean").glob("*.txt"))}
+
+
+def _esc(s: str) -> str:
+    return re.sub(r"([\[\]{}\\])", r"\\\1", s)
+
+
+def markup_for(text: str) -> str:
+    """Inline markup over a clean text: capitalised names as GPE, weekdays as DATE, reporting verbs
+    as CUE, and each sentence with a name as a CLAIM sourced to its first name and cued by its cue."""
+    spans = []  # (start, end, open, close) with no crossing
+    for n, m in enumerate(_SENTENCE.finditer(text)):
+        s_start, s_end = m.start(), m.end()
+        while s_start < s_end and text[s_start].isspace():
+            s_start += 1
+        while s_end > s_start and text[s_end - 1].isspace():
+            s_end -= 1
+        names = [x for x in _NAME.finditer(text, s_start, s_end)]
+        days = [x for x in _DAY.finditer(text, s_start, s_end)]
+        cues = [x for x in _CUE.finditer(text, s_start, s_end)]
+        for k, x in enumerate(names):
+            slug = re.sub(r"[^a-z0-9]+", "-", x.group().lower())
+            handle = f" @n{n}" if k == 0 else ""
+            spans.append((x.start(), x.end(), f"GPE {slug}{handle}"))
+        for x in days:
+            spans.append((x.start(), x.end(), "DATE 2024-10-24"))
+        for k, x in enumerate(cues[:1]):
+            spans.append((x.start(), x.end(), f"CUE @q{n}"))
+        if names and s_end - s_start > 20:
+            attrs = f"src=@n{n}" + (f" cue=@q{n}" if cues else "")
+            qty = " qty=3000 unit=troops" if "3,000" in text[s_start:s_end] else ""
+            spans.append((s_start, s_end, f"CLAIM {attrs} fact=hedged cluster=c{n % 3}{qty}"))
+        elif s_end - s_start > 20 and n % 4 == 0:
+            spans.append((s_start, s_end, f"CLAIM src=author fact=asserted cluster=c{n % 3}"))
+    opens: dict[int, list] = {}
+    closes: dict[int, list] = {}
+    for start, end, tag in spans:
+        opens.setdefault(start, []).append((end, tag))
+        closes.setdefault(end, []).append((start, tag))
+    out = []
+    for i in range(len(text) + 1):
+        for start, tag in sorted(closes.get(i, []), key=lambda t: -t[0]):  # inner spans close first
+            out.append("]{" + tag + "}")
+        for _ in sorted(opens.get(i, []), key=lambda t: -t[0]):  # outer spans open first
+            out.append("[")
+        if i < len(text):
+            out.append(_esc(text[i]))
+    return "".join(out)
+
+
+def markup_docs() -> dict[str, dict]:
+    """Standoff documents over every real clean text, made through pactnews.markup."""
+    out = {}
+    for doc_id, text in clean_texts().items():
+        out[doc_id] = to_standoff(markup_for(text), text, doc_id, sha256_text(text), INV, where=doc_id)
+    return out
+
+
+def tables_for(docs: dict[str, dict]) -> tuple[dict, dict]:
+    entities, clusters = {}, {}
+    for doc in docs.values():
+        for layer in ("entities", "attributions"):
+            for s in doc[layer]:
+                if s.get("entity_id"):
+                    entities.setdefault(s["entity_id"], {"name": s["text"], "label": s["label"] if layer == "entities" else "ORG"})
+        for s in doc["claims"]:
+            clusters.setdefault(s["cluster_id"], {"proposition": f"Proposition {s['cluster_id']}."})
+    return entities, clusters
+
+
+def write_gold(root: Path, docs: dict[str, dict]) -> None:
+    entities, clusters = tables_for(docs)
+    for doc_id, doc in docs.items():
+        (root / "annotations" / f"{doc_id}.json").write_text(standoff.dumps(doc), encoding="utf-8")
+    (root / "annotations" / "tables").mkdir(parents=True, exist_ok=True)
+    (root / "annotations" / "tables" / "entities.json").write_text(tables.dumps_entities(entities), encoding="utf-8")
+    (root / "annotations" / "tables" / "claim_clusters.json").write_text(tables.dumps_clusters(clusters), encoding="utf-8")
+
+
+def real_gold() -> dict[str, dict]:
+    """The committed gold, when it exists (annotations/<document id>.json)."""
+    out = {}
+    for doc_id in clean_texts():
+        path = REPO / "annotations" / f"{doc_id}.json"
+        if path.is_file():
+            out[doc_id] = standoff.read(path)
+    return out
+
+
+# ------------------------------------------------------------------ hypothesis
+
+# astral emoji, CJK, combining marks, \r\n and plain text
+CHARS = st.sampled_from(list("abc XYZ,.’“”\n\t") + ["\r\n", "😀", "🇰🇷", "𝔸", "한국", "北朝鮮", "e\u0301", "\u0308", "\u200d", "ﬁ"])
+VALUES = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789-", min_size=1, max_size=12).filter(lambda s: s.strip("-"))
+
+
+@st.composite
+def documents(draw) -> tuple[str, dict]:
+    """A clean text and a well-formed standoff document over it (any layer, any attribute)."""
+    text = "".join(draw(st.lists(CHARS, min_size=1, max_size=60)))
+    n = len(text)
+    doc = standoff.empty("doc", sha256_text(text))
+
+    def spans(layer, labels, attrs, max_size=6):
+        out = []
+        for k, (a, b) in enumerate(draw(st.lists(st.tuples(st.integers(0, n - 1), st.integers(1, n)), max_size=max_size))):
+            start, end = min(a, b), max(a, b)
+            if start == end:
+                end = start + 1
+            rec = {"id": f"{INV.id_prefix(layer)}{draw(st.integers(1, 999))}", "start": start, "end": end,
+                   "text": text[start:end], "label": draw(st.sampled_from(labels))}
+            for name, strategy in attrs.items():
+                rec[name] = draw(strategy)
+            out.append(rec)
+        ids, keys, unique = set(), set(), []
+        for rec in out:
+            key = (rec["start"], rec["end"], rec["label"])
+            if rec["id"] not in ids and key not in keys:  # Label Studio would see a duplicate region
+                ids.add(rec["id"])
+                keys.add(key)
+                unique.append(rec)
+        return unique
+
+    optional = lambda s: st.one_of(st.none(), s)  # noqa: E731
+    doc["entities"] = spans("entities", INV.labels("entities"), {"entity_id": optional(VALUES)})
+    doc["timexes"] = spans("timexes", INV.labels("timexes"), {"value": optional(VALUES)})
+    doc["attributions"] = spans("attributions", INV.labels("attributions"), {"entity_id": optional(VALUES)})
+    doc["claims"] = spans("claims", INV.labels("claims"), {
+        "source_type": optional(st.sampled_from(INV.values("source_type"))),
+        "factuality": optional(st.sampled_from(INV.values("factuality"))),
+        "cluster_id": optional(VALUES),
+        "quantity_value": optional(st.floats(allow_nan=False, allow_infinity=False, width=64)),
+        "quantity_unit": optional(VALUES),
+    })
+    targets = [s["id"] for s in doc["entities"] + doc["attributions"]]
+    rels, seen, used = [], set(), set()
+    if doc["claims"] and targets:
+        for _ in range(draw(st.integers(0, 5))):
+            c = draw(st.sampled_from(doc["claims"]))["id"]
+            t = draw(st.sampled_from(targets))
+            label = draw(st.sampled_from(INV.relation_types))
+            rid = draw(st.integers(1, 99))
+            if (c, label, t) in seen or rid in used:
+                continue
+            seen.add((c, label, t))
+            used.add(rid)
+            rels.append({"id": f"R{rid}", "label": label, "from_id": c, "to_id": t})
+    doc["relations"] = rels
+    return text, doc
+
+
+# ------------------------------------------------------------------ server
+
+def new_credentials():
+    from pactnews.labelstudio.server import Credentials
+
+    return Credentials("tester@pactnews.invalid", secrets.token_urlsafe(12), secrets.token_hex(20))
