@@ -1,0 +1,841 @@
+"""`pactnews build`: the corpus and its annotations -> the Hugging Face dataset.
+
+raw + metadata -> clean (pactnews.clean) -> annotations + tables -> validate ->
+documents / entities / timexes / claims / ner / claim_clusters, one Parquet
+split `test` per config under data/, the README.md front matter (card
+metadata), croissant.json and MANIFEST.json.
+
+Documents flow in fixed batches (BATCH_SIZE, one Parquet row group per batch),
+so memory stays flat and the output does not depend on --num-proc. Every file
+is first written to a staging folder; only a complete build is swapped in.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import shutil
+import sys
+import tempfile
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from . import features as feats
+from . import standoff, tables
+from .clean import clean_text, load_rules
+from .corpus import read_dataset_info, read_metadata
+from .inventory import Inventory, load_inventory
+from .ner import AlignmentError, Stats, ner_table
+from .repo import Layout, dump_json, sha256_bytes, sha256_text, write_files_atomically
+
+BATCH_SIZE = 200  # documents per batch; one row group per batch in every per-document config
+DOCS_PER_SHARD = 50_000  # documents per Parquet file; a multiple of BATCH_SIZE
+# Pinned writer options: a rebuild gives byte-identical files (with the same pyarrow).
+PARQUET_OPTIONS = dict(
+    version="2.6", use_dictionary=True, compression="zstd", compression_level=6,
+    write_statistics=True, data_page_version="1.0", use_compliant_nested_type=True,
+    store_schema=True, write_page_index=False, write_page_checksum=False,
+)
+MANIFEST = "MANIFEST.json"
+CROISSANT = "croissant.json"
+README = "README.md"
+CONFLICT_RULE = (
+    "conflict is true when the claims of a cluster report two or more different numeric figures "
+    "(quantity_value); claims without a figure (vague counts such as 'thousands') are not compared, "
+    "and units are not compared because a cluster is one quantity by definition"
+)
+MAX_ERRORS_SHOWN = 50
+
+
+class BuildError(Exception):
+    """A build that must not produce output; `problems` are the lines to print."""
+
+    def __init__(self, problems: list[str], summary: str):
+        super().__init__(summary)
+        self.problems = problems
+        self.summary = summary
+
+
+# ---------------------------------------------------------------- context
+
+
+@dataclass
+class Context:
+    """What every batch needs; built once, shared with worker processes."""
+
+    root: Path
+    inv: Inventory
+    info: dict
+    rules: list
+    rule_names: list[str]
+    entity_table: dict
+    cluster_table: dict
+    features: dict
+    schemas: dict
+
+    @property
+    def layout(self) -> Layout:
+        return Layout(self.root)
+
+
+def config_schema(features, config: str, info: dict, inv: Inventory) -> pa.Schema:
+    """The Arrow schema of a config with the features and the corpus version in its metadata."""
+    schema = features.arrow_schema
+    meta = dict(schema.metadata or {})
+    meta[b"pactnews"] = json.dumps(
+        {"name": info["name"], "version": str(info["version"]), "schema_version": inv.schema_version, "config": config},
+        sort_keys=True,
+    ).encode("utf-8")
+    return schema.with_metadata(meta)
+
+
+def make_context(root: Path) -> Context:
+    layout = Layout(root)
+    inv = load_inventory(layout.labels)
+    info = read_dataset_info(layout)
+    check_version(str(info.get("version")), layout.dataset)
+    rules = load_rules(layout.cleaning_rules)
+    rule_names = [r.name for r in rules]
+    entity_table = tables.read_entities(layout.entity_table) if layout.entity_table.is_file() else {}
+    cluster_table = tables.read_clusters(layout.cluster_table) if layout.cluster_table.is_file() else {}
+    features = feats.all_features(inv, rule_names)
+    schemas = {c: config_schema(f, c, info, inv) for c, f in features.items()}
+    return Context(Path(root), inv, info, rules, rule_names, entity_table, cluster_table, features, schemas)
+
+
+def check_version(version: str, where: Path) -> None:
+    if not re.fullmatch(r"\d+\.\d+\.\d+", version):
+        raise BuildError([f"{where}: version {version!r} is not x.y.z (datasets.Version accepts only x.y.z)"],
+                         "FAILED: bad corpus version")
+
+
+# ---------------------------------------------------------------- readers
+
+
+def read_batch(ctx: Context, records: list[dict]) -> tuple[list[dict], dict[str, str], list[str]]:
+    """Raw text, committed clean text and annotation file of each record; their hashes; read errors."""
+    layout = ctx.layout
+    items, hashes, errors = [], {}, []
+    for rec in records:
+        doc_id = rec["id"]
+        raw_path = layout.metadata.parent / rec["raw_file"]
+        if not raw_path.is_file():
+            errors.append(f"[File {_rel(layout, raw_path)} Doc {doc_id}]: [build-missing-raw] the raw file does not exist")
+            continue
+        raw_bytes = raw_path.read_bytes()
+        raw_sha = sha256_bytes(raw_bytes)
+        hashes[_rel(layout, raw_path)] = raw_sha
+        if raw_sha != rec["raw_sha256"]:
+            errors.append(f"[File {_rel(layout, raw_path)} Doc {doc_id}]: [build-raw-hash] raw_sha256 expected "
+                          f"{rec['raw_sha256']} but the file hashes to {raw_sha}")
+            continue
+        try:
+            raw = raw_bytes.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            errors.append(f"[File {_rel(layout, raw_path)} Doc {doc_id}]: [build-not-utf8] byte {exc.start} is not UTF-8")
+            continue
+        item = {"record": rec, "raw": raw, "committed_clean": None, "annotation": None}
+        for suffix in (".txt", ".map.json"):
+            path = layout.clean / f"{doc_id}{suffix}"
+            if path.is_file():
+                data = path.read_bytes()
+                hashes[_rel(layout, path)] = sha256_bytes(data)
+                if suffix == ".txt":
+                    item["committed_clean"] = data.decode("utf-8", errors="replace")
+        ann_path = layout.annotation_file(doc_id)
+        if ann_path.is_file():
+            data = ann_path.read_bytes()
+            hashes[_rel(layout, ann_path)] = sha256_bytes(data)
+            try:
+                item["annotation"] = standoff.loads(data, _rel(layout, ann_path))
+            except standoff.FormatError as exc:
+                errors.append(str(exc))
+                continue
+        items.append(item)
+    return items, hashes, errors
+
+
+def _rel(layout: Layout, path: Path) -> str:
+    return Path(path).relative_to(layout.root).as_posix()
+
+
+# ---------------------------------------------------------------- stages (pure)
+
+
+def clean_stage(items: list[dict], rules: list) -> list[dict]:
+    """Clean each raw text; counts per reason code."""
+    out = []
+    for item in items:
+        cleaned = clean_text(item["raw"], rules)
+        out.append({**item, "text": cleaned.text, "cleaning_counts": cleaned.counts()})
+    return out
+
+
+def check_stage(items: list[dict], ctx: Context) -> list[str]:
+    """What the build itself needs to be true: clean text current, offsets exact, references resolve.
+
+    The full rule set is pactnews.validate's; these checks keep the build
+    from writing a wrong dataset when it is not available.
+    """
+    errors = []
+    encoders = feats.encoders(ctx.inv)
+    for item in items:
+        doc_id, text = item["record"]["id"], item["text"]
+        clean_file = f"corpus/clean/{doc_id}.txt"
+        if item["committed_clean"] is None:
+            errors.append(f"[File {clean_file} Doc {doc_id}]: [build-missing-clean] no clean text; run `pactnews clean`")
+        elif item["committed_clean"] != text:
+            errors.append(f"[File {clean_file} Doc {doc_id}]: [build-stale-clean] the committed clean text differs from "
+                          "what the cleaning rules give; run `pactnews clean`")
+        ann = item["annotation"]
+        if ann is None:
+            continue
+        where = f"annotations/{doc_id}.json"
+        if ann["document_id"] != doc_id:
+            errors.append(f"[File {where} Doc {doc_id}]: [build-document-id] document_id is {ann['document_id']!r}")
+        if ann["text_sha256"] != sha256_text(text):
+            errors.append(f"[File {where} Doc {doc_id}]: [build-text-hash] text_sha256 {ann['text_sha256']} does not match "
+                          f"the clean text ({sha256_text(text)}); the offsets refer to another text version")
+            continue
+        ids = {}
+        for layer in standoff.LAYERS:
+            for rec in ann[layer]:
+                loc = f"[File {where} Doc {doc_id} Span {rec.get('id')}]"
+                if rec.get("id") in ids:
+                    errors.append(f"{loc}: [build-duplicate-id] id used twice")
+                ids[rec.get("id")] = (layer, rec)
+                for fld in standoff.FIELDS[layer]:
+                    names = encoders.get((layer, fld))
+                    if names is not None and rec.get(fld) not in names and not (fld != "label" and rec.get(fld) is None):
+                        errors.append(f"{loc}: [build-unknown-value] {layer}.{fld} is {rec.get(fld)!r}; expected one of {sorted(names)}")
+                if layer == "relations":
+                    continue
+                s, e = rec.get("start"), rec.get("end")
+                if not (isinstance(s, int) and isinstance(e, int) and 0 <= s < e <= len(text)):
+                    errors.append(f"{loc}: [build-bad-offsets] [{s}:{e}] is not a span of the {len(text)}-character text")
+                elif text[s:e] != rec.get("text"):
+                    errors.append(f"{loc}: [build-span-text-mismatch] span text is {rec.get('text')!r} but text[{s}:{e}] is {text[s:e]!r}")
+                eid = rec.get("entity_id")
+                if eid is not None and eid not in ctx.entity_table:
+                    errors.append(f"{loc}: [build-unknown-entity] entity_id {eid!r} is not in annotations/tables/entities.json")
+                if layer == "claims" and rec.get("cluster_id") not in ctx.cluster_table:
+                    errors.append(f"{loc}: [build-unknown-cluster] cluster_id {rec.get('cluster_id')!r} is not in annotations/tables/claim_clusters.json")
+        for rel in ann["relations"]:
+            for end in ("from_id", "to_id"):
+                if rel.get(end) not in ids:
+                    errors.append(f"[File {where} Doc {doc_id} Span {rel.get('id')}]: [build-dangling-relation] {end} {rel.get(end)!r} names no span")
+        per_claim: dict[tuple[str, str], list[str]] = {}
+        for rel in ann["relations"]:
+            per_claim.setdefault((rel.get("from_id"), rel.get("label")), []).append(rel.get("id"))
+        for (claim, label), rel_ids in sorted(per_claim.items(), key=str):
+            if len(rel_ids) > 1:
+                errors.append(f"[File {where} Doc {doc_id} Span {claim}]: [build-ambiguous-relation] {len(rel_ids)} {label} relations {rel_ids}; a claim has at most one")
+    return errors
+
+
+def validate_stage(items: list[dict], ctx: Context, validate) -> tuple[list[str], list[str]]:
+    """pactnews.validate over the annotated documents of a batch: (errors, warnings)."""
+    docs = {i["record"]["id"]: i["annotation"] for i in items if i["annotation"] is not None}
+    if validate is None or not docs:
+        return [], []
+    texts = {i["record"]["id"]: i["text"] for i in items if i["annotation"] is not None}
+    errors, warnings = [], []
+    files = {k: f"annotations/{k}.json" for k in docs}
+    for inc in validate(docs, texts, ctx.entity_table, ctx.cluster_table, ctx.inv, files):
+        severity = str(getattr(inc, "severity", "error")).lower()
+        line = inc.format() if callable(getattr(inc, "format", None)) else str(inc)
+        (warnings if severity.startswith(("warn", "info")) else errors).append(line)
+    return errors, warnings
+
+
+def _encode(value, names: dict | None):
+    return names[value] if names is not None and value is not None else value
+
+
+def documents_stage(items: list[dict], ctx: Context) -> pa.Table:
+    """One `documents` row per item: clean text, metadata and every layer as a list of structs."""
+    encoders = feats.encoders(ctx.inv)
+    names = {k: v["name"] for k, v in ctx.entity_table.items()}
+    rows = []
+    for item in items:
+        rec, text = item["record"], item["text"]
+        ann = item["annotation"] or standoff.empty(rec["id"], sha256_text(text))
+        meta = {f: _str(rec.get(f)) for f in feats.METADATA_FIELDS}
+        meta["text_sha256"] = sha256_text(text)
+        dct = rec.get("dct") or {}
+        meta["dct"] = {f: _str(dct.get(f)) for f in feats.DCT_FIELDS}
+        meta["cleaning"] = {n: item["cleaning_counts"].get(n, 0) for n in ctx.rule_names}
+        row = {"id": rec["id"], "title": _str(rec.get("title")), "text": text, "metadata": meta}
+        by_id = {r["id"]: (layer, r) for layer in standoff.SPAN_LAYERS for r in ann[layer]}
+        links = {(r["from_id"], r["label"]): r["to_id"] for r in ann["relations"]}
+        for layer in standoff.LAYERS:
+            out = []
+            for r in sorted(ann[layer], key=standoff.sort_key(layer)):
+                span = {f: _encode(r.get(f), encoders.get((layer, f))) for f in standoff.FIELDS[layer]}
+                if layer in ("entities", "attributions"):
+                    span["entity_name"] = names.get(r.get("entity_id"))
+                if layer == "claims":
+                    span.update(_claim_links(r, links, by_id, names))
+                out.append(span)
+            row[layer] = out
+        rows.append(row)
+    return pa.Table.from_pylist(rows, schema=ctx.schemas["documents"])
+
+
+def _claim_links(claim: dict, links: dict, by_id: dict, names: dict) -> dict:
+    """The resolved source (canonical entity name, SOURCE text or 'author') and cue of a claim."""
+    src_layer, src = by_id.get(links.get((claim["id"], "claim_source")), (None, None))
+    _, cue = by_id.get(links.get((claim["id"], "claim_cue")), (None, None))
+    if src is None:
+        source = "author" if claim.get("source_type") == "author" else None
+    elif src_layer == "entities":
+        source = names.get(src.get("entity_id"), src["text"])
+    else:
+        source = src["text"]
+    return {
+        "source_id": src["id"] if src else None,
+        "source": source,
+        "source_text": src["text"] if src else None,
+        "source_entity_id": src.get("entity_id") if src else None,
+        "cue_id": cue["id"] if cue else None,
+        "cue_text": cue["text"] if cue else None,
+    }
+
+
+def _str(value) -> str | None:
+    return None if value is None else str(value).strip()
+
+
+def explode(docs: pa.Table, layer: str, schema: pa.Schema) -> pa.Table:
+    """A flat table (one row per span, document_id first) from the nested column of `documents`."""
+    col = docs.column(layer).combine_chunks()
+    parents = pc.list_parent_indices(col)
+    structs = pc.list_flatten(col)
+    doc_ids = pc.take(docs.column("id").combine_chunks(), parents)
+    arrays = [doc_ids] + [structs.field(name) for name in schema.names[1:]]
+    return pa.Table.from_arrays(arrays, schema=schema)
+
+
+def clusters_stage(claims: pa.Table, dcts: dict[str, str], cluster_table: dict, inv: Inventory,
+                   schema: pa.Schema) -> pa.Table:
+    """One row per cluster of the cluster table: members, documents, DCTs, figures and the conflict flag."""
+    members: dict[str, list[dict]] = {k: [] for k in cluster_table}
+    for c in claims.to_pylist():
+        members.setdefault(c["cluster_id"], []).append({
+            "document_id": c["document_id"], "dct": dcts.get(c["document_id"]), "claim_id": c["id"],
+            "start": c["start"], "end": c["end"], "text": c["text"], "source": c["source"],
+            "source_type": c["source_type"], "cue": c["cue_text"], "factuality": c["factuality"],
+            "quantity_value": c["quantity_value"], "quantity_unit": c["quantity_unit"],
+        })
+    rows = []
+    for cid in sorted(members):
+        ms = sorted(members[cid], key=lambda m: (m["document_id"], m["start"], m["end"], m["claim_id"]))
+        docs = sorted({m["document_id"] for m in ms})
+        figures: dict[tuple, list[dict]] = {}
+        for m in ms:
+            if m["quantity_value"] is not None:
+                figures.setdefault((m["quantity_value"], m["quantity_unit"] or ""), []).append(m)
+        values = sorted({v for v, _ in figures})
+        rows.append({
+            "cluster_id": cid,
+            "proposition": (cluster_table.get(cid) or {}).get("proposition"),
+            "num_claims": len(ms),
+            "documents": docs,
+            "dcts": [dcts.get(d) for d in docs],
+            "members": ms,
+            "figures": [{"value": v, "unit": u or None, "num_claims": len(figures[(v, u)])} for v, u in sorted(figures)],
+            "conflict": len(values) > 1,
+            "conflict_basis": _conflict_basis(values, figures),
+        })
+    return pa.Table.from_pylist(rows, schema=schema)
+
+
+def _number(v: float) -> str:
+    return str(int(v)) if float(v).is_integer() else repr(v)
+
+
+def _conflict_basis(values: list[float], figures: dict) -> str:
+    if not values:
+        return "no claim reports a numeric figure"
+    parts = []
+    for v in values:
+        cited = [f"{m['document_id']}/{m['claim_id']}" for (fv, _), ms in sorted(figures.items()) if fv == v for m in ms]
+        parts.append(f"{_number(v)} ({', '.join(cited)})")
+    if len(values) == 1:
+        return "one figure reported: " + parts[0]
+    return f"{len(values)} different figures reported: " + "; ".join(parts)
+
+
+# ---------------------------------------------------------------- one batch
+
+
+@dataclass
+class BatchResult:
+    index: int
+    tables: dict = field(default_factory=dict)
+    hashes: dict = field(default_factory=dict)
+    errors: list = field(default_factory=list)
+    warnings: list = field(default_factory=list)
+    stats: dict = field(default_factory=dict)
+    dcts: dict = field(default_factory=dict)
+    without_annotations: int = 0
+
+
+_CTX: Context | None = None
+_VALIDATE = None
+
+
+def _init_worker(ctx: Context) -> None:
+    global _CTX, _VALIDATE
+    _CTX = ctx
+    _VALIDATE = load_validator()
+
+
+def load_validator():
+    """pactnews.validate.validate_annotations when it exists, else None."""
+    try:
+        from .validate import validate_annotations
+    except ModuleNotFoundError as exc:
+        if exc.name in ("pactnews.validate",):
+            return None
+        raise
+    except ImportError:
+        return None
+    return validate_annotations
+
+
+def process_batch(job: tuple[int, list[dict]]) -> BatchResult:
+    """Every per-document stage over one batch of metadata records."""
+    index, records = job
+    ctx = _CTX
+    result = BatchResult(index)
+    items, result.hashes, result.errors = read_batch(ctx, records)
+    items = clean_stage(items, ctx.rules)
+    errors, result.warnings = validate_stage(items, ctx, _VALIDATE)
+    result.errors += errors or check_stage(items, ctx)
+    if result.errors:
+        return result
+    result.without_annotations = sum(1 for i in items if i["annotation"] is None)
+    result.dcts = {i["record"]["id"]: (i["record"].get("dct") or {}).get("value") for i in items}
+    docs = documents_stage(items, ctx)
+    stats = Stats()
+    ner_errors = []
+    ner_parts = []
+    for k in range(docs.num_rows):
+        try:
+            part, s = ner_table(docs.slice(k, 1), ctx.inv, ctx.schemas["ner"])
+        except AlignmentError as exc:
+            ner_errors.append(str(exc))
+            continue
+        stats.add(s)
+        ner_parts.append(part)
+    if ner_errors:
+        result.errors += ner_errors
+        return result
+    cleaning = {}
+    for i in items:
+        for k, v in i["cleaning_counts"].items():
+            cleaning[k] = cleaning.get(k, 0) + v
+    result.stats = {"token_view": stats.counts, "cleaning": cleaning}
+    result.tables = {
+        "documents": docs,
+        "entities": explode(docs, "entities", ctx.schemas["entities"]),
+        "timexes": explode(docs, "timexes", ctx.schemas["timexes"]),
+        "claims": explode(docs, "claims", ctx.schemas["claims"]),
+        "ner": pa.concat_tables(ner_parts) if ner_parts else ctx.schemas["ner"].empty_table(),
+    }
+    return result
+
+
+# ---------------------------------------------------------------- writing
+
+
+def shard_name(k: int, n: int) -> str:
+    return f"{feats.SPLIT}-{k:05d}-of-{n:05d}.parquet"
+
+
+class ShardWriter:
+    """Parquet files of one config: data/<config>/test-0000k-of-0000n.parquet, one row group per write."""
+
+    def __init__(self, folder: Path, schema: pa.Schema, num_shards: int):
+        self.folder, self.schema, self.num_shards = folder, schema, num_shards
+        self.current: tuple[int, pq.ParquetWriter] | None = None
+        self.rows = 0
+        self.nbytes = 0
+        self.files: list[Path] = []
+
+    def _open(self, shard: int) -> pq.ParquetWriter:
+        if self.current and self.current[0] == shard:
+            return self.current[1]
+        self.close()
+        self.folder.mkdir(parents=True, exist_ok=True)
+        path = self.folder / shard_name(shard, self.num_shards)
+        self.files.append(path)
+        writer = pq.ParquetWriter(path, self.schema, **PARQUET_OPTIONS)
+        self.current = (shard, writer)
+        return writer
+
+    def write(self, shard: int, table: pa.Table) -> None:
+        writer = self._open(shard)
+        if table.num_rows:
+            table = table.replace_schema_metadata(self.schema.metadata)
+            writer.write_table(table, row_group_size=max(table.num_rows, 1))
+            self.rows += table.num_rows
+            self.nbytes += table.nbytes
+
+    def close(self) -> None:
+        if self.current:
+            self.current[1].close()
+            self.current = None
+
+
+# ---------------------------------------------------------------- the build
+
+
+@dataclass
+class Report:
+    documents: int = 0
+    rows: dict = field(default_factory=dict)
+    nbytes: dict = field(default_factory=dict)
+    files: dict = field(default_factory=dict)
+    hashes: dict = field(default_factory=dict)
+    stats: dict = field(default_factory=dict)
+    warnings: list = field(default_factory=list)
+    without_annotations: int = 0
+    validated: bool = False
+    empty: list = field(default_factory=list)  # configs left out because they have no rows
+
+    @property
+    def configs(self) -> list[str]:
+        return [c for c in feats.CONFIGS if c not in self.empty]
+
+
+def _batches(records: list[dict]):
+    for k in range(0, len(records), BATCH_SIZE):
+        yield (k // BATCH_SIZE, records[k: k + BATCH_SIZE])
+
+
+def _run_batches(ctx: Context, records: list[dict], num_proc: int):
+    """Results of process_batch in batch order, at most 2*num_proc batches in flight."""
+    if num_proc <= 1 or len(records) <= BATCH_SIZE:
+        _init_worker(ctx)
+        for job in _batches(records):
+            yield process_batch(job)
+        return
+    import multiprocessing
+
+    with multiprocessing.get_context("fork").Pool(num_proc, initializer=_init_worker, initargs=(ctx,)) as pool:
+        pending: deque = deque()
+        for job in _batches(records):
+            pending.append(pool.apply_async(process_batch, (job,)))
+            if len(pending) >= 2 * num_proc:
+                yield pending.popleft().get()
+        while pending:
+            yield pending.popleft().get()
+
+
+def source_hashes(layout: Layout) -> dict[str, str]:
+    """sha256 of the sources that are not per document: metadata, rules, tables, schemas."""
+    paths = [layout.metadata, layout.dataset, layout.cleaning_rules]
+    paths += sorted(p for p in layout.tables.glob("*.json")) if layout.tables.is_dir() else []
+    paths += sorted(p for p in layout.schemas.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+    return {_rel(layout, p): sha256_bytes(p.read_bytes()) for p in paths if p.is_file()}
+
+
+def stray_annotation_files(layout: Layout, known: set[str]) -> list[str]:
+    """Standoff files in annotations/ for documents the corpus does not have (other JSON files are not ours)."""
+    out = []
+    for p in sorted(layout.annotations.glob("*.json")) if layout.annotations.is_dir() else []:
+        if p.stem in known:
+            continue
+        try:
+            obj = json.loads(p.read_bytes())
+        except ValueError:
+            continue
+        if isinstance(obj, dict) and obj.get("format") == standoff.FORMAT:
+            out.append(p.name)
+    return out
+
+
+def build_data(ctx: Context, dest: Path, num_proc: int = 1, progress: bool | None = None) -> Report:
+    """Write data/<config>/*.parquet under `dest`; raise BuildError on any problem."""
+    layout = ctx.layout
+    records = read_metadata(layout)
+    strays = stray_annotation_files(layout, {r["id"] for r in records})
+    if strays:
+        raise BuildError([f"[File annotations/{s}]: [build-unknown-document] no document {Path(s).stem!r} in corpus/metadata.yaml"
+                          for s in strays], f"FAILED: {len(strays)} annotation file(s) for unknown documents; nothing written")
+    n_shards = max(1, math.ceil(len(records) / DOCS_PER_SHARD))
+    writers = {c: ShardWriter(dest / "data" / c, ctx.schemas[c], n_shards) for c in feats.CONFIGS if c != "claim_clusters"}
+    report = Report(documents=len(records))
+    report.hashes = source_hashes(layout)
+    report.stats = {"token_view": {}, "cleaning": {n: 0 for n in ctx.rule_names}}
+    report.validated = load_validator() is not None
+    errors: list[str] = []
+    seen_errors: set[str] = set()  # table incidents come once per batch
+    dcts: dict[str, str] = {}
+    bar = _progress(len(records), "build", progress)
+    try:
+        for result in _run_batches(ctx, records, num_proc):
+            bar.update(min(BATCH_SIZE, len(records) - result.index * BATCH_SIZE))
+            report.hashes.update(result.hashes)
+            report.warnings += [w for w in result.warnings if w not in report.warnings]
+            if result.errors:
+                errors += [e for e in result.errors if e not in seen_errors]
+                seen_errors.update(result.errors)
+                continue
+            if errors:
+                continue
+            shard = (result.index * BATCH_SIZE) // DOCS_PER_SHARD
+            for config, table in result.tables.items():
+                writers[config].write(shard, table)
+            for group, counts in result.stats.items():
+                for k, v in counts.items():
+                    report.stats[group][k] = report.stats[group].get(k, 0) + v
+            dcts.update(result.dcts)
+            report.without_annotations += result.without_annotations
+    finally:
+        bar.close()
+        for w in writers.values():
+            w.close()
+    if errors:
+        shown = errors[:MAX_ERRORS_SHOWN]
+        if len(errors) > len(shown):
+            shown.append(f"... and {len(errors) - len(shown)} more")
+        raise BuildError(shown, f"FAILED: {len(errors)} problem(s) in the corpus or annotations; nothing written")
+    for config, w in writers.items():
+        for k in range(n_shards):  # every shard exists, also when a config has no rows in it
+            path = w.folder / shard_name(k, n_shards)
+            if not path.exists():
+                pq.ParquetWriter(path, w.schema, **PARQUET_OPTIONS).close()
+                w.files.append(path)
+        report.rows[config], report.nbytes[config] = w.rows, w.nbytes
+        report.files[config] = sorted(w.files)
+    claims = read_claims(report.files["claims"], ctx.schemas["claims"])
+    clusters = clusters_stage(claims, dcts, ctx.cluster_table, ctx.inv, ctx.schemas["claim_clusters"])
+    folder = dest / "data" / "claim_clusters"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / shard_name(0, 1)
+    with pq.ParquetWriter(path, ctx.schemas["claim_clusters"], **PARQUET_OPTIONS) as writer:
+        if clusters.num_rows:
+            writer.write_table(clusters)
+    report.rows["claim_clusters"], report.nbytes["claim_clusters"] = clusters.num_rows, clusters.nbytes
+    report.files["claim_clusters"] = [path]
+    # `datasets` cannot load a split without rows: a config without rows is left out altogether
+    for config in feats.CONFIGS:
+        if config != feats.DEFAULT_CONFIG and report.rows[config] == 0:
+            shutil.rmtree(dest / "data" / config)
+            report.empty.append(config)
+            del report.files[config]
+    return report
+
+
+CLUSTER_INPUT = ("document_id", "id", "start", "end", "text", "source", "source_type", "cue_text",
+                 "factuality", "cluster_id", "quantity_value", "quantity_unit")
+
+
+def read_claims(files: list[Path], schema: pa.Schema) -> pa.Table:
+    """The columns of the staged claims files that the clusters stage reads."""
+    parts = [pq.read_table(p, columns=list(CLUSTER_INPUT)) for p in files]
+    parts = [t for t in parts if t.num_rows]
+    if not parts:
+        return pa.schema([schema.field(c) for c in CLUSTER_INPUT]).empty_table()
+    return pa.concat_tables(parts)
+
+
+def _progress(total: int, desc: str, enabled: bool | None):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, unit="doc", disable=(not enabled) if enabled is not None else None,
+                file=sys.stderr, leave=False)
+
+
+def render_outputs(root: Path, dest: Path, num_proc: int = 1, progress: bool | None = None) -> Report:
+    """The whole build into `dest` (data/, README.md, croissant.json, MANIFEST.json)."""
+    from .card import front_matter, render_readme
+    from .croissant import croissant_json
+
+    ctx = make_context(root)
+    report = build_data(ctx, dest, num_proc=num_proc, progress=progress)
+    yaml_text = front_matter(ctx.info, ctx.features, report.configs, report.rows, report.nbytes,
+                             {c: sum(p.stat().st_size for p in files) for c, files in report.files.items()})
+    readme_path = Layout(root).root / README
+    existing = readme_path.read_text(encoding="utf-8") if readme_path.is_file() else None
+    (dest / README).write_text(render_readme(existing, yaml_text), encoding="utf-8")
+    (dest / CROISSANT).write_text(croissant_json(ctx, report), encoding="utf-8")
+    (dest / MANIFEST).write_text(manifest_json(ctx, dest, report, yaml_text), encoding="utf-8")
+    return report
+
+
+def manifest_json(ctx: Context, dest: Path, report: Report, yaml_text: str) -> str:
+    import datasets
+    import mlcroissant
+    import spacy
+
+    outputs = {}
+    for config, files in report.files.items():
+        for p in files:
+            outputs[p.relative_to(dest).as_posix()] = sha256_bytes(p.read_bytes())
+    outputs[CROISSANT] = sha256_bytes((dest / CROISSANT).read_bytes())
+    outputs[f"{README}#front-matter"] = sha256_text(yaml_text)
+    return dump_json({
+        "name": ctx.info["name"],
+        "version": str(ctx.info["version"]),
+        "schema_version": ctx.inv.schema_version,
+        "generator": {"pyarrow": pa.__version__, "datasets": datasets.__version__, "spacy": spacy.__version__,
+                      "mlcroissant": getattr(mlcroissant, "__version__", "unknown")},
+        "parquet_options": PARQUET_OPTIONS,
+        "documents": report.documents,
+        "documents_without_annotations": report.without_annotations,
+        "validated_with": "pactnews.validate" if report.validated else None,
+        "configs": report.configs,
+        "rows": report.rows,
+        "counts": report.stats,
+        "sources": dict(sorted(report.hashes.items())),
+        "outputs": dict(sorted(outputs.items())),
+    })
+
+
+# ---------------------------------------------------------------- install and check
+
+
+def generated_paths(dest: Path) -> list[str]:
+    """Relative paths of everything a build wrote under `dest` (README.md counts as its front matter)."""
+    out = [p.relative_to(dest).as_posix() for p in sorted((dest / "data").rglob("*")) if p.is_file()]
+    return out + [README, CROISSANT, MANIFEST]
+
+
+def stale_files(root: Path, dest: Path) -> list[str]:
+    """Files of the repository that differ from a fresh build in `dest` (missing and extra ones too)."""
+    from .card import split_readme
+
+    stale = []
+    for config in feats.CONFIGS:
+        built = {p.name: p for p in (dest / "data" / config).glob("*") if p.is_file()}
+        current = {p.name: p for p in (root / "data" / config).glob("*") if p.is_file()} if (root / "data" / config).is_dir() else {}
+        for name in sorted(set(built) | set(current)):
+            if name not in built or name not in current or built[name].read_bytes() != current[name].read_bytes():
+                stale.append(f"data/{config}/{name}")
+    for name in (CROISSANT, MANIFEST):
+        if not (root / name).is_file() or (root / name).read_bytes() != (dest / name).read_bytes():
+            stale.append(name)
+    readme = root / README
+    if not readme.is_file() or split_readme(readme.read_text(encoding="utf-8"))[0] != split_readme((dest / README).read_text(encoding="utf-8"))[0]:
+        stale.append(f"{README} (front matter)")
+    return stale
+
+
+def install(root: Path, dest: Path) -> None:
+    """Swap the built files into the repository: the config folders by rename, the rest all-or-nothing.
+
+    Only the folders of the configs under data/ are replaced; anything else in
+    data/ is left alone. On a failure the previous folders are put back.
+    """
+    data = root / "data"
+    data.mkdir(exist_ok=True)
+    trash = dest / "previous"
+    trash.mkdir()
+    moved: list[str] = []
+    installed: list[str] = []
+    try:
+        for config in feats.CONFIGS:
+            if (data / config).exists():
+                os.replace(data / config, trash / config)
+                moved.append(config)
+            if (dest / "data" / config).exists():
+                os.replace(dest / "data" / config, data / config)
+                installed.append(config)
+        files = {root / name: (dest / name).read_bytes() for name in (README, CROISSANT, MANIFEST)}
+        write_files_atomically(files)
+    except BaseException:
+        for config in installed:
+            os.replace(data / config, dest / "data" / config)
+        for config in moved:
+            os.replace(trash / config, data / config)
+        raise
+
+
+def staging_dir(root: Path) -> Path:
+    """A fresh folder inside the repository's ignored build/ folder (same file system: renames are atomic)."""
+    base = root / "build"
+    base.mkdir(exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix="staging-", dir=base))
+
+
+def changelog_has(root: Path, version: str) -> bool:
+    path = root / "CHANGELOG.md"
+    if not path.is_file():
+        return False
+    pattern = re.compile(rf"^#+\s*\[?v?{re.escape(version)}\]?(\s|$)", re.MULTILINE)
+    return bool(pattern.search(path.read_text(encoding="utf-8")))
+
+
+# ---------------------------------------------------------------- command
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--check", action="store_true",
+                        help="rebuild into a temporary folder and fail, naming the files, when data/, the card "
+                             "front matter, croissant.json or MANIFEST.json are out of date; write nothing")
+    parser.add_argument("--num-proc", type=int, default=1, metavar="N",
+                        help="worker processes for the per-document stages (default 1; output is the same for any N)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def run(args) -> int:
+    root = Path(args.root)
+    progress = False if args.quiet else None
+    if args.check:
+        with tempfile.TemporaryDirectory(prefix="pactnews-check-") as tmp:
+            try:
+                render_outputs(root, Path(tmp), num_proc=args.num_proc, progress=progress)
+            except BuildError as exc:
+                for line in exc.problems:
+                    print(line)
+                print(exc.summary)
+                return 1
+            stale = stale_files(root, Path(tmp))
+        if stale:
+            for name in stale:
+                print(f"out of date: {name}")
+            print(f"FAILED: {len(stale)} generated file(s) are out of date with corpus/ and annotations/; run `pactnews build`")
+            return 1
+        print("data/, README.md front matter, croissant.json and MANIFEST.json are up to date")
+        return 0
+    dest = staging_dir(root)
+    try:
+        try:
+            report = render_outputs(root, dest, num_proc=args.num_proc, progress=progress)
+        except BuildError as exc:
+            for line in exc.problems:
+                print(line)
+            print(exc.summary)
+            return 1
+        install(root, dest)
+    finally:
+        shutil.rmtree(dest, ignore_errors=True)
+    for w in report.warnings:
+        print(f"warning: {w}")
+    info_version = str(make_context(root).info["version"])
+    if not report.validated:
+        print("warning: pactnews.validate is not available; only the build's own integrity checks ran")
+    if report.without_annotations:
+        print(f"warning: {report.without_annotations} of {report.documents} documents have no annotation file; "
+              "their layers are empty")
+    if not changelog_has(root, info_version):
+        print(f"warning: CHANGELOG.md has no entry for version {info_version}")
+    for config in report.empty:
+        print(f"warning: config {config} has no rows and is left out of data/, the card and croissant.json")
+    rows = ", ".join(f"{c} {n}" for c, n in report.rows.items() if c in report.configs)
+    splits = report.stats.get("token_view", {})
+    print(f"token view: {splits.get('split_at_span_boundary', 0)} token(s) split at span boundaries, "
+          f"{splits.get('merge_sentences_in_span', 0)} sentence boundary(ies) inside spans removed")
+    print(f"Built PactNews {info_version} from {report.documents} documents ({rows} rows): "
+          f"data/, README.md front matter, {CROISSANT}, {MANIFEST}")
+    return 0

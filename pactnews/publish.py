@@ -1,0 +1,134 @@
+"""`pactnews publish --repo-id ID`: upload the built dataset to the Hugging Face Hub and tag the version.
+
+Uploads exactly what `load_dataset` needs (README.md, data/**, croissant.json)
+plus DATASHEET.md, CHANGELOG.md and CITATION.cff when present, in one commit
+through huggingface_hub, removes remote data files that the build no longer
+makes, and tags the commit v<version> (the version of corpus/dataset.yaml).
+The token is read from HF_TOKEN in the environment and never printed.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from .corpus import read_dataset_info
+from .repo import Layout, sha256_file
+
+REQUIRED = ("README.md", "croissant.json")
+OPTIONAL = ("DATASHEET.md", "CHANGELOG.md", "CITATION.cff")
+REPO_TYPE = "dataset"
+
+
+class PublishError(ValueError):
+    pass
+
+
+def HfApi(**kwargs):  # indirection so that tests can put a recording fake in its place
+    from huggingface_hub import HfApi as _HfApi
+
+    return _HfApi(**kwargs)
+
+
+@dataclass
+class Plan:
+    repo_id: str
+    version: str
+    tag: str
+    files: list[str]  # paths relative to the repository root, sorted
+    commit_message: str
+
+
+def release_files(root: Path) -> list[str]:
+    """The files of a release, relative to the root: README.md, data/**, croissant.json and the optional docs."""
+    missing = [name for name in REQUIRED if not (root / name).is_file()]
+    data = sorted(p for p in (root / "data").rglob("*") if p.is_file() and not p.name.startswith(".")) if (root / "data").is_dir() else []
+    if missing or not data:
+        raise PublishError(f"nothing to publish: {missing + ([] if data else ['data/**'])} missing; run `pactnews build`")
+    files = [*REQUIRED, *(p.relative_to(root).as_posix() for p in data)]
+    files += [name for name in OPTIONAL if (root / name).is_file()]
+    return sorted(files)
+
+
+def make_plan(root: Path, repo_id: str) -> Plan:
+    info = read_dataset_info(Layout(root))
+    version = str(info["version"])
+    return Plan(repo_id, version, f"v{version}", release_files(root), f"{info.get('pretty_name', info['name'])} {version}")
+
+
+def preflight(root: Path, plan: Plan, check_build: bool = True) -> list[str]:
+    """Reasons not to publish: a stale build, no changelog entry for the version."""
+    from .build import BuildError, changelog_has, render_outputs, stale_files
+
+    problems = []
+    if not changelog_has(root, plan.version):
+        problems.append(f"CHANGELOG.md has no entry for version {plan.version}")
+    if check_build:
+        with tempfile.TemporaryDirectory(prefix="pactnews-publish-check-") as tmp:
+            try:
+                render_outputs(root, Path(tmp), progress=False)
+            except BuildError as exc:
+                return problems + exc.problems + [exc.summary]
+            problems += [f"out of date: {name}; run `pactnews build`" for name in stale_files(root, Path(tmp))]
+    return problems
+
+
+def upload(api, root: Path, plan: Plan) -> str:
+    """One commit with exactly plan.files, then the version tag; returns the commit id."""
+    refs = api.list_repo_refs(plan.repo_id, repo_type=REPO_TYPE) if api.repo_exists(plan.repo_id, repo_type=REPO_TYPE) else None
+    if refs is not None and plan.tag in {t.name for t in refs.tags}:
+        raise PublishError(f"{plan.repo_id} already has tag {plan.tag}; bump the version in corpus/dataset.yaml")
+    api.create_repo(plan.repo_id, repo_type=REPO_TYPE, exist_ok=True)
+    info = api.upload_folder(
+        repo_id=plan.repo_id, repo_type=REPO_TYPE, folder_path=str(root),
+        allow_patterns=plan.files, delete_patterns=["data/**"], commit_message=plan.commit_message,
+    )
+    commit = getattr(info, "oid", None)
+    api.create_tag(plan.repo_id, tag=plan.tag, repo_type=REPO_TYPE, revision=commit,
+                   tag_message=plan.commit_message)
+    return commit
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--repo-id", required=True, help="the Hub dataset repository, e.g. org/pactnews")
+    parser.add_argument("--dry-run", action="store_true", help="print the files, the commit and the tag; upload nothing")
+    parser.add_argument("--skip-build-check", action="store_true",
+                        help="do not rebuild to check that data/, the card and croissant.json are current")
+
+
+def run(args) -> int:
+    root = Path(args.root)
+    try:
+        plan = make_plan(root, args.repo_id)
+    except PublishError as exc:
+        print(f"FAILED: {exc}")
+        return 1
+    problems = preflight(root, plan, check_build=not args.skip_build_check)
+    if args.dry_run:
+        for name in plan.files:
+            path = root / name
+            print(f"upload {name} ({path.stat().st_size} bytes, sha256 {sha256_file(path)})")
+        print(f"commit {plan.commit_message!r} to datasets/{plan.repo_id}, removing remote data/** files not listed")
+        print(f"tag {plan.tag}")
+        for p in problems:
+            print(f"problem: {p}")
+        print(f"Dry run: {len(plan.files)} files would be published to {plan.repo_id} as {plan.tag}; nothing uploaded")
+        return 1 if problems else 0
+    if problems:
+        for p in problems:
+            print(p)
+        print(f"FAILED: {len(problems)} problem(s); nothing uploaded")
+        return 1
+    token = os.environ.get("HF_TOKEN")
+    if not token:
+        print("FAILED: HF_TOKEN is not set in the environment; nothing uploaded")
+        return 1
+    try:
+        commit = upload(HfApi(token=token), root, plan)
+    except PublishError as exc:
+        print(f"FAILED: {exc}; nothing uploaded")
+        return 1
+    print(f"Published {len(plan.files)} files to https://huggingface.co/datasets/{plan.repo_id} "
+          f"(commit {commit}) and tagged {plan.tag}")
+    return 0
