@@ -294,6 +294,7 @@ td.qty-conflict{background:#ffcdd2;font-weight:700}
 .text{white-space:pre-wrap;overflow-wrap:anywhere;font-size:1.05rem;line-height:2.4;margin:1rem 0 2rem;padding:1rem 1.2rem;border:1px solid var(--line);border-radius:.4rem}
 .m{border-radius:.3em;-webkit-box-decoration-break:clone;box-decoration-break:clone}
 .ent{padding:.15em .3em;background:#ddd}
+.m::after{white-space:nowrap}
 .ent.last::after{content:attr(data-label);font-size:.62em;font-weight:700;margin-left:.35em;vertical-align:middle;letter-spacing:.02em}
 .tmx{padding:.15em .3em;background:#bfe1d9;outline:1px solid #7fb8aa}
 .tmx.last::after{content:attr(data-label) " " attr(data-value);font-size:.62em;font-weight:700;margin-left:.35em;vertical-align:middle}
@@ -600,6 +601,19 @@ def render_index(views: list[DocView], orphans: list[str], entity_table: dict | 
                    + ", ".join(f'<a href="#{esc(cluster_anchor(c))}"><code>{esc(c)}</code></a>' for c in conflicts) + "</p>")
     if not cluster_ids and cluster_table is not None:
         out.append('<p class="muted">No claim clusters yet.</p>')
+    if cluster_ids:
+        out.append('<table class="cluster-summary"><thead><tr><th>Cluster</th><th class="num">claims</th>'
+                   '<th class="num">documents</th><th>figures</th><th>factuality</th></tr></thead><tbody>')
+        for cid in cluster_ids:
+            cvs = members.get(cid, [])
+            figs = figures(cvs)
+            facts = sorted({str(c.rec.get("factuality")) for c in cvs})
+            fig_cls = ' class="qty-conflict"' if len(figs) > 1 else ""
+            out.append(f'<tr><td><a href="#{esc(cluster_anchor(cid))}"><code>{esc(cid)}</code></a></td>'
+                       f'<td class="num">{len(cvs)}</td><td class="num">{len({c.doc_id for c in cvs})}</td>'
+                       f'<td{fig_cls}>'
+                       f'{esc(" · ".join(fmt_quantity(f, None) for f in figs))}</td><td>{esc(", ".join(facts))}</td></tr>')
+        out.append("</tbody></table>")
     for cid in cluster_ids:
         cvs = sorted(members.get(cid, []), key=lambda c: (c.doc_id, c.rec["start"], c.rec["end"], c.rec["id"]))
         figs = figures(cvs)

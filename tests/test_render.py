@@ -364,6 +364,11 @@ def test_index_lists_documents_entities_and_conflicting_clusters(annotated_repo)
     assert "figures conflict: 1,500 · 3,000 · 12,000 soldiers/troops" in html_text
     assert {a["data-cluster"] for t, a in index.tags if "data-cluster" in a} == set(CLUSTERS)
     assert "asserted and denied" in html_text  # nk-sends-troops-to-russia
+    summary = re.search(r'<table class="cluster-summary">(.*?)</table>', html_text, re.S).group(1)
+    assert summary.count("<tr>") == len(CLUSTERS) + 1
+    assert re.search(r'#cluster-nk-troops-in-russia-count"><code>[^<]*</code></a></td><td class="num">4</td>'
+                     r'<td class="num">3</td><td class="qty-conflict">1,500 · 3,000 · 12,000</td><td>hedged</td>',
+                     summary)
     anns = annotations_of(annotated_repo)
     claims = sum(len(d["claims"]) for d in anns.values())
     assert sum(1 for t, a in index.tags if t == "tr" and "data-claim" in a) == claims
@@ -700,4 +705,36 @@ def test_browser_hostile_document_stays_text(hostile_repo, tmp_path, browser, se
             assert page.locator("#tip img, #tip script").count() == 0
         page.screenshot(path=str(tmp_path / "hostile.png"), full_page=True)
         assert_png(tmp_path / "hostile.png")
+    assert w.problems == []
+
+
+@pytest.mark.browser
+def test_browser_the_repository_annotations(tmp_path, browser, serve):
+    """The site of whatever annotations the repository holds now (none yet, a pass, or the gold)."""
+    out = tmp_path / "site"
+    assert main(["--root", str(REPO), "render", "--out", str(out)]) == 0
+    inputs = render.read_inputs(Layout(REPO))
+    w = Watched(browser, serve(out))
+    page = w.open("index.html")
+    assert page.locator("table.documents tbody tr").count() == len(inputs["documents"])
+    for meta in inputs["documents"]:
+        doc_id = meta["id"]
+        page = w.open(f"doc/{doc_id}.html")
+        assert page.locator("#text").evaluate("e => e.textContent") == inputs["clean_texts"][doc_id]
+        doc = inputs["annotations"].get(doc_id)
+        expected = spans_of(doc) if doc else {}
+        marks = page.evaluate("() => [...new Set([...document.querySelectorAll('#text [data-span]')]"
+                              ".map(e => e.dataset.span))].sort()")
+        assert marks == sorted(expected)
+        if not doc:
+            assert page.locator("#no-annotations").is_visible()
+        sample = {}
+        for sid, rec in expected.items():  # one span of each label per page keeps the test short
+            sample.setdefault(rec["label"], (sid, rec))
+        for sid, rec in sample.values():
+            assert f"{rec['label']} {sid}" in tip_after_hover(page, f'#text [data-span="{sid}"]')
+        page.mouse.move(0, 0)
+        page.evaluate("window.scrollTo(0, 0)")
+        page.screenshot(path=str(tmp_path / f"{doc_id}.png"), full_page=True)
+        assert_png(tmp_path / f"{doc_id}.png")
     assert w.problems == []
