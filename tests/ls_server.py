@@ -116,13 +116,16 @@ def write_gold(root: Path, docs: dict[str, dict]) -> None:
     (root / "annotations" / "tables" / "claim_clusters.json").write_text(tables.dumps_clusters(clusters), encoding="utf-8")
 
 
-def real_gold() -> dict[str, dict]:
-    """The committed gold, when it exists (annotations/<document id>.json)."""
+def real_annotations() -> dict[str, dict]:
+    """Every real standoff file there is: the gold (annotations/<id>.json) and each pass
+    (annotations/passes/<pass>/<id>.json), keyed by their path."""
     out = {}
-    for doc_id in clean_texts():
-        path = REPO / "annotations" / f"{doc_id}.json"
-        if path.is_file():
-            out[doc_id] = standoff.read(path)
+    folders = [REPO / "annotations"] + sorted(p for p in (REPO / "annotations" / "passes").glob("*") if p.is_dir())
+    for folder in folders:
+        for doc_id in clean_texts():
+            path = folder / f"{doc_id}.json"
+            if path.is_file():
+                out[str(path.relative_to(REPO))] = standoff.read(path)
     return out
 
 

@@ -9,7 +9,7 @@ from pactnews import standoff
 from pactnews.labelstudio.config import labeling_config
 from pactnews.labelstudio.convert import from_result, to_result
 
-from ls_server import INV, clean_texts, documents, markup_docs, real_gold
+from ls_server import INV, clean_texts, documents, markup_docs, real_annotations
 
 LI = LabelInterface(labeling_config(INV))
 TEXTS = clean_texts()
@@ -26,12 +26,12 @@ def assert_identity(doc: dict, text: str) -> None:
     assert standoff.dumps(back) == standoff.dumps(doc)
 
 
-def test_real_gold_round_trips():
-    gold = real_gold()
-    if not gold:
-        pytest.skip("no gold annotations (annotations/<document id>.json) yet")
-    for doc_id, doc in gold.items():
-        assert_identity(doc, TEXTS[doc_id])
+def test_real_annotations_round_trip():
+    found = real_annotations()
+    if not found:
+        pytest.skip("no standoff annotations (annotations/*.json, annotations/passes/*/*.json) yet")
+    for path, doc in found.items():
+        assert_identity(doc, TEXTS[doc["document_id"]])
 
 
 def test_markup_documents_over_the_clean_texts_round_trip():

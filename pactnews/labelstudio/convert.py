@@ -135,6 +135,7 @@ def from_result(result: list, text: str, document_id: str, text_sha256: str, inv
         issue("result-not-a-list", f"the annotation result must be a list, found {type(result).__name__}")
         return standoff.empty(document_id, text_sha256), issues
     regions: dict[tuple[str, str], _Region] = {}
+    rejected: set[str] = set()  # ids of regions already reported: their values and relations are not
     value_items: list[tuple[int, dict, str, str]] = []
     relation_items: list[tuple[int, dict]] = []
     for k, item in enumerate(result):
@@ -153,6 +154,7 @@ def from_result(result: list, text: str, document_id: str, text_sha256: str, inv
         if name not in known:
             issue("unknown-control", f"from_name {name!r} is not a control of the labeling config; "
                   f"expected one of {sorted(known)}", rid)
+            rejected.add(ls_id)
             continue
         if item.get("to_name", TEXT_NAME) != TEXT_NAME:
             issue("unknown-object", f"to_name {item.get('to_name')!r}; expected {TEXT_NAME!r}", rid)
@@ -167,19 +169,23 @@ def from_result(result: list, text: str, document_id: str, text_sha256: str, inv
             continue
         if kind != "labels":
             issue("wrong-item-type", f"{name}: type {kind!r}; expected 'labels'", rid)
+            rejected.add(ls_id)
             continue
         labels = value.get("labels")
         if not isinstance(labels, list) or len(labels) != 1:
             issue("label-count", f"{name}: a region carries exactly one label, found {labels!r}", rid)
+            rejected.add(ls_id)
             continue
         label = labels[0]
         if label not in inv.labels(layer):
             issue("unknown-label", f"{name}: label {label!r} is not in the inventory; expected one of "
                   f"{inv.labels(layer)}", rid)
+            rejected.add(ls_id)
             continue
         offsets = _offsets(value, text)
         if isinstance(offsets, str):
             issue("offset-out-of-range", f"{name} {label}: {offsets}", rid)
+            rejected.add(ls_id)
             continue
         start, end = offsets
         if "text" in value and value["text"] != text[start:end]:
@@ -191,19 +197,11 @@ def from_result(result: list, text: str, document_id: str, text_sha256: str, inv
             continue
         regions[(layer, ls_id)] = _Region(ls_id, layer, start, end, label)
 
-    # the same span labelled twice in one layer
-    seen: dict[tuple, str] = {}
-    for (layer, ls_id), reg in sorted(regions.items()):
-        key = (layer, reg.start, reg.end, reg.label)
-        if key in seen:
-            issue("duplicate-region", f"{reg.label} [{reg.start}:{reg.end}] {_snippet(text[reg.start:reg.end])} "
-                  f"is annotated twice in layer {layer} (regions {seen[key]!r} and {ls_id!r})", ls_id)
-        else:
-            seen[key] = ls_id
-
     for k, item, layer, attribute in value_items:
         ls_id, name, value, kind = item["id"], item["from_name"], item["value"], item.get("type")
         reg = regions.get((layer, ls_id))
+        if reg is None and ls_id in rejected:
+            continue
         if reg is None:
             issue("value-without-region", f"{name} value belongs to region {ls_id!r}, but layer {layer} has no "
                   f"region with that id", ls_id)
@@ -253,6 +251,18 @@ def from_result(result: list, text: str, document_id: str, text_sha256: str, inv
         else:
             reg.attrs[attribute] = raw
 
+    # the same span labelled twice in one layer (checked once the attributes are known)
+    seen: dict[tuple, str] = {}
+    for (layer, ls_id), reg in sorted(regions.items()):
+        key = (layer, reg.start, reg.end, reg.label)
+        if inv.overlap_allowed(layer):  # e.g. one claim span in two clusters: a duplicate only if nothing differs
+            key += tuple(sorted((k, str(v)) for k, v in reg.attrs.items()))
+        if key in seen:
+            issue("duplicate-region", f"{reg.label} [{reg.start}:{reg.end}] {_snippet(text[reg.start:reg.end])} "
+                  f"is annotated twice in layer {layer} (regions {seen[key]!r} and {ls_id!r})", ls_id)
+        else:
+            seen[key] = ls_id
+
     _assign_ids(regions, inv)
     doc = standoff.empty(document_id, text_sha256)
     for reg in regions.values():
@@ -262,7 +272,7 @@ def from_result(result: list, text: str, document_id: str, text_sha256: str, inv
             rec[attribute] = reg.attrs.get(attribute)
         doc[reg.layer].append({f: rec.get(f) for f in standoff.FIELDS[reg.layer]})
 
-    doc["relations"] = _relations(relation_items, regions, inv, issue)
+    doc["relations"] = _relations(relation_items, regions, rejected, inv, issue)
     for layer in standoff.LAYERS:
         doc[layer].sort(key=standoff.sort_key(layer))
     return doc, issues
@@ -293,8 +303,8 @@ def _assign_ids(regions: dict[tuple[str, str], _Region], inv: Inventory) -> None
             reg.canonical_id = f"{prefix}{nxt}"
 
 
-def _relations(items: list[tuple[int, dict]], regions: dict[tuple[str, str], _Region], inv: Inventory,
-               issue) -> list[dict]:
+def _relations(items: list[tuple[int, dict]], regions: dict[tuple[str, str], _Region], rejected: set[str],
+               inv: Inventory, issue) -> list[dict]:
     by_ls_id: dict[str, list[_Region]] = {}
     for (_, ls_id), reg in regions.items():
         by_ls_id.setdefault(ls_id, []).append(reg)
@@ -313,6 +323,8 @@ def _relations(items: list[tuple[int, dict]], regions: dict[tuple[str, str], _Re
             issue("unknown-relation-type", f"{name}: type {rel!r} is not one of {inv.relation_types}", item.get("id"))
             continue
         missing = [x for x in (a, b) if x not in by_ls_id]
+        if any(x in rejected for x in missing):
+            continue  # its region is reported already
         if missing:
             issue("dangling-relation", f"{name} ({rel}): region(s) {missing} do not exist in this annotation",
                   item.get("id"))

@@ -220,9 +220,11 @@ def validate_plan(plan: ImportPlan, corpus: list[dict], gold: dict[str, dict], e
     texts = {r["document_id"]: r["text"] for r in corpus}
     new_gold = {**gold, **plan.gold}
     if plan.gold:
-        plan.issues.extend(validate_annotations(new_gold, texts, entities, clusters, inv))
+        plan.issues.extend(validate_annotations(new_gold, texts, entities, clusters, inv,
+                                                {d: f"annotations/{d}.json" for d in new_gold}))
     for name, docs in sorted(plan.passes.items()):
-        plan.issues.extend(validate_annotations(docs, texts, entities, clusters, inv))
+        plan.issues.extend(validate_annotations(docs, texts, entities, clusters, inv,
+                                                {d: f"annotations/passes/{name}/{d}.json" for d in docs}))
     return True
 
 

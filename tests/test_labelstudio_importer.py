@@ -1,0 +1,286 @@
+"""Importing a Label Studio export: every check, pseudonyms, agreement on several passes, atomicity."""
+import copy
+import json
+
+import pytest
+
+from pactnews import standoff, tables
+from pactnews.cli import main
+from pactnews.labelstudio.importer import pseudonym
+from pactnews.labelstudio.readers import read_corpus
+from pactnews.labelstudio.tasks import build_tasks
+from pactnews.repo import Layout
+
+from ls_server import INV, REPO, make_repo, markup_docs, tables_for, write_gold
+
+DOCS = markup_docs()
+EMAILS = ["alice.annotator@example.org", "bob.annotator@example.org"]
+STAMP = "2031-05-06T07:08:09.123456Z"
+
+
+def annotation(doc_id: str, doc: dict, k: int = 0) -> dict:
+    """An annotation as Label Studio exports it, personal and operational fields included."""
+    (task,) = build_tasks([r for r in CORPUS if r["document_id"] == doc_id], INV, gold={doc_id: doc})
+    return {"id": 900 + k, "completed_by": {"id": 41 + k, "email": EMAILS[k], "first_name": "A", "last_name": "B"},
+            "result": task["annotations"][0]["result"], "was_cancelled": False, "ground_truth": False,
+            "created_at": STAMP, "updated_at": STAMP, "lead_time": 123.4, "created_username": f"{EMAILS[k]}, {41 + k}",
+            "unique_id": "0f1e2d3c-aaaa-bbbb-cccc-000000000000"}
+
+
+def export(docs: dict[str, dict], annotators: int = 1) -> list[dict]:
+    tasks = []
+    for n, (doc_id, doc) in enumerate(sorted(docs.items())):
+        (task,) = build_tasks([r for r in CORPUS if r["document_id"] == doc_id], INV)
+        task.update({"id": 100 + n, "created_at": STAMP, "annotations": [annotation(doc_id, doc, k) for k in range(annotators)]})
+        tasks.append(task)
+    return tasks
+
+
+@pytest.fixture()
+def repo(tmp_path, monkeypatch):
+    root = make_repo(tmp_path)
+    entities, clusters = tables_for(DOCS)
+    (root / "annotations" / "tables").mkdir()
+    (root / "annotations" / "tables" / "entities.json").write_text(tables.dumps_entities(entities), encoding="utf-8")
+    (root / "annotations" / "tables" / "claim_clusters.json").write_text(tables.dumps_clusters(clusters), encoding="utf-8")
+    monkeypatch.setenv("PACTNEWS_ANNOTATOR_SALT", "test-salt")
+    return root
+
+
+CORPUS = read_corpus(Layout(REPO))
+
+
+def snapshot(root) -> dict:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def run_import(root, tasks, capsys, tmp_path) -> tuple[int, str]:
+    path = tmp_path / "export.json"
+    path.write_text(json.dumps(tasks, ensure_ascii=False), encoding="utf-8")
+    code = main(["--root", str(root), "import-ls", str(path)])
+    return code, capsys.readouterr().out
+
+
+def test_one_annotation_becomes_the_gold(repo, capsys, tmp_path):
+    code, out = run_import(repo, export(DOCS), capsys, tmp_path)
+    assert code == 0, out
+    for doc_id, doc in DOCS.items():
+        assert (repo / "annotations" / f"{doc_id}.json").read_text(encoding="utf-8") == standoff.dumps(doc)
+    assert "new gold" in out and out.rstrip().splitlines()[-1].startswith("Imported 5 document(s) as gold")
+
+
+def test_several_annotations_are_kept_as_passes_with_an_agreement_report(repo, capsys, tmp_path):
+    doc_id = sorted(DOCS)[0]
+    other = copy.deepcopy(DOCS[doc_id])
+    other["timexes"] = other["timexes"][1:]  # the second annotator missed a time expression
+    tasks = export({doc_id: DOCS[doc_id]}, annotators=2)
+    tasks[0]["annotations"][1]["result"] = annotation(doc_id, other, 1)["result"]
+    before = snapshot(repo)
+    code, out = run_import(repo, tasks, capsys, tmp_path)
+    assert code == 0, out
+    names = sorted(pseudonym(f"user:{e}", b"test-salt") for e in EMAILS)
+    passes = repo / "annotations" / "passes"
+    assert sorted(p.name for p in passes.iterdir() if p.is_dir()) == names
+    assert not (repo / "annotations" / f"{doc_id}.json").exists()  # no silent pick
+    report = json.loads((passes / "labelstudio-disagreements.json").read_text(encoding="utf-8"))
+    entry = report["documents"][doc_id]
+    assert entry["annotators"] == names
+    (pair,) = entry["pairs"]
+    missed = DOCS[doc_id]["timexes"][0]
+    assert [(d["layer"], d["start"], d["end"]) for d in pair["disagreements"]] == [("timexes", missed["start"], missed["end"])]
+    assert pair["agreement"]["layers"]["entities"]["spans"]["ALL"]["strict"]["f1"] == 1.0
+    assert "gold left as it is" in out
+    changed = set(snapshot(repo)) - set(before)
+    assert all(p.startswith("annotations/passes/") for p in changed)
+
+
+def test_no_email_user_id_or_timestamp_is_written(repo, capsys, tmp_path):
+    code, out = run_import(repo, export(DOCS, annotators=2), capsys, tmp_path)
+    assert code == 0, out
+    written = b"".join(data for path, data in snapshot(repo).items() if path.startswith("annotations/"))
+    for secret in [*EMAILS, "example.org", STAMP[:19], "completed_by", "created_at", "lead_time", "unique_id",
+                   "0f1e2d3c", "created_username", "user:41", "user:42"]:
+        assert secret.encode() not in written, secret
+    for secret in EMAILS:
+        assert secret not in out
+
+
+def test_pseudonyms_are_stable_and_depend_on_the_salt(repo, capsys, tmp_path, monkeypatch):
+    run_import(repo, export(DOCS, annotators=2), capsys, tmp_path)
+    first = snapshot(repo)
+    run_import(repo, export(DOCS, annotators=2), capsys, tmp_path)
+    assert snapshot(repo) == first
+    assert pseudonym("user:alice", b"one") != pseudonym("user:alice", b"two")
+    assert pseudonym("user:alice", b"one") == pseudonym("user:alice", b"one")
+
+
+def test_salt_is_created_once_outside_annotations(repo, capsys, tmp_path, monkeypatch):
+    monkeypatch.delenv("PACTNEWS_ANNOTATOR_SALT")
+    run_import(repo, export(DOCS, annotators=2), capsys, tmp_path)
+    salt = (repo / "labelstudio-data" / "annotator-salt").read_bytes()
+    names = sorted(p.name for p in (repo / "annotations" / "passes").iterdir() if p.is_dir())
+    run_import(repo, export(DOCS, annotators=2), capsys, tmp_path)
+    assert (repo / "labelstudio-data" / "annotator-salt").read_bytes() == salt
+    assert sorted(p.name for p in (repo / "annotations" / "passes").iterdir() if p.is_dir()) == names
+
+
+def _first(tasks):
+    return tasks[0]["annotations"][0]["result"]
+
+
+def _labels_item(tasks, layer="entities"):
+    return next(i for i in _first(tasks) if i.get("from_name") == layer and i["type"] == "labels")
+
+
+def _drift(t):
+    t[0]["data"]["text"] = t[0]["data"]["text"].replace("Korea", "Corea", 1)
+
+
+def _unknown_label(t):
+    _labels_item(t)["value"]["labels"] = ["PERSONA"]
+
+
+def _unknown_control(t):
+    _labels_item(t)["from_name"] = "entity"
+
+
+def _offsets(t):
+    _labels_item(t)["value"]["end"] = len(t[0]["data"]["text"]) + 5
+
+
+def _dangling(t):
+    next(i for i in _first(t) if i["type"] == "relation")["to_id"] = "E9999"
+
+
+def _orphan_value(t):
+    item = next(i for i in _first(t) if i.get("from_name") == "entities_entity_id")
+    _first(t).append({**copy.deepcopy(item), "id": "nowhere"})
+
+
+def _duplicate_region(t):
+    item = _labels_item(t)
+    _first(t).append({**copy.deepcopy(item), "id": "copy-of-" + item["id"]})
+
+
+def _duplicate_id(t):
+    """Two regions with one id (its attribute item and relations dropped so that nothing else fails)."""
+    items = [i for i in _first(t) if i.get("from_name") == "entities" and i["type"] == "labels"]
+    gone = items[1]["id"]
+    result = _first(t)
+    result[:] = [i for i in result if not (i.get("id") == gone and i["type"] != "labels")
+                 and not (i["type"] == "relation" and gone in (i["from_id"], i["to_id"]))]
+    items[1]["id"] = items[0]["id"]
+
+
+def _unknown_doc(t):
+    t[0]["data"]["document_id"] = "999_nothing"
+
+
+def _duplicate_task(t):
+    t.append(copy.deepcopy(t[0]))
+
+
+def _annotator_twice(t):
+    t[0]["annotations"].append(copy.deepcopy(t[0]["annotations"][0]))
+
+
+def _bad_choice(t):
+    next(i for i in _first(t) if i.get("from_name") == "claims_factuality")["value"]["choices"] = ["certain"]
+
+
+def _bad_number(t):
+    item = next(i for i in _first(t) if i.get("from_name") == "claims" and i["type"] == "labels")
+    _first(t).append({"id": item["id"], "from_name": "claims_quantity_value", "to_name": "text", "type": "textarea",
+                      "value": {"start": item["value"]["start"], "end": item["value"]["end"], "text": ["many"]}})
+
+
+def _relation_without_type(t):
+    next(i for i in _first(t) if i["type"] == "relation")["labels"] = []
+
+
+def _unknown_relation(t):
+    next(i for i in _first(t) if i["type"] == "relation")["labels"] = ["claim_target"]
+
+
+CASES = {
+    "text-drift": _drift,
+    "unknown-label": _unknown_label,
+    "unknown-control": _unknown_control,
+    "offset-out-of-range": _offsets,
+    "dangling-relation": _dangling,
+    "value-without-region": _orphan_value,
+    "duplicate-region": _duplicate_region,
+    "unknown-document": _unknown_doc,
+    "duplicate-task": _duplicate_task,
+    "annotator-twice": _annotator_twice,
+    "unknown-choice": _bad_choice,
+    "not-a-number": _bad_number,
+    "relation-label-count": _relation_without_type,
+    "unknown-relation-type": _unknown_relation,
+}
+
+
+@pytest.mark.parametrize("test_id", sorted(CASES) + ["duplicate-region-id"])
+def test_each_check_fails_the_import_and_changes_nothing(repo, capsys, tmp_path, test_id):
+    tasks = export(DOCS)
+    (CASES.get(test_id) or _duplicate_id)(tasks)
+    before = snapshot(repo)
+    code, out = run_import(repo, tasks, capsys, tmp_path)
+    assert code == 1
+    expected = "duplicate-region" if test_id == "duplicate-region-id" else test_id
+    found = {line.split("[ERROR ")[1].split("]")[0] for line in out.splitlines() if "[ERROR " in line}
+    assert found == {expected}, out
+    assert "nothing written" in out.splitlines()[-1]
+    assert snapshot(repo) == before
+
+
+def test_messages_name_file_task_document_region_and_offsets(repo, capsys, tmp_path):
+    tasks = export(DOCS)
+    _offsets(tasks)
+    item = _labels_item(tasks)
+    code, out = run_import(repo, tasks, capsys, tmp_path)
+    line = next(line for line in out.splitlines() if "offset-out-of-range" in line)
+    assert "export.json" in line and "Task 100" in line and f"Doc {sorted(DOCS)[0]}" in line
+    assert f"Region {item['id']}" in line and f"[{item['value']['start']}:{item['value']['end']}]" in line
+
+
+def test_validation_runs_before_writing(repo, capsys, tmp_path):
+    pytest.importorskip("pactnews.validate")
+    doc_id = sorted(DOCS)[0]
+    doc = copy.deepcopy(DOCS[doc_id])
+    doc["entities"][0]["entity_id"] = "not-in-the-table"
+    before = snapshot(repo)
+    code, out = run_import(repo, export({doc_id: doc}), capsys, tmp_path)
+    assert code == 1 and "not-in-the-table" in out
+    assert snapshot(repo) == before
+
+
+def test_changes_against_the_gold_are_shown(repo, capsys, tmp_path):
+    write_gold(repo, DOCS)
+    doc_id = sorted(DOCS)[0]
+    doc = copy.deepcopy(DOCS[doc_id])
+    removed = doc["timexes"].pop(0)
+    doc["claims"][0]["factuality"] = "denied"
+    code, out = run_import(repo, export({doc_id: doc}), capsys, tmp_path)
+    assert code == 0, out
+    assert f"{doc_id}: gold updated (+0 -1 ~1)" in out
+    assert f"  - timexes {removed['id']} [{removed['start']}:{removed['end']}]" in out
+    assert f"factuality: 'hedged' -> 'denied'" in out or f"factuality: 'asserted' -> 'denied'" in out
+
+
+def test_check_mode_writes_nothing(repo, capsys, tmp_path):
+    before = snapshot(repo)
+    path = tmp_path / "export.json"
+    path.write_text(json.dumps(export(DOCS)), encoding="utf-8")
+    assert main(["--root", str(repo), "import-ls", str(path), "--check"]) == 0
+    assert snapshot(repo) == before
+    assert "nothing written" in capsys.readouterr().out
+
+
+def test_cancelled_annotations_are_ignored(repo, capsys, tmp_path):
+    tasks = export(DOCS)
+    tasks[0]["annotations"][0]["was_cancelled"] = True
+    code, out = run_import(repo, tasks, capsys, tmp_path)
+    assert code == 0
+    assert not (repo / "annotations" / f"{tasks[0]['data']['document_id']}.json").exists()
+    assert (repo / "annotations" / f"{tasks[1]['data']['document_id']}.json").exists()
