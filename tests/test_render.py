@@ -703,8 +703,9 @@ def test_browser_hostile_document_stays_text(hostile_repo, tmp_path, browser, se
             for sid in spans_of(annotations_of(hostile_repo)[HOSTILE_ID]):
                 tip_after_hover(page, f'#text [data-span="{sid}"]')
             assert page.locator("#tip img, #tip script").count() == 0
-        page.screenshot(path=str(tmp_path / "hostile.png"), full_page=True)
-        assert_png(tmp_path / "hostile.png")
+        shot = tmp_path / (Path(path).stem + ".png")
+        page.screenshot(path=str(shot), full_page=True)
+        assert_png(shot)
     assert w.problems == []
 
 
