@@ -1,0 +1,314 @@
+"""pactnews.validate: every invalid fixture yields exactly its own test id; valid data passes."""
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from pactnews import standoff, tables
+from pactnews.cli import main
+from pactnews.inventory import load_inventory
+from pactnews.repo import Layout, find_root
+from pactnews.validate import (
+    TESTS, Incident, check_repository, format_report, validate_annotations, validate_repository,
+)
+
+ROOT = find_root(Path(__file__).parent)
+INVALID = Path(__file__).parent / "invalid"
+VALID = INVALID / "_valid"
+BASE_ID = "000_c7af0f0315e9c0dc"
+FIXTURES = sorted(p for p in INVALID.iterdir() if p.is_file() and p.suffix in (".json", ".bin"))
+# ids whose incident is about a whole file or document, or a record without an id, not one span
+NO_SPAN = {"empty-file", "not-utf8", "invalid-json", "not-an-object", "wrong-format", "wrong-format-version",
+           "document-id-mismatch", "text-hash-mismatch", "unknown-document", "record-not-an-object"}
+
+
+def make_repo(tmp_path: Path) -> Path:
+    """A repository copy with the corpus, the inventory and the valid tables, but no annotation files."""
+    root = tmp_path / "repo"
+    shutil.copytree(ROOT / "corpus", root / "corpus")
+    (root / "schemas").mkdir(parents=True)
+    shutil.copy(ROOT / "schemas" / "labels.yaml", root / "schemas" / "labels.yaml")
+    shutil.copytree(VALID / "tables", root / "annotations" / "tables")
+    return root
+
+
+def drop_in_name(fixture: Path) -> str:
+    """The file name a fixture goes in under: its document_id, or the base document's."""
+    if fixture.stem == "document-id-mismatch":
+        return BASE_ID
+    try:
+        doc_id = json.loads(fixture.read_bytes()).get("document_id")
+    except (ValueError, AttributeError):
+        return BASE_ID
+    return doc_id if isinstance(doc_id, str) else BASE_ID
+
+
+def tree_hash(root: Path) -> str:
+    h = hashlib.sha256()
+    for p in sorted(root.rglob("*")):
+        h.update(p.relative_to(root).as_posix().encode())
+        if p.is_file():
+            h.update(p.read_bytes())
+    return h.hexdigest()
+
+
+def inventory():
+    return load_inventory(ROOT / "schemas" / "labels.yaml")
+
+
+def valid_doc() -> dict:
+    return standoff.read(VALID / f"{BASE_ID}.json")
+
+
+def valid_tables():
+    return tables.read_entities(VALID / "tables" / "entities.json"), tables.read_clusters(VALID / "tables" / "claim_clusters.json")
+
+
+def clean_text() -> str:
+    return (ROOT / "corpus" / "clean" / f"{BASE_ID}.txt").read_text(encoding="utf-8")
+
+
+def test_enough_fixtures_each_named_after_a_known_test():
+    names = [p.stem for p in FIXTURES]
+    assert len(set(names)) == len(names) >= 20
+    unknown = sorted(set(names) - set(TESTS))
+    assert not unknown, f"fixtures named after no test id: {unknown}"
+
+
+def test_valid_fixture_passes(tmp_path, capsys):
+    root = make_repo(tmp_path)
+    shutil.copy(VALID / f"{BASE_ID}.json", root / "annotations" / f"{BASE_ID}.json")
+    assert validate_repository(Layout(root)) == []
+    assert main(["--root", str(root), "validate"]) == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    assert out[-1].startswith("PASSED: 1 documents, 20 spans, 4 relations, 0 incidents")
+
+
+@pytest.mark.parametrize("fixture", FIXTURES, ids=[p.stem for p in FIXTURES])
+def test_invalid_fixture_yields_exactly_its_test_id(fixture, tmp_path, capsys):
+    test_id = fixture.stem
+    root = make_repo(tmp_path)
+    name = drop_in_name(fixture)
+    target = root / "annotations" / f"{name}.json"
+    shutil.copy(fixture, target)
+    before = tree_hash(root)
+
+    incidents, _ = check_repository(Layout(root))
+    assert [i.test_id for i in incidents] == [test_id], "\n".join(map(str, incidents))
+    inc = incidents[0]
+    assert inc.level == TESTS[test_id][0]
+    assert inc.file == f"annotations/{name}.json"
+    assert inc.document_id == name
+    text = str(inc)
+    assert text.startswith(f"[File annotations/{name}.json Doc {name}")
+    assert f"[L{inc.level} {test_id}]" in text
+    if test_id not in NO_SPAN:
+        assert inc.span_id and inc.span_id in text
+        if inc.start is not None:
+            assert f"{inc.start}:{inc.end}" in text
+    if inc.found is not None or inc.expected is not None:
+        assert inc.found in inc.message and inc.expected in inc.message
+
+    code = main(["--root", str(root), "validate"])
+    out = capsys.readouterr().out
+    assert code == 1
+    assert text in out
+    assert f"L{inc.level} {test_id}: 1" in out
+    assert out.strip().splitlines()[-1].startswith("FAILED: 1 incidents")
+    assert tree_hash(root) == before, "validate changed a file"
+
+
+def test_span_incidents_name_offsets_and_both_texts():
+    doc = valid_doc()
+    e8 = next(r for r in doc["entities"] if r["id"] == "E8")
+    e8["text"] = "Andrzej Dudu"
+    ents, clus = valid_tables()
+    [inc] = validate_annotations({BASE_ID: doc}, {BASE_ID: clean_text()}, ents, clus, inventory())
+    assert str(inc) == (
+        f"[File annotations/{BASE_ID}.json Doc {BASE_ID} Span E8 1452:1464]: [L3 span-text-mismatch] "
+        "span text is 'Andrzej Dudu' but text[1452:1464] is 'Andrzej Duda'"
+    )
+
+
+def test_validate_annotations_is_pure_and_keeps_going_after_bad_records():
+    doc = valid_doc()
+    doc["entities"][0]["start"] = "0"  # wrong type
+    doc["entities"][7]["label"] = "PER"  # unknown label
+    doc["timexes"][0]["value"] = "yesterday"  # malformed value
+    doc["relations"][0]["to_id"] = "A9"  # dangling
+    snapshot = copy.deepcopy(doc)
+    ents, clus = valid_tables()
+    found = validate_annotations({BASE_ID: doc}, {BASE_ID: clean_text()}, ents, clus, inventory())
+    assert sorted(i.test_id for i in found) == ["dangling-relation", "malformed-timex-value", "unknown-label", "wrong-type"]
+    assert doc == snapshot
+
+
+def test_relation_to_a_record_with_a_format_problem_is_not_dangling():
+    doc = valid_doc()
+    e5 = next(r for r in doc["entities"] if r["id"] == "E5")  # the source of C2
+    e5["start"] = float(e5["start"])
+    ents, clus = valid_tables()
+    found = validate_annotations({BASE_ID: doc}, {BASE_ID: clean_text()}, ents, clus, inventory())
+    assert [i.test_id for i in found] == ["wrong-type"]
+
+
+def test_author_claim_with_a_cue_is_a_source_type_mismatch():
+    doc = valid_doc()
+    doc["relations"].append({"id": "R5", "label": "claim_cue", "from_id": "C1", "to_id": "A1"})
+    ents, clus = valid_tables()
+    [inc] = validate_annotations({BASE_ID: doc}, {BASE_ID: clean_text()}, ents, clus, inventory())
+    assert (inc.test_id, inc.span_id) == ("source-type-mismatch", "C1")
+
+
+def test_missing_source_relation_is_a_source_type_mismatch():
+    doc = valid_doc()
+    doc["relations"] = [r for r in doc["relations"] if r["id"] != "R3"]  # C3's claim_source
+    ents, clus = valid_tables()
+    [inc] = validate_annotations({BASE_ID: doc}, {BASE_ID: clean_text()}, ents, clus, inventory())
+    assert (inc.test_id, inc.span_id, inc.found, inc.expected) == ("source-type-mismatch", "C3", "'unnamed'", "'author'")
+
+
+def test_every_overlap_in_a_forbidden_layer_is_found_and_claims_may_overlap():
+    doc = valid_doc()
+    text = clean_text()
+    # nested entity (inside E8), a duplicate of E1 and an overlapping claim
+    doc["entities"].append({"id": "E12", "start": 1460, "end": 1464, "text": text[1460:1464], "label": "PERSON",
+                            "entity_id": "andrzej-duda"})
+    doc["entities"].append({"id": "E13", "start": 0, "end": 11, "text": text[0:11], "label": "GPE",
+                            "entity_id": "south-korea"})
+    doc["claims"].append({**doc["claims"][0], "id": "C4", "start": 320, "end": 378, "text": text[320:378]})
+    ents, clus = valid_tables()
+    found = validate_annotations({BASE_ID: doc}, {BASE_ID: text}, ents, clus, inventory())
+    assert sorted((i.test_id, i.span_id) for i in found) == [("overlapping-spans", "E12"), ("overlapping-spans", "E13")]
+
+
+def test_documents_are_checked_independently():
+    good, bad = valid_doc(), valid_doc()
+    bad["document_id"] = "001_69d675cf0e69e825"
+    bad["text_sha256"] = hashlib.sha256(b"x").hexdigest()
+    ents, clus = valid_tables()
+    texts = {BASE_ID: clean_text(), "001_69d675cf0e69e825": "short"}
+    found = validate_annotations({BASE_ID: good, "001_69d675cf0e69e825": bad}, texts, ents, clus, inventory())
+    assert {i.document_id for i in found} == {"001_69d675cf0e69e825"}
+    assert "text-hash-mismatch" in {i.test_id for i in found}
+    assert "offsets-out-of-range" in {i.test_id for i in found}
+
+
+# ---- repository-level checks: one mutation of a copied repository each -------------------
+
+def _write_yaml(path: Path, fn):
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    fn(data)
+    path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+
+
+def _stale_clean(root):
+    p = root / "corpus" / "clean" / "001_69d675cf0e69e825.txt"
+    p.write_text(p.read_text(encoding="utf-8") + "\n", encoding="utf-8")
+
+
+def _raw_changed(root):
+    p = root / "corpus" / "raw" / f"{BASE_ID}.txt"
+    p.write_bytes(p.read_bytes() + b" ")
+
+
+def _bad_dct(root):
+    _write_yaml(root / "corpus" / "metadata.yaml", lambda d: d["documents"][2]["dct"].update(value="Friday"))
+
+
+def _bad_metadata(root):
+    (root / "corpus" / "metadata.yaml").write_text("documents: [\n", encoding="utf-8")
+
+
+def _table_label(root):
+    p = root / "annotations" / "tables" / "entities.json"
+    rows = json.loads(p.read_text(encoding="utf-8"))
+    rows["entities"].append({"entity_id": "kazan", "name": "Kazan", "label": "CITY"})
+    p.write_text(json.dumps(rows), encoding="utf-8")
+
+
+def _table_invalid(root):
+    (root / "annotations" / "tables" / "claim_clusters.json").write_text('{"clusters": [{"id": 1}]}', encoding="utf-8")
+
+
+def _table_missing(root):
+    (root / "annotations" / "tables" / "claim_clusters.json").unlink()
+
+
+def _extra_clean_file(root):
+    (root / "corpus" / "clean" / "999_unknown.txt").write_text("x", encoding="utf-8")
+
+
+REPO_CASES = {
+    "clean-text-stale": (_stale_clean, "corpus/clean/001_69d675cf0e69e825.txt"),
+    "clean-text-stale/extra": (_extra_clean_file, "corpus/clean/999_unknown.txt"),
+    "raw-file-invalid": (_raw_changed, "corpus/metadata.yaml"),
+    "malformed-dct-value": (_bad_dct, "corpus/metadata.yaml"),
+    "invalid-metadata": (_bad_metadata, "corpus/metadata.yaml"),
+    "entity-table-label": (_table_label, "annotations/tables/entities.json"),
+    "invalid-table": (_table_invalid, "annotations/tables/claim_clusters.json"),
+    "missing-table": (_table_missing, "annotations/tables/claim_clusters.json"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(REPO_CASES))
+def test_repository_problem_yields_exactly_its_test_id(case, tmp_path, capsys):
+    mutate, file = REPO_CASES[case]
+    test_id = case.split("/")[0]
+    root = make_repo(tmp_path)
+    shutil.copy(VALID / f"{BASE_ID}.json", root / "annotations" / f"{BASE_ID}.json")
+    mutate(root)
+    before = tree_hash(root)
+    incidents, _ = check_repository(Layout(root))
+    assert [i.test_id for i in incidents] == [test_id], "\n".join(map(str, incidents))
+    assert incidents[0].file == file
+    assert main(["--root", str(root), "validate"]) == 1
+    assert f"[L{TESTS[test_id][0]} {test_id}]" in capsys.readouterr().out
+    assert tree_hash(root) == before
+
+
+def test_every_test_id_has_a_case():
+    covered = {p.stem for p in FIXTURES} | {c.split("/")[0] for c in REPO_CASES}
+    # schema-check is the fallback for a pandera check this module does not know
+    assert set(TESTS) - covered == {"schema-check"}
+
+
+def test_no_annotation_files_passes_with_a_clear_summary(tmp_path, capsys):
+    root = make_repo(tmp_path)
+    shutil.rmtree(root / "annotations" / "tables")
+    assert main(["--root", str(root), "validate"]) == 0
+    out = capsys.readouterr().out.strip()
+    assert out.startswith("PASSED: 0 documents, 0 spans, 0 relations, 0 incidents")
+    assert "no annotation files yet" in out and "5 documents" in out
+
+
+def test_the_repository_itself_validates():
+    incidents, stats = check_repository(Layout(ROOT))
+    assert incidents == [], "\n".join(map(str, incidents[:20]))
+    assert stats["corpus_documents"] == 5
+
+
+def test_format_report_summary_and_limit():
+    incs = [Incident(3, "span-text-mismatch", "a.json", "d", f"E{k}", k, k + 1, f"m{k}") for k in range(3)]
+    incs.append(Incident(4, "dangling-relation", "a.json", "d", "R1", None, None, "gone"))
+    report = format_report(incs, documents=1, spans=3, relations=1, limit=2)
+    lines = report.splitlines()
+    assert lines[:2] == ["[File a.json Doc d Span E0 0:1]: [L3 span-text-mismatch] m0",
+                         "[File a.json Doc d Span E1 1:2]: [L3 span-text-mismatch] m1"]
+    assert "[File a.json Doc d Span R1]: [L4 dangling-relation] gone" in lines
+    assert "  L3 span-text-mismatch: 3 (first 2 shown)" in lines
+    assert "  L4 dangling-relation: 1" in lines
+    assert lines[-1].startswith("FAILED: 4 incidents in 1 documents")
+    assert format_report([], documents=5, spans=812) == "PASSED: 5 documents, 812 spans, 0 incidents"
+
+
+def test_test_ids_are_kebab_case_with_a_level():
+    for test_id, (level, what) in TESTS.items():
+        assert test_id == test_id.lower() and " " not in test_id and "_" not in test_id
+        assert level in (1, 2, 3, 4) and what
