@@ -20,6 +20,16 @@ from .inventory import default_inventory
 from .repo import atomic_write_text, dump_json
 
 SPAN_LAYERS = ("entities", "timexes", "attributions", "claims")
+_ATTRS = {"entities": ["entity_id"], "timexes": ["value"], "attributions": ["entity_id"],
+          "claims": ["source_type", "factuality", "cluster_id", "quantity_value", "quantity_unit"]}
+
+
+def _describe(span: dict | None, layer: str) -> str:
+    if span is None:
+        return "—"
+    attrs = " ".join(str(span.get(k)) for k in _ATTRS[layer] if span.get(k) is not None)
+    return f"{span['label']} {attrs}".strip()
+
 CLAIM_ATTRIBUTES = ("source_type", "factuality")
 
 
@@ -68,14 +78,40 @@ def span_agreement(a_docs: dict, b_docs: dict, layer: str, labels: list[str]) ->
     return result
 
 
+def _pairs_at_same_offsets(a: list[dict], b: list[dict], layer: str):
+    """Pair spans with identical offsets; where one side has several spans at the same
+    offsets (e.g. two claims on one span), identical ones pair first, then in order.
+    Returns (pairs, unpaired a, unpaired b)."""
+    groups_a: dict = {}
+    groups_b: dict = {}
+    for s in a:
+        groups_a.setdefault((s["start"], s["end"]), []).append(s)
+    for s in b:
+        groups_b.setdefault((s["start"], s["end"]), []).append(s)
+    pairs, only_a, only_b = [], [], []
+    for key in sorted(set(groups_a) | set(groups_b)):
+        xs = sorted(groups_a.get(key, []), key=lambda s: _describe(s, layer))
+        ys = sorted(groups_b.get(key, []), key=lambda s: _describe(s, layer))
+        rest_y = list(ys)
+        rest_x = []
+        for x in xs:
+            twin = next((y for y in rest_y if _describe(y, layer) == _describe(x, layer)), None)
+            if twin is not None:
+                rest_y.remove(twin)
+                pairs.append((x, twin))
+            else:
+                rest_x.append(x)
+        pairs += list(zip(rest_x, rest_y))
+        only_a += rest_x[len(rest_y):]
+        only_b += rest_y[len(rest_x):]
+    return pairs, only_a, only_b
+
+
 def _same_offsets(a_docs: dict, b_docs: dict, layer: str) -> list[tuple[str, dict, dict]]:
     out = []
     for d in sorted(set(a_docs) & set(b_docs)):
-        by_offsets = {(s["start"], s["end"]): s for s in b_docs[d][layer]}
-        for s in a_docs[d][layer]:
-            t = by_offsets.get((s["start"], s["end"]))
-            if t is not None:
-                out.append((d, s, t))
+        pairs, _, _ = _pairs_at_same_offsets(a_docs[d][layer], b_docs[d][layer], layer)
+        out += [(d, x, y) for x, y in pairs]
     return out
 
 
@@ -123,27 +159,23 @@ def compare(a_docs: dict[str, dict], b_docs: dict[str, dict], inv=None) -> dict:
 def disagreements(a_docs: dict[str, dict], b_docs: dict[str, dict]) -> list[dict]:
     """Every span on which the passes differ, for adjudication (deterministic order)."""
     out = []
-    attrs = {"entities": ["entity_id"], "timexes": ["value"], "attributions": ["entity_id"],
-             "claims": ["source_type", "factuality", "cluster_id", "quantity_value", "quantity_unit"]}
     for d in sorted(set(a_docs) | set(b_docs)):
         for layer in SPAN_LAYERS:
             a = a_docs.get(d, {}).get(layer, [])
             b = b_docs.get(d, {}).get(layer, [])
-            b_by = {(s["start"], s["end"]): s for s in b}
-            a_by = {(s["start"], s["end"]): s for s in a}
-            for key in sorted(set(a_by) | set(b_by)):
-                x, y = a_by.get(key), b_by.get(key)
-                if x and y:
-                    diffs = {f: [x.get(f), y.get(f)] for f in ["label", *attrs[layer]] if x.get(f) != y.get(f)}
-                    if diffs:
-                        out.append({"document_id": d, "layer": layer, "kind": "attribute", "start": key[0],
-                                    "end": key[1], "text": x["text"], "a": x["id"], "b": y["id"], "differs": diffs})
-                else:
-                    s = x or y
-                    partner = [t for t in (b if x else a) if t["start"] < s["end"] and s["start"] < t["end"]]
-                    out.append({"document_id": d, "layer": layer, "kind": "only_a" if x else "only_b",
-                                "start": key[0], "end": key[1], "text": s["text"], "label": s["label"],
-                                "overlapping_in_other": [f"{t['id']} {t['start']}:{t['end']} {t['label']} {t['text']!r}" for t in partner]})
+            pairs, only_a, only_b = _pairs_at_same_offsets(a, b, layer)
+            items = []
+            for x, y in pairs:
+                diffs = {f: [x.get(f), y.get(f)] for f in ["label", *_ATTRS[layer]] if x.get(f) != y.get(f)}
+                if diffs:
+                    items.append({"document_id": d, "layer": layer, "kind": "attribute", "start": x["start"],
+                                  "end": x["end"], "text": x["text"], "a": x["id"], "b": y["id"], "differs": diffs})
+            for s, kind, other in [(s, "only_a", b) for s in only_a] + [(s, "only_b", a) for s in only_b]:
+                partner = [t for t in other if t["start"] < s["end"] and s["start"] < t["end"]]
+                items.append({"document_id": d, "layer": layer, "kind": kind, "start": s["start"], "end": s["end"],
+                              "text": s["text"], "label": s["label"], "id": s["id"],
+                              "overlapping_in_other": [f"{t['id']} {t['start']}:{t['end']} {t['label']} {t['text']!r}" for t in partner]})
+            out += sorted(items, key=lambda i: (i["start"], i["end"], i["kind"], i.get("a", i.get("id"))))
     return out
 
 
@@ -191,22 +223,18 @@ def run(args) -> int:
     return 0
 
 
-def _describe(span: dict | None, layer: str) -> str:
-    if span is None:
-        return "—"
-    keys = {"entities": ["entity_id"], "timexes": ["value"], "attributions": ["entity_id"],
-            "claims": ["source_type", "factuality", "cluster_id", "quantity_value", "quantity_unit"]}[layer]
-    attrs = " ".join(str(span.get(k)) for k in keys if span.get(k) is not None)
-    return f"{span['label']} {attrs}".strip()
-
-
 def _outcome(item: dict, a: dict, b: dict, gold: dict) -> tuple[str, str, str, str]:
-    """(A's version, B's version, gold's version, which pass the gold followed)."""
+    """(A's version, B's version, gold's version, which pass the gold followed).
+
+    Every span at the item's offsets counts: two claims on one span read "X; Y".
+    """
     key = (item["start"], item["end"])
-    find = lambda docs: next((s for s in docs.get(item["document_id"], {}).get(item["layer"], [])  # noqa: E731
-                              if (s["start"], s["end"]) == key), None)
-    sa, sb, sg = find(a), find(b), find(gold)
-    da, db, dg = (_describe(s, item["layer"]) for s in (sa, sb, sg))
+
+    def at(docs):
+        spans = [s for s in docs.get(item["document_id"], {}).get(item["layer"], []) if (s["start"], s["end"]) == key]
+        return "; ".join(sorted(_describe(s, item["layer"]) for s in spans)) or "—"
+
+    da, db, dg = at(a), at(b), at(gold)
     if dg == da and dg == db:
         followed = "both"
     elif dg == da:
