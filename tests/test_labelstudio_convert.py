@@ -43,7 +43,7 @@ def test_markup_documents_over_the_clean_texts_round_trip():
                                       return_errors=True) == []
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=200, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 @given(documents())
 def test_generated_documents_round_trip(case):
     text, doc = case
