@@ -467,7 +467,6 @@ class ShardWriter:
         self.folder, self.schema, self.num_shards = folder, schema, num_shards
         self.current: tuple[int, pq.ParquetWriter] | None = None
         self.rows = 0
-        self.nbytes = 0
         self.files: list[Path] = []
 
     def _open(self, shard: int) -> pq.ParquetWriter:
@@ -487,7 +486,6 @@ class ShardWriter:
             table = table.replace_schema_metadata(self.schema.metadata)
             writer.write_table(table, row_group_size=max(table.num_rows, 1))
             self.rows += table.num_rows
-            self.nbytes += table.nbytes
 
     def close(self) -> None:
         if self.current:
@@ -615,7 +613,7 @@ def build_data(ctx: Context, dest: Path, num_proc: int = 1, progress: bool | Non
             if not path.exists():
                 pq.ParquetWriter(path, w.schema, **PARQUET_OPTIONS).close()
                 w.files.append(path)
-        report.rows[config], report.nbytes[config] = w.rows, w.nbytes
+        report.rows[config] = w.rows
         report.files[config] = sorted(w.files)
     claims = read_claims(report.files["claims"], ctx.schemas["claims"])
     clusters = clusters_stage(claims, dcts, ctx.cluster_table, ctx.inv, ctx.schemas["claim_clusters"])
@@ -625,8 +623,10 @@ def build_data(ctx: Context, dest: Path, num_proc: int = 1, progress: bool | Non
     with pq.ParquetWriter(path, ctx.schemas["claim_clusters"], **PARQUET_OPTIONS) as writer:
         if clusters.num_rows:
             writer.write_table(clusters)
-    report.rows["claim_clusters"], report.nbytes["claim_clusters"] = clusters.num_rows, clusters.nbytes
+    report.rows["claim_clusters"] = clusters.num_rows
     report.files["claim_clusters"] = [path]
+    for config, files in report.files.items():
+        report.nbytes[config] = sum(uncompressed_size(p) for p in files)
     # `datasets` cannot load a split without rows: a config without rows is left out altogether
     for config in feats.CONFIGS:
         if config != feats.DEFAULT_CONFIG and report.rows[config] == 0:
@@ -647,6 +647,12 @@ def read_claims(files: list[Path], schema: pa.Schema) -> pa.Table:
     if not parts:
         return pa.schema([schema.field(c) for c in CLUSTER_INPUT]).empty_table()
     return pa.concat_tables(parts)
+
+
+def uncompressed_size(path: Path) -> int:
+    """The uncompressed data size of a Parquet file (the card's num_bytes); read from its footer."""
+    meta = pq.ParquetFile(path).metadata
+    return sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
 
 
 def _progress(total: int, desc: str, enabled: bool | None):

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from contextlib import contextmanager
 
 import mlcroissant as mlc
@@ -146,7 +147,8 @@ def citation(info: dict) -> str:
 def rai_properties(ctx, report) -> dict:
     """RAI values the build derives, overridden by corpus/dataset.yaml `rai:`."""
     inv = ctx.inv
-    dcts = sorted({str((r.get("dct") or {}).get("value")) for r in _metadata(ctx) if (r.get("dct") or {}).get("value")})
+    intervals = [dct_interval(str(r["dct"]["value"])) for r in _metadata(ctx) if (r.get("dct") or {}).get("value")]
+    intervals = [i for i in intervals if i]
     bases = {}
     for r in _metadata(ctx):
         b = (r.get("dct") or {}).get("basis") or "unknown"
@@ -159,7 +161,7 @@ def rai_properties(ctx, report) -> dict:
     import spacy
 
     out = {
-        "data_collection_timeframe": [dcts[0], dcts[-1]] if dcts else None,
+        "data_collection_timeframe": [min(i[0] for i in intervals), max(i[1] for i in intervals)] if intervals else None,
         "data_collection": (
             f"{report.documents} documents kept byte-identical to their sources (corpus/raw, sha256 checked on every "
             f"read); document creation dates: " + ", ".join(f"{n} {b}" for b, n in sorted(bases.items()))
@@ -188,6 +190,22 @@ def rai_properties(ctx, report) -> dict:
         out[key] = value
     assert set(REASONS) >= set(token_view)
     return {k: v for k, v in out.items() if v is not None}
+
+
+def dct_interval(value: str) -> tuple[str, str] | None:
+    """First and last day of a creation date given as YYYY, YYYY-MM or YYYY-MM-DD (None for other values)."""
+    import calendar
+
+    m = re.fullmatch(r"(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?", value)
+    if not m:
+        return None
+    year, month, day = m.group(1), m.group(2), m.group(3)
+    if day:
+        return value, value
+    if month:
+        last = calendar.monthrange(int(year), int(month))[1]
+        return f"{year}-{month}-01", f"{year}-{month}-{last:02d}"
+    return f"{year}-01-01", f"{year}-12-31"
 
 
 def _metadata(ctx):

@@ -17,7 +17,7 @@ from pactnews.markup import to_standoff
 from pactnews.repo import Layout, sha256_text
 
 REPO = Path(__file__).resolve().parents[1]
-TOP_FILES = ("README.md", "CHANGELOG.md", "DATASHEET.md", "CITATION.cff", "croissant.json", "MANIFEST.json")
+TOP_FILES = ("README.md", "CHANGELOG.md", "DATASHEET.md", "CITATION.cff")
 
 
 def document_ids(root: Path = REPO) -> list[str]:
@@ -191,3 +191,47 @@ def tree_hashes(root: Path) -> dict[str, str]:
     """sha256 of every file under root (to show that a command changed nothing)."""
     return {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
             for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+# ---------------------------------------------------------------- running the build
+
+
+VARIANTS = ["fixture"] + (["real"] if real_annotation_files() else [])
+_BUILT: dict[str, Path] = {}
+
+
+def run_cli(root: Path, *argv: str) -> tuple[int, str]:
+    """`pactnews --root ROOT ARGV...` in this process; (exit code, stdout)."""
+    import contextlib
+    import io
+
+    from pactnews.cli import main
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        rc = main(["--root", str(root), *argv])
+    return rc, out.getvalue()
+
+
+def prepare(root: Path, variant: str) -> Path:
+    """A repository copy with the annotations of the variant: the fixture, or the real gold."""
+    copy_repo(root)
+    if variant == "fixture":
+        write_fixture(root)
+    return root
+
+
+def built(tmp_path_factory, variant: str) -> Path:
+    """A built repository copy per variant, made once per test session; tests must not change it."""
+    if variant not in _BUILT:
+        root = prepare(tmp_path_factory.mktemp(f"built-{variant}") / "repo", variant)
+        rc, out = run_cli(root, "build", "--quiet")
+        assert rc == 0, out
+        _BUILT[variant] = root
+    return _BUILT[variant]
+
+
+def fresh_copy(src: Path, dest: Path) -> Path:
+    """A writable copy of a built repository for a test that changes it."""
+    shutil.copytree(src, dest, ignore=shutil.ignore_patterns("build"))
+    return dest

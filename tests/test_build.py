@@ -1,0 +1,240 @@
+"""`pactnews build`: determinism, --check, all-or-nothing failures, versions, the manifest."""
+from __future__ import annotations
+
+import json
+
+import datasets
+import pyarrow.parquet as pq
+import pytest
+import yaml
+
+import buildkit
+from pactnews import build, standoff
+from pactnews.card import split_readme
+from pactnews.repo import Layout, sha256_bytes
+
+datasets.disable_progress_bars()
+datasets.logging.set_verbosity_error()
+
+GENERATED = ("README.md", "croissant.json", "MANIFEST.json")
+
+
+@pytest.fixture(scope="module")
+def fixture_repo(tmp_path_factory):
+    return buildkit.built(tmp_path_factory, "fixture")
+
+
+@pytest.fixture
+def repo(fixture_repo, tmp_path):
+    """A built repository this test may change."""
+    return buildkit.fresh_copy(fixture_repo, tmp_path / "repo")
+
+
+def outputs(root) -> dict[str, str]:
+    hashes = buildkit.tree_hashes(root)
+    return {k: v for k, v in hashes.items() if k.startswith("data/") or k in GENERATED}
+
+
+def test_build_writes_every_config_and_the_generated_files(fixture_repo):
+    files = outputs(fixture_repo)
+    for config in ("documents", "entities", "timexes", "claims", "ner", "claim_clusters"):
+        assert f"data/{config}/test-00000-of-00001.parquet" in files
+    assert set(GENERATED) <= set(files)
+
+
+def test_rebuild_is_byte_identical(repo):
+    before = outputs(repo)
+    rc, out = buildkit.run_cli(repo, "build", "--quiet")
+    assert rc == 0, out
+    assert outputs(repo) == before
+
+
+def test_output_does_not_depend_on_num_proc_and_shards_load(repo, tmp_path, monkeypatch):
+    monkeypatch.setattr(build, "BATCH_SIZE", 2)
+    monkeypatch.setattr(build, "DOCS_PER_SHARD", 4)  # 5 documents -> 2 shards, 3 batches
+    rc, out = buildkit.run_cli(repo, "build", "--quiet")
+    assert rc == 0, out
+    one = outputs(repo)
+    assert "data/ner/test-00001-of-00002.parquet" in one
+    assert pq.ParquetFile(repo / "data/documents/test-00000-of-00002.parquet").metadata.num_row_groups == 2
+    rc, out = buildkit.run_cli(repo, "build", "--quiet", "--num-proc", "2")
+    assert rc == 0, out
+    assert outputs(repo) == one
+    manifest = json.loads((repo / "MANIFEST.json").read_text())
+    for config in manifest["configs"]:
+        ds = datasets.load_dataset(str(repo), config, cache_dir=str(tmp_path / config))["test"]
+        assert ds.num_rows == manifest["rows"][config]
+    docs = datasets.load_dataset(str(repo), "documents", cache_dir=str(tmp_path / "d"))["test"]
+    assert docs["id"] == sorted(docs["id"])
+
+
+def test_check_passes_on_a_fresh_build_and_names_stale_files(repo):
+    rc, out = buildkit.run_cli(repo, "build", "--check", "--quiet")
+    assert rc == 0, out
+    doc = standoff.read(repo / "annotations" / "000_c7af0f0315e9c0dc.json")
+    doc["timexes"][0]["value"] = "2024-10-23"
+    (repo / "annotations" / "000_c7af0f0315e9c0dc.json").write_text(standoff.dumps(doc))
+    rc, out = buildkit.run_cli(repo, "build", "--check", "--quiet")
+    assert rc == 1
+    for name in ("data/documents/test-00000-of-00001.parquet", "data/timexes/test-00000-of-00001.parquet",
+                 "MANIFEST.json"):
+        assert f"out of date: {name}" in out
+    assert "data/entities" not in out  # unchanged configs are not reported
+
+
+def test_check_catches_a_changed_data_file_card_and_extra_file(repo):
+    path = repo / "data/ner/test-00000-of-00001.parquet"
+    path.write_bytes(path.read_bytes() + b"\0")
+    readme = (repo / "README.md").read_text()
+    (repo / "README.md").write_text(readme.replace("pretty_name:", "pretty_name: x", 1))
+    (repo / "data/claims/test-00000-of-00002.parquet").write_bytes(b"stale")
+    rc, out = buildkit.run_cli(repo, "build", "--check", "--quiet")
+    assert rc == 1
+    assert "out of date: data/ner/test-00000-of-00001.parquet" in out
+    assert "out of date: data/claims/test-00000-of-00002.parquet" in out
+    assert "out of date: README.md (front matter)" in out
+    assert "croissant.json" not in out
+
+
+def test_readme_body_is_kept_byte_for_byte(repo):
+    body = "\n# PactNews\n\nbody owned by the datasheet — ünïcode, trailing spaces   \n\n---\nnot front matter\n"
+    front, _ = split_readme((repo / "README.md").read_text(encoding="utf-8"))
+    (repo / "README.md").write_text(f"---\nold: 1\n---\n{body}", encoding="utf-8")
+    rc, out = buildkit.run_cli(repo, "build", "--quiet")
+    assert rc == 0, out
+    text = (repo / "README.md").read_text(encoding="utf-8")
+    assert text.endswith(body) and split_readme(text) == (front, body)
+    rc, out = buildkit.run_cli(repo, "build", "--check", "--quiet")
+    assert rc == 0, out  # a body edit does not make the build stale
+    (repo / "README.md").unlink()
+    rc, out = buildkit.run_cli(repo, "build", "--quiet")
+    assert (repo / "README.md").read_text(encoding="utf-8") == f"---\n{front}---\n"
+
+
+def test_a_misaligned_span_fails_the_build_and_changes_no_file(repo):
+    path = repo / "annotations" / "003_4dc299c40bab5478.json"
+    doc = standoff.read(path)
+    text = (repo / "corpus/clean/003_4dc299c40bab5478.txt").read_text(encoding="utf-8")
+    ent = next(e for e in doc["entities"] if e["text"] == "Kim Hong-kyun")
+    ent["end"] -= 2  # "Kim Hong-ky": ends inside a word
+    ent["text"] = text[ent["start"]: ent["end"]]
+    path.write_text(standoff.dumps(doc))
+    before = buildkit.tree_hashes(repo)
+    rc, out = buildkit.run_cli(repo, "build", "--quiet")
+    assert rc == 1
+    assert buildkit.tree_hashes(repo) == before
+    assert f"document 003_4dc299c40bab5478: entities {ent['id']} [{ent['start']}:{ent['end']}]" in out
+    assert "cuts token 'kyun'" in out and "nothing written" in out
+
+
+def test_an_invalid_annotation_fails_the_build_and_changes_no_file(repo):
+    path = repo / "annotations" / "001_69d675cf0e69e825.json"
+    doc = standoff.read(path)
+    doc["timexes"][0]["text"] = "June 19, 2025"
+    path.write_text(standoff.dumps(doc))
+    before = buildkit.tree_hashes(repo)
+    rc, out = buildkit.run_cli(repo, "build", "--quiet")
+    assert rc == 1
+    assert buildkit.tree_hashes(repo) == before
+    assert "span-text-mismatch" in out and "001_69d675cf0e69e825" in out and "T1" in out
+    assert out.strip().endswith("nothing written")
+
+
+def test_a_stale_clean_text_fails_the_build(repo):
+    path = repo / "corpus/clean/002_b6446a1b2c005969.txt"
+    path.write_text(path.read_text() + "x")
+    before = buildkit.tree_hashes(repo)
+    rc, out = buildkit.run_cli(repo, "build", "--quiet")
+    assert rc == 1 and buildkit.tree_hashes(repo) == before
+    assert "002_b6446a1b2c005969" in out and "pactnews clean" in out
+
+
+def test_unknown_annotation_documents_fail_and_other_json_is_ignored(repo):
+    (repo / "annotations" / "agreement-report.json").write_text('{"disagreements": []}')
+    rc, out = buildkit.run_cli(repo, "build", "--quiet")
+    assert rc == 0, out
+    doc = standoff.empty("999_unknown", "0" * 64)
+    (repo / "annotations" / "999_unknown.json").write_text(standoff.dumps(doc))
+    rc, out = buildkit.run_cli(repo, "build", "--quiet")
+    assert rc == 1 and "999_unknown" in out
+
+
+def test_version_goes_into_card_parquet_croissant_and_manifest(repo, tmp_path):
+    path = repo / "corpus" / "dataset.yaml"
+    path.write_text(path.read_text().replace("version: 0.1.0", "version: 0.2.0"))
+    rc, out = buildkit.run_cli(repo, "build", "--quiet")
+    assert rc == 0, out
+    assert "CHANGELOG.md has no entry for version 0.2.0" in out
+    front = yaml.safe_load(split_readme((repo / "README.md").read_text())[0])
+    assert front["version"] == "0.2.0" and {c["version"] for c in front["configs"]} == {"0.2.0"}
+    for p in (repo / "data").rglob("*.parquet"):
+        meta = pq.read_schema(p).metadata
+        assert json.loads(meta[b"pactnews"])["version"] == "0.2.0"
+        assert b"huggingface" in meta
+    assert json.loads((repo / "croissant.json").read_text())["version"] == "0.2.0"
+    assert json.loads((repo / "MANIFEST.json").read_text())["version"] == "0.2.0"
+    ds = datasets.load_dataset(str(repo), "entities", cache_dir=str(tmp_path / "c"))["test"]
+    assert ds.info.version.version_str == "0.2.0"
+    path.write_text(path.read_text().replace("version: 0.2.0", "version: 0.2"))
+    rc, out = buildkit.run_cli(repo, "build", "--quiet")
+    assert rc == 1 and "x.y.z" in out
+
+
+def test_manifest_hashes_every_source_and_output(fixture_repo):
+    manifest = json.loads((fixture_repo / "MANIFEST.json").read_text())
+    layout = Layout(fixture_repo)
+    sources = manifest["sources"]
+    expected = [p for p in layout.raw.glob("*.txt")] + list(layout.clean.glob("*"))
+    expected += [layout.metadata, layout.dataset, layout.cleaning_rules, layout.entity_table, layout.cluster_table]
+    expected += [layout.annotation_file(d) for d in buildkit.FIXTURE]
+    expected += [p for p in layout.schemas.rglob("*") if p.is_file()]
+    for p in expected:
+        rel = p.relative_to(fixture_repo).as_posix()
+        assert sources[rel] == sha256_bytes(p.read_bytes()), rel
+    for rel, sha in manifest["outputs"].items():
+        if rel.startswith("data/") or rel == "croissant.json":
+            assert sha256_bytes((fixture_repo / rel).read_bytes()) == sha
+    data_files = {p.relative_to(fixture_repo).as_posix() for p in (fixture_repo / "data").rglob("*.parquet")}
+    assert data_files <= set(manifest["outputs"])
+    front = split_readme((fixture_repo / "README.md").read_text())[0]
+    assert manifest["outputs"]["README.md#front-matter"] == sha256_bytes(front.encode())
+
+
+def test_claim_clusters_flag_conflicting_figures(fixture_repo):
+    rows = {r["cluster_id"]: r for r in pq.read_table(fixture_repo / "data/claim_clusters").to_pylist()}
+    assert set(rows) == set(buildkit.CLUSTERS)
+    figures: dict[str, set] = {}
+    members: dict[str, int] = {}
+    for specs in buildkit.FIXTURE.values():
+        for _, _, tag in specs:
+            if tag.startswith("CLAIM"):
+                attrs = dict(t.split("=", 1) for t in tag.split()[1:])
+                members[attrs["cluster"]] = members.get(attrs["cluster"], 0) + 1
+                if "qty" in attrs:
+                    figures.setdefault(attrs["cluster"], set()).add(float(attrs["qty"]))
+    for cid, row in rows.items():
+        assert row["num_claims"] == members.get(cid, 0) == len(row["members"])
+        assert row["conflict"] == (len(figures.get(cid, ())) > 1)
+        assert {f["value"] for f in row["figures"]} == figures.get(cid, set())
+        assert len(row["dcts"]) == len(row["documents"])
+    nk = rows["nk-troops-in-russia-count"]
+    assert nk["conflict"] and nk["documents"] == ["000_c7af0f0315e9c0dc", "003_4dc299c40bab5478"]
+    assert nk["dcts"] == ["2024-10-25", "2024-10"]
+    assert "1500" in nk["conflict_basis"] and "12000" in nk["conflict_basis"]
+    sources = {m["source"] for m in nk["members"]}
+    assert sources == {"United States and South Korean officials", "South Korea’s spy agency", "reports"}
+    putin = rows["putin-our-business"]["members"][0]
+    assert putin["source"] == "Vladimir Putin" and putin["cue"] == "said"
+    assert rows["duma-ratifies-treaty"]["members"][0]["source"] == "author"
+
+
+def test_configs_without_rows_are_left_out(tmp_path):
+    root = buildkit.copy_repo(tmp_path / "repo", annotations=False)
+    rc, out = buildkit.run_cli(root, "build", "--quiet")
+    assert rc == 0, out
+    assert "5 of 5 documents have no annotation file" in out
+    assert sorted(p.name for p in (root / "data").iterdir()) == ["documents", "ner"]
+    front = yaml.safe_load(split_readme((root / "README.md").read_text())[0])
+    assert [c["config_name"] for c in front["configs"]] == ["documents", "ner"]
+    ds = datasets.load_dataset(str(root), "ner", cache_dir=str(tmp_path / "c"))["test"]
+    assert ds.num_rows > 0 and set(sum(ds["ner_tags"], [])) == {0}

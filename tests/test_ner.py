@@ -1,0 +1,118 @@
+"""The token view: spaCy tokens and sentences that respect every entity and time span."""
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import buildkit
+from pactnews.inventory import load_inventory
+from pactnews.ner import AlignmentError, Stats, decode_iob2, ner_spans, sentence_rows
+
+INV = load_inventory(buildkit.REPO / "schemas" / "labels.yaml")
+TAGS = {t: i for i, t in enumerate(INV.ner_tags)}
+
+
+def ent(text: str, phrase: str, label: str = "GPE", id: str = "E1", nth: int = 0) -> dict:
+    start = -1
+    for _ in range(nth + 1):
+        start = text.index(phrase, start + 1)
+    return {"id": id, "start": start, "end": start + len(phrase), "text": phrase, "label": label}
+
+
+def rows_for(text: str, entities: list[dict], timexes: list[dict] = ()) -> tuple[list[dict], Stats]:
+    stats = Stats()
+    spans = ner_spans("doc", entities, list(timexes), INV)
+    return sentence_rows("doc", text, spans, TAGS, stats), stats
+
+
+def tagged(rows: list[dict]) -> list[tuple[str, str]]:
+    return [(tok, INV.ner_tags[t]) for r in rows for tok, t in zip(r["tokens"], r["ner_tags"])]
+
+
+def test_tokens_are_split_at_span_boundaries_where_a_word_meets_punctuation():
+    text = "The U.S.-South Korea alliance held."
+    rows, stats = rows_for(text, [ent(text, "U.S.", id="E1"), ent(text, "South Korea", id="E2")])
+    assert tagged(rows)[:6] == [("The", "O"), ("U.S.", "B-GPE"), ("-", "O"), ("South", "B-GPE"),
+                                ("Korea", "I-GPE"), ("alliance", "O")]
+    assert stats.counts["split_at_span_boundary"] == 2
+
+
+def test_a_span_that_cuts_a_word_fails_naming_document_span_offsets_and_token():
+    text = "Seoulites met."
+    with pytest.raises(AlignmentError) as err:
+        rows_for(text, [{"id": "E7", "start": 0, "end": 5, "text": "Seoul", "label": "GPE"}])
+    msg = str(err.value)
+    assert "document doc: entities E7 [0:5] 'Seoul'" in msg and "cuts token 'Seoulites' [0:9]" in msg
+
+
+def test_a_span_ending_in_white_space_fails():
+    text = "Seoul said."
+    with pytest.raises(AlignmentError, match="white space"):
+        rows_for(text, [{"id": "E1", "start": 0, "end": 6, "text": "Seoul ", "label": "GPE"}])
+
+
+def test_a_sentence_boundary_inside_a_span_is_removed_and_counted():
+    text = "The band played Yes. No. Maybe on Friday. Then it left."
+    rows, stats = rows_for(text, [ent(text, "Yes. No. Maybe", label="WORK_OF_ART")],
+                           [{**ent(text, "Friday", id="T1"), "label": "DATE"}])
+    assert stats.counts["merge_sentences_in_span"] == 2
+    assert [r["tokens"][0] for r in rows] == ["The", "Then"]
+    assert decode_iob2([INV.ner_tags[t] for t in rows[0]["ner_tags"]], rows[0]["token_starts"], rows[0]["token_ends"]) == [
+        (16, 30, "WORK_OF_ART"), (34, 40, "DATE")]
+
+
+def test_time_expressions_are_tagged_through_the_timex_map():
+    text = "He stayed for four-day talks every week."
+    timexes = [{**ent(text, "four-day", id="T1"), "label": "DURATION"}, {**ent(text, "every week", id="T2"), "label": "SET"}]
+    rows, _ = rows_for(text, [], timexes)
+    assert ("four", "B-DATE") in tagged(rows) and ("day", "I-DATE") in tagged(rows)
+    assert ("every", "B-DATE") in tagged(rows)
+
+
+def test_line_breaks_start_sentences_and_whitespace_tokens_are_dropped():
+    text = "A headline without a stop\n\nThe body begins here."
+    rows, _ = rows_for(text, [])
+    assert [r["tokens"] for r in rows] == [["A", "headline", "without", "a", "stop"], ["The", "body", "begins", "here", "."]]
+    assert rows[1]["start"] == text.index("The") and rows[1]["id"] == "doc-s0001"
+
+
+def test_overlapping_entity_and_time_spans_cannot_be_tagged():
+    text = "On June 19 the pact was signed."
+    with pytest.raises(AlignmentError, match="overlaps"):
+        rows_for(text, [ent(text, "19", label="CARDINAL")], [{**ent(text, "June 19", id="T1"), "label": "DATE"}])
+
+
+def test_decode_iob2_handles_adjacent_and_orphan_tags():
+    tags = ["B-GPE", "B-GPE", "I-GPE", "O", "I-ORG", "I-PERSON"]
+    starts, ends = [0, 2, 4, 6, 8, 10], [1, 3, 5, 7, 9, 11]
+    assert decode_iob2(tags, starts, ends) == [(0, 1, "GPE"), (2, 5, "GPE"), (8, 9, "ORG"), (10, 11, "PERSON")]
+
+
+WORDS = st.sampled_from(["Seoul", "Moscow", "said", "troops", "3,000", "U.S.", "the", "Kim’s", "June", "19", "-", ".", "(KCNA)"])
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(WORDS, min_size=1, max_size=30), st.data())
+def test_any_token_aligned_span_set_is_recovered(words, data):
+    text = " ".join(words)
+    offsets, pos = [], 0
+    for w in words:
+        offsets.append((pos, pos + len(w)))
+        pos += len(w) + 1
+    spans, k = [], 0
+    while k < len(words):
+        length = data.draw(st.integers(0, 3))
+        if length and k + length <= len(words):
+            label = data.draw(st.sampled_from(INV.labels("entities")))
+            s, e = offsets[k][0], offsets[k + length - 1][1]
+            spans.append({"id": f"E{len(spans) + 1}", "start": s, "end": e, "text": text[s:e], "label": label})
+            k += length + data.draw(st.integers(0, 1))
+        else:
+            k += 1
+    rows, _ = rows_for(text, spans)
+    found = [sp for r in rows for sp in decode_iob2([INV.ner_tags[t] for t in r["ner_tags"]], r["token_starts"], r["token_ends"])]
+    assert found == [(s["start"], s["end"], s["label"]) for s in spans]
+    for r in rows:
+        for tok, s, e in zip(r["tokens"], r["token_starts"], r["token_ends"]):
+            assert text[s:e] == tok

@@ -1,0 +1,138 @@
+"""`pactnews publish`: exactly the release files, one commit, the version tag; offline with a fake HfApi."""
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+from huggingface_hub.utils import filter_repo_objects
+
+import buildkit
+from pactnews import publish
+
+
+class FakeApi:
+    """Records the calls publish makes; answers like the Hub would."""
+
+    def __init__(self, token=None, exists=False, tags=()):
+        self.token, self.exists, self.tags = token, exists, list(tags)
+        self.calls: list[tuple[str, dict]] = []
+
+    def repo_exists(self, repo_id, **kw):
+        self.calls.append(("repo_exists", {"repo_id": repo_id, **kw}))
+        return self.exists
+
+    def list_repo_refs(self, repo_id, **kw):
+        self.calls.append(("list_repo_refs", {"repo_id": repo_id, **kw}))
+        return SimpleNamespace(tags=[SimpleNamespace(name=t) for t in self.tags])
+
+    def create_repo(self, repo_id, **kw):
+        self.calls.append(("create_repo", {"repo_id": repo_id, **kw}))
+
+    def upload_folder(self, **kw):
+        self.calls.append(("upload_folder", kw))
+        return SimpleNamespace(oid="c0ffee")
+
+    def create_tag(self, repo_id, **kw):
+        self.calls.append(("create_tag", {"repo_id": repo_id, **kw}))
+
+    def names(self):
+        return [c[0] for c in self.calls]
+
+
+@pytest.fixture(scope="module")
+def built_repo(tmp_path_factory):
+    return buildkit.built(tmp_path_factory, "fixture")
+
+
+@pytest.fixture
+def repo(built_repo, tmp_path):
+    root = buildkit.fresh_copy(built_repo, tmp_path / "repo")
+    (root / "DATASHEET.md").write_text("# Datasheet\n")
+    (root / "CITATION.cff").write_text("cff-version: 1.2.0\n")
+    (root / "build").mkdir(exist_ok=True)
+    (root / "build" / "junk.parquet").write_bytes(b"x")
+    (root / "data" / ".README.md.tmp").write_bytes(b"half")
+    return root
+
+
+def expected_files(root) -> list[str]:
+    data = sorted(p.relative_to(root).as_posix() for p in (root / "data").rglob("*.parquet"))
+    extra = [n for n in ("CHANGELOG.md", "DATASHEET.md", "CITATION.cff") if (root / n).is_file()]
+    return sorted(["README.md", "croissant.json", *data, *extra])
+
+
+def install_fake(monkeypatch, **kw) -> list[FakeApi]:
+    made: list[FakeApi] = []
+
+    def factory(**args):
+        api = FakeApi(**args, **kw)
+        made.append(api)
+        return api
+
+    monkeypatch.setattr(publish, "HfApi", factory)
+    return made
+
+
+def test_publish_uploads_exactly_the_release_files_and_tags_the_version(repo, monkeypatch):
+    made = install_fake(monkeypatch)
+    monkeypatch.setenv("HF_TOKEN", "hf_secret_value")
+    rc, out = buildkit.run_cli(repo, "publish", "--repo-id", "org/pactnews")
+    assert rc == 0, out
+    api = made[0]
+    assert api.token == "hf_secret_value" and "hf_secret_value" not in out
+    assert api.names() == ["repo_exists", "create_repo", "upload_folder", "create_tag"]
+    upload = dict(api.calls)["upload_folder"]
+    files = expected_files(repo)
+    assert "data/.README.md.tmp" not in files and "CITATION.cff" in files
+    assert upload["allow_patterns"] == files
+    assert upload["repo_type"] == "dataset" and upload["repo_id"] == "org/pactnews"
+    assert upload["folder_path"] == str(repo) and upload["delete_patterns"] == ["data/**"]
+    everything = [p.relative_to(repo).as_posix() for p in repo.rglob("*") if p.is_file()]
+    assert sorted(filter_repo_objects(everything, allow_patterns=upload["allow_patterns"])) == files
+    tag = dict(api.calls)["create_tag"]
+    assert tag["tag"] == "v0.1.0" and tag["revision"] == "c0ffee" and tag["repo_type"] == "dataset"
+    assert "tagged v0.1.0" in out
+
+
+def test_dry_run_prints_the_plan_and_calls_nothing(repo, monkeypatch):
+    made = install_fake(monkeypatch)
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    rc, out = buildkit.run_cli(repo, "publish", "--repo-id", "org/pactnews", "--dry-run")
+    assert rc == 0, out
+    assert made == []
+    for name in expected_files(repo):
+        assert f"upload {name} (" in out
+    assert "tag v0.1.0" in out and "nothing uploaded" in out
+
+
+def test_without_a_token_nothing_is_uploaded(repo, monkeypatch):
+    made = install_fake(monkeypatch)
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    rc, out = buildkit.run_cli(repo, "publish", "--repo-id", "org/pactnews")
+    assert rc == 1 and "HF_TOKEN" in out and made == []
+
+
+def test_an_existing_tag_is_refused_before_uploading(repo, monkeypatch):
+    made = install_fake(monkeypatch, exists=True, tags=["v0.1.0"])
+    monkeypatch.setenv("HF_TOKEN", "t")
+    rc, out = buildkit.run_cli(repo, "publish", "--repo-id", "org/pactnews")
+    assert rc == 1 and "already has tag v0.1.0" in out
+    assert "upload_folder" not in made[0].names()
+
+
+def test_a_stale_build_or_missing_changelog_entry_is_refused(repo, monkeypatch):
+    made = install_fake(monkeypatch)
+    monkeypatch.setenv("HF_TOKEN", "t")
+    path = repo / "data" / "ner" / "test-00000-of-00001.parquet"
+    path.write_bytes(path.read_bytes() + b"\0")
+    (repo / "CHANGELOG.md").write_text("# Changelog\n")
+    rc, out = buildkit.run_cli(repo, "publish", "--repo-id", "org/pactnews")
+    assert rc == 1 and made == []
+    assert "out of date: data/ner/test-00000-of-00001.parquet" in out
+    assert "CHANGELOG.md has no entry for version 0.1.0" in out
+
+
+def test_nothing_to_publish_without_a_build(tmp_path):
+    root = buildkit.copy_repo(tmp_path / "repo", annotations=False)
+    rc, out = buildkit.run_cli(root, "publish", "--repo-id", "org/pactnews", "--dry-run")
+    assert rc == 1 and "run `pactnews build`" in out
