@@ -120,7 +120,7 @@ def plan_import(tasks: list[dict], corpus: list[dict], gold: dict[str, dict], in
         task_ref = task.get("id", f"#{k}") if isinstance(task, dict) else f"#{k}"
         where = {"file": source, "task": task_ref}
         if not isinstance(task, dict) or not isinstance(task.get("data"), dict):
-            plan.issues.append(Issue("error", "malformed-task", "a task must be an object with a 'data' object",
+            plan.issues.append(Issue("error", "malformed-task", "a task must be an object with a 'data' object; export with Export > JSON (JSON-MIN drops region ids and relations)",
                                      None, None, where))
             continue
         data = task["data"]
@@ -248,7 +248,11 @@ def describe_changes(old: dict | None, new: dict) -> list[str]:
         key = (lambda r: (r["from_id"], r["label"], r["to_id"])) if layer == "relations" else (lambda r: r["id"])
         a = {key(r): r for r in old.get(layer, [])}
         b = {key(r): r for r in new.get(layer, [])}
-        for k in sorted(set(a) | set(b), key=str):
+        def position(k, a=a, b=b, layer=layer):
+            r = b.get(k) or a.get(k)
+            return (r["from_id"], r["label"], r["to_id"]) if layer == "relations" else (r["start"], -r["end"], r["id"])
+
+        for k in sorted(set(a) | set(b), key=position):
             x, y = a.get(k), b.get(k)
             if x is None:
                 lines.append(f"  + {layer} {_describe(layer, y)}")
