@@ -120,7 +120,8 @@ def plan_import(tasks: list[dict], corpus: list[dict], gold: dict[str, dict], in
         task_ref = task.get("id", f"#{k}") if isinstance(task, dict) else f"#{k}"
         where = {"file": source, "task": task_ref}
         if not isinstance(task, dict) or not isinstance(task.get("data"), dict):
-            plan.issues.append(Issue("error", "malformed-task", "a task must be an object with a 'data' object; export with Export > JSON (JSON-MIN drops region ids and relations)",
+            plan.issues.append(Issue("error", "malformed-task", "a task must be an object with a 'data' object; "
+                                     "export with Export > JSON (JSON-MIN drops region ids and relations)",
                                      None, None, where))
             continue
         data = task["data"]
