@@ -441,7 +441,7 @@ def run(args) -> int:
         report = {"model_version": version, "mode": "leave-one-document-out", "documents": sorted(gold),
                   "spacy_model": args.spacy_model, **scores}
         print(markdown_table(scores), end="")
-        files[layout.annotations / "preannotation_scores.json"] = dump_json(report).encode("utf-8")
+        files[layout.annotations / "reports" / "preannotation_scores.json"] = dump_json(report).encode("utf-8")
     if args.no_write:
         print(f"Pre-annotated {len(predicted)} documents ({version}); nothing written")
         return 0

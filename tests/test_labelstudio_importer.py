@@ -284,3 +284,23 @@ def test_cancelled_annotations_are_ignored(repo, capsys, tmp_path):
     assert code == 0
     assert not (repo / "annotations" / f"{tasks[0]['data']['document_id']}.json").exists()
     assert (repo / "annotations" / f"{tasks[1]['data']['document_id']}.json").exists()
+
+
+def test_the_real_gold_comes_back_byte_identical(tmp_path, capsys, monkeypatch):
+    """Export the committed gold as Label Studio would, import it: annotations/ does not change by a byte."""
+    gold = {doc_id: standoff.read(REPO / "annotations" / f"{doc_id}.json")
+            for doc_id in (r["document_id"] for r in CORPUS) if (REPO / "annotations" / f"{doc_id}.json").is_file()}
+    if not gold:
+        pytest.skip("no gold annotations yet")
+    root = make_repo(tmp_path)
+    for doc_id in gold:
+        (root / "annotations" / f"{doc_id}.json").write_bytes((REPO / "annotations" / f"{doc_id}.json").read_bytes())
+    (root / "annotations" / "tables").mkdir()
+    for name in ("entities.json", "claim_clusters.json"):
+        (root / "annotations" / "tables" / name).write_bytes((REPO / "annotations" / "tables" / name).read_bytes())
+    monkeypatch.setenv("PACTNEWS_ANNOTATOR_SALT", "test-salt")
+    before = snapshot(root)
+    code, out = run_import(root, export(gold), capsys, tmp_path)
+    assert code == 0, out
+    assert snapshot(root) == before
+    assert all(f"{doc_id}: unchanged (+0 -0 ~0)" in out for doc_id in gold)

@@ -109,19 +109,19 @@ def test_verb_writes_deterministic_scores(tmp_path, capsys):
     assert main(["--root", str(root), "preannotate"]) == 0
     out = capsys.readouterr().out
     assert "slowest component:" in out and "| timexes | DATE |" in out
-    first = (root / "annotations" / "preannotation_scores.json").read_bytes()
+    first = (root / "annotations" / "reports" / "preannotation_scores.json").read_bytes()
     report = json.loads(first)
     assert report["mode"] == "leave-one-document-out" and report["documents"] == sorted(docs)
     assert report["labels"]["timexes"]["DATE"]["fn"] == 0  # every gold Thursday is found
     assert main(["--root", str(root), "preannotate"]) == 0
-    assert (root / "annotations" / "preannotation_scores.json").read_bytes() == first
+    assert (root / "annotations" / "reports" / "preannotation_scores.json").read_bytes() == first
 
 
 def test_verb_without_gold_scores_nothing(tmp_path, capsys):
     root = make_repo(tmp_path)
     assert main(["--root", str(root), "preannotate"]) == 0
     assert "nothing scored" in capsys.readouterr().out
-    assert not (root / "annotations" / "preannotation_scores.json").exists()
+    assert not (root / "annotations" / "reports" / "preannotation_scores.json").exists()
 
 
 def test_a_missing_spacy_pipeline_is_not_downloaded():
