@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import dataclass
 from itertools import chain
 from operator import itemgetter
@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 import pyarrow
+import pyarrow.compute as pc
 
 from . import standoff, tables
 from .flatten import arrow_schema, flatten
@@ -226,6 +227,11 @@ def _record_problems(rec, layer: str, file: str, doc: str) -> list[Incident]:
         ok = type(v) in _PY_TYPES[typ]
         if ok and type(v) is int and not _INT64[0] <= v <= _INT64[1]:
             ok = False
+        if ok and type(v) is str:
+            try:
+                v.encode("utf-8")
+            except UnicodeEncodeError:  # a lone surrogate from a \ud800 escape
+                ok = False
         if not ok:
             out.append(incident("wrong-type", f"{name} is {v!r} ({type(v).__name__}); expected {_JSON_NAMES[typ]}",
                                 found=repr(v), expected=_JSON_NAMES[typ], **where))
@@ -233,16 +239,25 @@ def _record_problems(rec, layer: str, file: str, doc: str) -> list[Incident]:
 
 
 def _layer_passes_fast(records: list, layer: str) -> bool:
-    """Column-wise tests that hold for well-formed records; cheap, C-level loops."""
+    """Column-wise tests that hold for well-formed records; C-level loops, no Python per record.
+
+    Exactly the fields: each is present and there are no more of them. Types:
+    the numbers here; a string where a number belongs (and the reverse) makes
+    the strict Arrow conversion fail, which sends the layer to the full scan.
+    """
     if not records:
         return True
     if set(map(type, records)) != {dict}:
         return False
-    expected = frozenset(standoff.FIELDS[layer])
-    if set(map(frozenset, records)) != {expected}:
+    fields = standoff.FIELDS[layer]
+    if set(map(len, records)) != {len(fields)}:
+        return False
+    try:
+        deque(map(itemgetter(*fields), records), maxlen=0)
+    except KeyError:
         return False
     for name, typ in _field_types(layer).items():
-        if not set(map(type, map(itemgetter(name), records))) <= {*_PY_TYPES[typ], type(None)}:
+        if typ != pyarrow.string() and not set(map(type, map(itemgetter(name), records))) <= {*_PY_TYPES[typ], type(None)}:
             return False
     return True
 
@@ -370,83 +385,169 @@ def check_schema(frames: dict[str, pd.DataFrame], inv: Inventory, files: dict[st
     return out
 
 
+# ---- the flat tables as columns ------------------------------------------------------------
+
+@dataclass
+class Columns:
+    """The flat Arrow tables and, per layer, the document number of each row (into doc_ids)."""
+
+    tables: dict[str, pyarrow.Table]
+    doc_ids: list[str]
+    doc: dict[str, np.ndarray]
+
+
+def columns(tables_: dict[str, pyarrow.Table], doc_ids: list[str]) -> Columns:
+    value_set = pyarrow.array(doc_ids, pyarrow.string())
+    return Columns(tables_, doc_ids, {layer: _ints(pc.index_in(t["document_id"], value_set=value_set))
+                                      for layer, t in tables_.items()})
+
+
+def _ints(col, null: int = -1) -> np.ndarray:
+    return np.asarray(pc.fill_null(col, null).to_numpy(), dtype=np.int64)
+
+
+def _codes(col, values) -> np.ndarray:
+    """Position of each value in `values`, -1 where absent or null."""
+    return _ints(pc.index_in(col, value_set=pyarrow.array(list(values), pyarrow.string())))
+
+
+def _present(col) -> np.ndarray:
+    return np.asarray(pc.is_valid(col).to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def _take(table: pyarrow.Table, idx) -> list[dict]:
+    idx = np.asarray(idx, dtype=np.int64)
+    return table.take(pyarrow.array(idx)).to_pylist() if len(idx) else []
+
+
 # ---- L3: offsets and text ----------------------------------------------------------------
 
-def _offsets(df: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """start, end and a mask of rows with 0 <= start < end (nulls are -1, so never valid)."""
-    s = df["start"].to_numpy(dtype=np.int64, na_value=-1)
-    e = df["end"].to_numpy(dtype=np.int64, na_value=-1)
-    return s, e, (s >= 0) & (e > s)
+_CHUNK_CHARS = 4_000_000  # span characters compared per batch (bounds the index arrays)
 
 
-def _overlaps(df: pd.DataFrame) -> list[tuple[int, int]]:
-    """(row, earlier overlapping row) pairs, per document, by columns only."""
-    if len(df) < 2:
+def _utf32(text: str) -> np.ndarray:
+    return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+
+
+def text_mismatches(texts: list[str], doc: np.ndarray, start: np.ndarray, end: np.ndarray,
+                    recorded: pyarrow.ChunkedArray | pyarrow.Array) -> np.ndarray:
+    """Mask of spans whose recorded text differs from texts[doc][start:end].
+
+    By whole columns: both sides become UTF-32 code points (one code point
+    per offset), and every character of every span is compared at once.
+    Spans must lie inside their text (0 <= start < end <= len).
+    """
+    n = len(doc)
+    rec = recorded.combine_chunks() if isinstance(recorded, pyarrow.ChunkedArray) else recorded
+    if n == 0:
+        return np.zeros(0, dtype=bool)
+    rec_len = _ints(pc.utf8_length(rec))
+    span_len = end - start
+    bad = rec_len != span_len
+    cum = np.cumsum(span_len)
+    lo = 0
+    while lo < n:
+        hi = max(lo + 1, int(np.searchsorted(cum, (cum[lo - 1] if lo else 0) + _CHUNK_CHARS, side="right")))
+        _compare_batch(texts, doc[lo:hi], start[lo:hi], span_len[lo:hi], rec.slice(lo, hi - lo),
+                       rec_len[lo:hi], bad[lo:hi])
+        lo = hi
+    return bad
+
+
+def _compare_batch(texts, doc, start, length, rec, rec_len, bad) -> None:
+    """Compare one batch; `bad` (a view) already marks the spans whose lengths differ."""
+    uniq, where = np.unique(doc, return_inverse=True)
+    parts = [texts[u] for u in uniq]
+    base = np.concatenate(([0], np.cumsum([len(p) for p in parts])[:-1])).astype(np.int64)
+    corpus = _utf32("".join(parts))
+    offsets = np.frombuffer(rec.buffers()[1], dtype=np.int32)[rec.offset: rec.offset + len(rec) + 1]
+    data = rec.buffers()[2]
+    raw = bytes(memoryview(data)[offsets[0]: offsets[-1]]) if data is not None else b""
+    chars = _utf32(raw.decode("utf-8"))
+    if not len(chars) or not len(corpus):
+        return
+    rec_start = np.cumsum(rec_len) - rec_len
+    # the recorded characters lie one after another; each span's place in the text is one shift
+    at = np.repeat(base[where] + start - rec_start, rec_len)
+    at += np.arange(len(chars), dtype=np.int64)
+    np.clip(at, 0, len(corpus) - 1, out=at)  # a span of the wrong length may reach past: it is bad already
+    differ = corpus[at] != chars
+    nonempty = rec_len > 0
+    bad[nonempty] |= np.logical_or.reduceat(differ, rec_start[nonempty])
+
+
+def overlaps(doc: np.ndarray, start: np.ndarray, end: np.ndarray) -> list[tuple[int, int]]:
+    """(span, earlier span it overlaps) pairs within each document, by columns only."""
+    if len(doc) < 2:
         return []
-    codes = pd.factorize(df["document_id"])[0].astype(np.int64)
-    s = df["start"].to_numpy(dtype=np.int64)
-    e = df["end"].to_numpy(dtype=np.int64)
-    order = np.lexsort((e, s, codes))
-    c, s, e = codes[order], s[order], e[order]
+    order = np.lexsort((end, start, doc))
+    c, s, e = doc[order], start[order], end[order]
     big = int(e.max()) + 1
     key = c * big + e
-    run = np.maximum.accumulate(key)  # running max end, reset per document by the code offset
+    run = np.maximum.accumulate(key)  # running max end; the document term keeps documents apart
     holder = np.maximum.accumulate(np.where(key == run, np.arange(len(key)), 0))
     prev_end = np.concatenate(([-1], run[:-1])) - c * big
     bad = np.flatnonzero(s < prev_end)
-    rows = df.index.to_numpy()
-    return [(rows[order[i]], rows[order[holder[i - 1]]]) for i in bad]
+    return [(int(order[i]), int(order[holder[i - 1]])) for i in bad]
 
 
-def check_text(frames: dict[str, pd.DataFrame], docs: dict[str, dict], texts: dict[str, str], inv: Inventory,
+def check_text(cols: Columns, docs: dict[str, dict], texts: dict[str, str], inv: Inventory,
                files: dict[str, str]) -> list[Incident]:
     out = []
-    known = {}
-    for k in sorted(docs):
+    lengths = np.full(len(cols.doc_ids), -1, dtype=np.int64)
+    for n, k in enumerate(cols.doc_ids):
         f = files[k]
         if k not in texts:
             out.append(incident("unknown-document", f"document {k!r} is not in the corpus; expected a document id "
                                 "of corpus/metadata.yaml (with its clean text in corpus/clean/)", file=f, doc=k,
                                 found=repr(k), expected="a document id of corpus/metadata.yaml"))
             continue
-        known[k] = len(texts[k])
+        lengths[n] = len(texts[k])
         found = docs[k]["text_sha256"]
         expected = hashlib.sha256(texts[k].encode("utf-8")).hexdigest()
         if found != expected:
             out.append(incident("text-hash-mismatch", f"text_sha256 is {found} but the clean text hashes to {expected}; "
                                 "the offsets refer to another version of the text", file=f, doc=k,
                                 found=found, expected=expected))
-    lengths = pd.Series(known, dtype="float64")
+    by_doc = [texts.get(k, "") for k in cols.doc_ids]
+    checked = []  # per layer: rows with offsets inside the text, to compare and to test for overlap
     for layer in standoff.SPAN_LAYERS:
-        df = frames[layer]
-        if df.empty:
-            continue
-        length = df["document_id"].map(lengths).to_numpy(dtype=np.float64, na_value=np.nan)
-        start, end, valid = _offsets(df)
-        valid &= ~np.isnan(length)
-        beyond = valid & (end > np.nan_to_num(length, nan=-1))
-        for idx in np.flatnonzero(beyond):
-            r = df.iloc[idx]
-            n = int(length[idx])
-            out.append(incident("offsets-out-of-range", f"end is {r['end']} but the clean text has {n} characters; "
-                                f"expected 0 <= start < end <= {n}", file=files[r["document_id"]],
+        t, d = cols.tables[layer], cols.doc[layer]
+        start, end = _ints(t["start"]), _ints(t["end"])
+        n = np.where(d >= 0, lengths[np.maximum(d, 0)], -1)
+        valid = (start >= 0) & (end > start) & (n >= 0)
+        beyond = valid & (end > n)
+        idx = np.flatnonzero(beyond)
+        for i, r in zip(idx, _take(t, idx)):
+            size = int(n[i])
+            out.append(incident("offsets-out-of-range", f"end is {r['end']} but the clean text has {size} characters; "
+                                f"expected 0 <= start < end <= {size}", file=files[r["document_id"]],
                                 doc=r["document_id"], span=r["id"], start=r["start"], end=r["end"],
-                                found=f"end is {r['end']}", expected=f"end <= {n}"))
-        ok = df[valid & ~beyond & df["text"].notna().to_numpy(dtype=bool)]
-        docs_col, ids = ok["document_id"].tolist(), ok.index.tolist()
-        starts, ends, recorded = ok["start"].tolist(), ok["end"].tolist(), ok["text"].tolist()
-        bad = [i for i, d, s, e, t in zip(ids, docs_col, starts, ends, recorded) if texts[d][s:e] != t]
-        for i in bad:
-            r = df.loc[i]
-            s, e = int(r["start"]), int(r["end"])
+                                found=f"end is {r['end']}", expected=f"end <= {size}"))
+        ok = np.flatnonzero(valid & ~beyond & _present(t["text"]))
+        checked.append((layer, t, ok, d[ok], start[ok], end[ok]))
+    # all layers at once, in document order, so that each text is converted once
+    doc = np.concatenate([c[3] for c in checked])
+    order = np.argsort(doc, kind="stable")
+    recorded = pyarrow.chunked_array(
+        [ch for _, t, ok, *_ in checked for ch in t["text"].take(pyarrow.array(ok)).chunks], pyarrow.string())
+    bad = np.empty(len(doc), dtype=bool)
+    bad[order] = text_mismatches(by_doc, doc[order], np.concatenate([c[4] for c in checked])[order],
+                                 np.concatenate([c[5] for c in checked])[order],
+                                 recorded.take(pyarrow.array(order)))
+    at = 0
+    for layer, t, ok, d, start, end in checked:
+        for r in _take(t, ok[bad[at: at + len(ok)]]):
+            s, e = r["start"], r["end"]
             found = texts[r["document_id"]][s:e]
             out.append(incident("span-text-mismatch", f"span text is {r['text']!r} but text[{s}:{e}] is {found!r}",
                                 file=files[r["document_id"]], doc=r["document_id"], span=r["id"], start=s, end=e,
                                 found=repr(r["text"]), expected=repr(found)))
+        at += len(ok)
         if inv.overlap_allowed(layer):
             continue
-        for i, j in _overlaps(ok):
-            r, o = df.loc[i], df.loc[j]
+        pairs = overlaps(d, start, end)
+        for r, o in zip(_take(t, [ok[i] for i, _ in pairs]), _take(t, [ok[j] for _, j in pairs])):
             other = f"{o['id']} {o['text']!r} at {o['start']}:{o['end']}"
             out.append(incident(
                 "overlapping-spans", f"{r['id']} {r['text']!r} overlaps {other}; expected no overlap in {layer} "
@@ -458,53 +559,105 @@ def check_text(frames: dict[str, pd.DataFrame], docs: dict[str, dict], texts: di
 
 # ---- L4: cross-references ---------------------------------------------------------------
 
-def _b(values) -> np.ndarray:
-    """A boolean column as a numpy mask; missing counts as False."""
-    if isinstance(values, np.ndarray):
-        return values.astype(bool)
-    return values.to_numpy(dtype=bool, na_value=False)
+UNCHECKED = len(standoff.SPAN_LAYERS)  # layer number of records left out for a format problem: they resolve, no more
+_LAYER_NAMES = list(standoff.SPAN_LAYERS) + ["(unchecked)"]
 
 
-def _rows(df: pd.DataFrame, mask: np.ndarray):
-    return df[mask].iterrows() if mask.any() else iter(())
+class _SpanIndex:
+    """Every span of every document, found by (document, id) through one sorted int64 key."""
+
+    def __init__(self, cols: Columns, orphans: list[tuple[str, str]], inv: Inventory):
+        t = cols.tables
+        orphan_ids = pyarrow.array([i for _, i in orphans], pyarrow.string())
+        self.vocab = pc.unique(pyarrow.chunked_array(
+            [c for layer in standoff.SPAN_LAYERS for c in t[layer]["id"].chunks] + [orphan_ids], pyarrow.string()
+        ).drop_null())
+        self.width = len(self.vocab) + 1
+        number = {k: n for n, k in enumerate(cols.doc_ids)}
+        keys, layers, rows, classes = [], [], [], []
+        self.classes = [(layer, label) for layer in standoff.SPAN_LAYERS for label in inv.labels(layer)]
+        for li, layer in enumerate(standoff.SPAN_LAYERS):
+            keys.append(self.key(cols.doc[layer], t[layer]["id"]))
+            layers.append(np.full(t[layer].num_rows, li))
+            rows.append(np.arange(t[layer].num_rows))
+            first = self.classes.index((layer, inv.labels(layer)[0]))
+            code = _codes(t[layer]["label"], inv.labels(layer))
+            classes.append(np.where(code >= 0, code + first, -1))
+        keys.append(self.key(np.array([number[d] for d, _ in orphans], dtype=np.int64), orphan_ids))
+        layers.append(np.full(len(orphans), UNCHECKED))
+        rows.append(np.zeros(len(orphans), dtype=np.int64))
+        classes.append(np.full(len(orphans), -1))
+        keys, self.layer, self.row, self.cls = (np.concatenate(a).astype(np.int64) for a in (keys, layers, rows, classes))
+        order = np.argsort(keys, kind="stable")
+        sk = keys[order]
+        first = np.concatenate(([True], sk[1:] != sk[:-1])) & (sk >= 0)
+        self.sorted_keys, self.first_of_key = sk[first], order[first]  # duplicates resolve to the first
+
+    def key(self, doc: np.ndarray, ids) -> np.ndarray:
+        code = _codes(ids, self.vocab.to_pylist()) if len(self.vocab) else np.full(len(doc), -1)
+        return np.where((code >= 0) & (doc >= 0), doc * self.width + code, -1)
+
+    def lookup(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(found, span number) for each key."""
+        if not len(self.sorted_keys):
+            return np.zeros(len(keys), dtype=bool), np.zeros(len(keys), dtype=np.int64)
+        pos = np.minimum(np.searchsorted(self.sorted_keys, keys), len(self.sorted_keys) - 1)
+        found = (keys >= 0) & (self.sorted_keys[pos] == keys)
+        return found, self.first_of_key[pos]
+
+    def describe(self, cols: Columns, span: int) -> str:
+        layer = _LAYER_NAMES[self.layer[span]]
+        if self.layer[span] == UNCHECKED:
+            return layer
+        return f"{layer}:{cols.tables[layer]['label'][int(self.row[span])].as_py()}"
 
 
-def check_references(frames: dict[str, pd.DataFrame], orphans: list[tuple[str, str]], entities: dict | None,
-                     clusters: dict | None, inv: Inventory, files: dict[str, str],
+def _lookup_sorted(sorted_keys: np.ndarray, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    if not len(sorted_keys):
+        return np.zeros(len(keys), dtype=bool), np.zeros(len(keys), dtype=np.int64)
+    pos = np.minimum(np.searchsorted(sorted_keys, keys), len(sorted_keys) - 1)
+    return (keys >= 0) & (sorted_keys[pos] == keys), pos
+
+
+def _targets_text(inv: Inventory, label: str) -> str:
+    return " or ".join(f"{layer}:{lab}" if lab else layer for layer, lab in inv.relation_targets(label))
+
+
+def check_references(cols: Columns, orphans: list[tuple[str, str]], entities: dict | None, clusters: dict | None,
+                     inv: Inventory, files: dict[str, str],
                      table_files: tuple[str, str] = ("entities.json", "claim_clusters.json")) -> list[Incident]:
     """Relations, and entity and cluster ids against their tables (a table that is None is not checked)."""
     out = []
-    spans = pd.concat(
-        [frames[layer][["document_id", "id", "label"]].assign(layer=layer) for layer in standoff.SPAN_LAYERS]
-        + [pd.DataFrame(orphans, columns=["document_id", "id"], dtype="string[pyarrow]").assign(layer=UNCHECKED)],
-        ignore_index=True,
-    )
-    spans = spans[_b(spans["id"].notna())].drop_duplicates(["document_id", "id"])
-    if not frames["relations"].empty:
-        out += _check_relations(frames["relations"], spans, frames["claims"], inv, files)
+    t = cols.tables
+    if t["relations"].num_rows:
+        out += _check_relations(cols, _SpanIndex(cols, orphans, inv), inv, files)
     if entities is not None:
-        names = list(entities)
+        names = pyarrow.array(list(entities), pyarrow.string())
         for layer in ("entities", "attributions"):
-            df = frames[layer]
-            for _, r in _rows(df, _b(df["entity_id"].notna()) & ~_b(df["entity_id"].isin(names))):
+            eid = t[layer]["entity_id"]
+            unknown = _present(eid) & ~np.asarray(pc.is_in(eid, value_set=names).to_numpy(zero_copy_only=False), bool)
+            for r in _take(t[layer], np.flatnonzero(unknown)):
                 out.append(incident("unknown-entity-id", f"entity_id {r['entity_id']!r} is not in {table_files[0]}; "
                                     "expected a key of the entity table", file=files[r["document_id"]],
                                     doc=r["document_id"], span=r["id"], start=r["start"], end=r["end"],
                                     found=repr(r["entity_id"]), expected="a key of the entity table"))
-        em = frames["entities"]
-        table_label = em["entity_id"].map(
-            {k: v.get("label") if isinstance(v, dict) else None for k, v in entities.items()}).astype("object")
-        differ = (_b(table_label.notna()) & _b(em["label"].isin(inv.labels("entities")))
-                  & (em["label"].astype("object").to_numpy() != table_label.to_numpy()))
-        for idx, r in _rows(em, differ):
-            t = table_label.loc[idx]
+        labels = inv.labels("entities")
+        table_label = np.array([labels.index(v["label"]) if isinstance(v, dict) and v.get("label") in labels else -1
+                                for v in entities.values()] + [-1], dtype=np.int64)
+        e = t["entities"]
+        in_table = table_label[_codes(e["entity_id"], list(entities))]  # -1 indexes the trailing -1
+        mention = _codes(e["label"], labels)
+        for r in _take(e, np.flatnonzero((in_table >= 0) & (mention >= 0) & (mention != in_table))):
+            expected = entities[r["entity_id"]]["label"]
             out.append(incident("entity-label-mismatch", f"label is {r['label']!r} but entity {r['entity_id']!r} is "
-                                f"{t!r} in the entity table; expected one label per entity id",
+                                f"{expected!r} in the entity table; expected one label per entity id",
                                 file=files[r["document_id"]], doc=r["document_id"], span=r["id"], start=r["start"],
-                                end=r["end"], found=repr(r["label"]), expected=repr(t)))
+                                end=r["end"], found=repr(r["label"]), expected=repr(expected)))
     if clusters is not None:
-        cl = frames["claims"]
-        for _, r in _rows(cl, _b(cl["cluster_id"].notna()) & ~_b(cl["cluster_id"].isin(list(clusters)))):
+        c = t["claims"]
+        known = np.asarray(pc.is_in(c["cluster_id"], value_set=pyarrow.array(list(clusters), pyarrow.string()))
+                           .to_numpy(zero_copy_only=False), bool)
+        for r in _take(c, np.flatnonzero(_present(c["cluster_id"]) & ~known)):
             out.append(incident("unknown-cluster", f"cluster_id {r['cluster_id']!r} is not in {table_files[1]}; "
                                 "expected a key of the cluster table", file=files[r["document_id"]],
                                 doc=r["document_id"], span=r["id"], start=r["start"], end=r["end"],
@@ -512,114 +665,122 @@ def check_references(frames: dict[str, pd.DataFrame], orphans: list[tuple[str, s
     return out
 
 
-UNCHECKED = "(unchecked)"  # the layer of a record left out for a format problem: it resolves, nothing more
-
-
-def _targets_text(inv: Inventory, label: str) -> str:
-    return " or ".join(f"{layer}:{lab}" if lab else layer for layer, lab in inv.relation_targets(label))
-
-
-def _check_relations(rel, spans, claims, inv, files) -> list[Incident]:
+def _check_relations(cols: Columns, index: _SpanIndex, inv: Inventory, files: dict[str, str]) -> list[Incident]:
     out = []
-    ends = spans[["document_id", "id", "layer", "label"]]
-    m = rel.reset_index().merge(
-        ends.rename(columns={"id": "from_id", "layer": "from_layer", "label": "from_label"}),
-        on=["document_id", "from_id"], how="left",
-    ).merge(
-        ends.rename(columns={"id": "to_id", "layer": "to_layer", "label": "to_label"}),
-        on=["document_id", "to_id"], how="left",
-    ).set_index("index").sort_index()
-    m = m.astype({c: "object" for c in ("from_layer", "from_label", "to_layer", "to_label")})
-    types = inv.raw["relations"]["types"]
-    label = m["label"].astype("object").to_numpy()
-    known_label = _b(m["label"].isin(list(types)))
-    has_from, has_to = _b(m["from_layer"].notna()), _b(m["to_layer"].notna())
+    rel, doc = cols.tables["relations"], cols.doc["relations"]
+    types = list(inv.raw["relations"]["types"])
+    label = _codes(rel["label"], types)
+    from_key, to_key = index.key(doc, rel["from_id"]), index.key(doc, rel["to_id"])
+    has_from, from_span = index.lookup(from_key)
+    has_to, to_span = index.lookup(to_key)
+    rows = {}
+
+    def row(i):
+        if i not in rows:
+            rows[i] = rel.slice(int(i), 1).to_pylist()[0]
+        return rows[i]
 
     def emit(test, mask, message, found, expected):
-        for _, r in _rows(m, mask):
-            out.append(incident(test, message(r), file=files[r["document_id"]], doc=r["document_id"], span=r["id"],
-                                found=found(r), expected=expected(r)))
+        for i in np.flatnonzero(mask):
+            r = row(i)
+            out.append(incident(test, message(i, r), file=files[r["document_id"]], doc=r["document_id"],
+                                span=r["id"], found=found(i, r), expected=expected(i, r)))
 
-    emit("dangling-relation", _b(m["from_id"].notna()) & ~has_from,
-         lambda r: f"from_id {r['from_id']!r} names no span of document {r['document_id']}; expected a claim id",
-         lambda r: repr(r["from_id"]), lambda r: "a claim id")
-    emit("dangling-relation", _b(m["to_id"].notna()) & ~has_to,
-         lambda r: f"to_id {r['to_id']!r} names no span of document {r['document_id']}; expected an id of this "
-                   f"document ({_targets_text(inv, r['label']) if r['label'] in types else 'a span'})",
-         lambda r: repr(r["to_id"]), lambda r: "an id of this document")
-    from_layer, to_layer = m["from_layer"].to_numpy(), m["to_layer"].to_numpy()
-    resolved = has_from & has_to & (from_layer != UNCHECKED) & (to_layer != UNCHECKED) & known_label
-    wanted_from = m["label"].astype("object").map({k: v["from"] for k, v in types.items()}).to_numpy()
-    wrong_from = resolved & (from_layer != wanted_from)
+    emit("dangling-relation", _present(rel["from_id"]) & ~has_from,
+         lambda i, r: f"from_id {r['from_id']!r} names no span of document {r['document_id']}; expected a claim id",
+         lambda i, r: repr(r["from_id"]), lambda i, r: "a claim id")
+    emit("dangling-relation", _present(rel["to_id"]) & ~has_to,
+         lambda i, r: f"to_id {r['to_id']!r} names no span of document {r['document_id']}; expected an id of this "
+                      f"document ({_targets_text(inv, r['label']) if r['label'] in types else 'a span'})",
+         lambda i, r: repr(r["to_id"]), lambda i, r: "an id of this document")
+    from_layer = np.where(has_from, index.layer[from_span], -1)
+    to_layer = np.where(has_to, index.layer[to_span], -1)
+    to_class = np.where(has_to, index.cls[to_span], -1)
+    resolved = has_from & has_to & (from_layer != UNCHECKED) & (to_layer != UNCHECKED) & (label >= 0)
+    layer_no = {name: n for n, name in enumerate(standoff.SPAN_LAYERS)}
+    wanted = np.array([layer_no[inv.raw["relations"]["types"][k]["from"]] for k in types] + [-1])
+    wrong_from = resolved & (from_layer != wanted[label])
     emit("wrong-relation-source", wrong_from,
-         lambda r: f"{r['label']} starts from {r['from_id']} ({r['from_layer']}:{r['from_label']}); expected a span of "
-                   f"{types[r['label']]['from']}",
-         lambda r: f"{r['from_layer']}:{r['from_label']}", lambda r: types[r["label"]]["from"])
-    allowed = {(k, layer, lab) for k in types for layer, lab in inv.relation_targets(k)}
-    to_label = m["to_label"].to_numpy()
-    any_label = np.full(len(m), "*", dtype=object)
-    allowed = [(a, b, c or "*") for a, b, c in allowed]
-    fits = (pd.MultiIndex.from_arrays([label, to_layer, to_label]).isin(allowed)
-            | pd.MultiIndex.from_arrays([label, to_layer, any_label]).isin(allowed))
+         lambda i, r: f"{r['label']} starts from {r['from_id']} ({index.describe(cols, from_span[i])}); expected a "
+                      f"span of {inv.raw['relations']['types'][r['label']]['from']}",
+         lambda i, r: index.describe(cols, from_span[i]),
+         lambda i, r: inv.raw["relations"]["types"][r["label"]]["from"])
+    by_class = np.zeros((len(types) + 1, len(index.classes) + 1), dtype=bool)  # [relation type, target class]
+    by_layer = np.zeros((len(types) + 1, len(_LAYER_NAMES) + 1), dtype=bool)  # targets given as a whole layer
+    for k, name in enumerate(types):
+        for layer, lab in inv.relation_targets(name):
+            if lab:
+                by_class[k, index.classes.index((layer, lab))] = True
+            else:
+                by_layer[k, layer_no[layer]] = True
+    fits = by_class[label, to_class] | by_layer[label, to_layer]
     wrong_to = resolved & ~fits
     emit("wrong-relation-target", wrong_to,
-         lambda r: f"{r['label']} points to {r['to_id']} ({r['to_layer']}:{r['to_label']}); expected "
-                   f"{_targets_text(inv, r['label'])}",
-         lambda r: f"{r['to_layer']}:{r['to_label']}", lambda r: _targets_text(inv, r["label"]))
-    good_mask = resolved & ~wrong_from & ~wrong_to
-    good = m[good_mask]
-    # claims whose source relation is itself broken: their source_type cannot be judged
-    unsure = m[~good_mask & (label == "claim_source")]
-    unsure = set(zip(unsure["document_id"], unsure["from_id"]))
-    dup = good.duplicated(["document_id", "from_id", "label"], keep="first").to_numpy()
-    if dup.any():
-        first = good.reset_index().drop_duplicates(["document_id", "from_id", "label"]).set_index(
-            ["document_id", "from_id", "label"])
-        for _, r in good[dup].iterrows():
-            f = first.loc[(r["document_id"], r["from_id"], r["label"])]
-            out.append(incident("duplicate-relation", f"claim {r['from_id']} has two {r['label']} relations, {f['id']} "
-                                f"(to {f['to_id']}) and {r['id']} (to {r['to_id']}); expected one",
-                                file=files[r["document_id"]], doc=r["document_id"], span=r["id"],
-                                found=f"two {r['label']} relations", expected="one"))
-    good = good[~dup]
-    if unsure:
-        claims = claims[[k not in unsure for k in zip(claims["document_id"], claims["id"])]]
-    out += _check_source_types(good, claims, files, inv)
+         lambda i, r: f"{r['label']} points to {r['to_id']} ({index.describe(cols, to_span[i])}); expected "
+                      f"{_targets_text(inv, r['label'])}",
+         lambda i, r: index.describe(cols, to_span[i]), lambda i, r: _targets_text(inv, r["label"]))
+    good = resolved & ~wrong_from & ~wrong_to
+    source = types.index("claim_source")
+    cue = types.index("claim_cue")
+    unsure = np.unique(from_key[~good & (label == source) & (from_key >= 0)])  # claims whose source is broken
+    # at most one relation of a type per claim
+    g = np.flatnonzero(good)
+    pair = from_key[g] * (len(types) + 1) + label[g]
+    order = np.argsort(pair, kind="stable")
+    ps = pair[order]
+    new = np.concatenate(([True], ps[1:] != ps[:-1]))
+    first = g[order][np.maximum.accumulate(np.where(new, np.arange(len(ps)), 0))]
+    for i, f in zip(g[order][~new], first[~new]):
+        r, fr = row(i), row(f)
+        out.append(incident("duplicate-relation", f"claim {r['from_id']} has two {r['label']} relations, {fr['id']} "
+                            f"(to {fr['to_id']}) and {r['id']} (to {r['to_id']}); expected one",
+                            file=files[r["document_id"]], doc=r["document_id"], span=r["id"],
+                            found=f"two {r['label']} relations", expected="one"))
+    good[g[order][~new]] = False
+    out += _check_source_types(cols, index, good & (label == source), good & (label == cue), from_key, to_layer,
+                               unsure, inv, files)
     return out
 
 
-def _check_source_types(rel, claims, files, inv) -> list[Incident]:
-    if claims.empty:
+def _check_source_types(cols, index, source, cue, from_key, to_layer, unsure, inv, files) -> list[Incident]:
+    claims = cols.tables["claims"]
+    if not claims.num_rows:
         return []
-    src = rel[_b(rel["label"] == "claim_source")][["document_id", "from_id", "id", "to_id", "to_layer", "to_label"]]
-    cue = rel[_b(rel["label"] == "claim_cue")][["document_id", "from_id", "id", "to_id"]]
-    c = claims.reset_index().merge(
-        src.rename(columns={"from_id": "id", "id": "source_rel", "to_id": "source_to"}),
-        on=["document_id", "id"], how="left",
-    ).merge(
-        cue.rename(columns={"from_id": "id", "id": "cue_rel", "to_id": "cue_to"}),
-        on=["document_id", "id"], how="left",
-    ).set_index("index").sort_index()
-    implied = c["to_layer"].astype("object").map(SOURCE_TYPE_OF_TARGET).fillna(AUTHOR).to_numpy()
-    st = c["source_type"].astype("object").to_numpy()
-    checkable = _b(c["source_type"].isin(inv.values("source_type")))
-    wrong = checkable & (st != implied)
-    author_cue = checkable & (st == AUTHOR) & (implied == AUTHOR) & _b(c["cue_rel"].notna())
+    rel = cols.tables["relations"]
+    key = index.key(cols.doc["claims"], claims["id"])
+    values = inv.values("source_type")
+    implied_by_layer = np.array([values.index(SOURCE_TYPE_OF_TARGET[layer]) if layer in SOURCE_TYPE_OF_TARGET else -2
+                                 for layer in _LAYER_NAMES] + [-2])
+    author = values.index(AUTHOR)
+    s = np.flatnonzero(source)
+    s = s[np.argsort(from_key[s], kind="stable")]
+    has_source, pos = _lookup_sorted(from_key[s], key)
+    source_rel = s[pos]
+    implied = np.where(has_source, implied_by_layer[to_layer[source_rel]], author)
+    q = np.flatnonzero(cue)
+    q = q[np.argsort(from_key[q], kind="stable")]
+    has_cue, qpos = _lookup_sorted(from_key[q], key)
+    cue_rel = q[qpos]
+    given = _codes(claims["source_type"], values)
+    judged = (given >= 0) & ~np.isin(key, unsure)
+    wrong = judged & (given != implied)
+    author_cue = judged & (given == author) & (implied == author) & has_cue
     out = []
-    for k, (_, r) in enumerate(c.iterrows()) if wrong.any() else ():
-        if not wrong[k]:
-            continue
-        if pd.isna(r["source_rel"]):
-            why = "the claim has no claim_source relation"
+    for i, r in zip(np.flatnonzero(wrong), _take(claims, np.flatnonzero(wrong))):
+        expected = values[implied[i]]
+        if has_source[i]:
+            sr = rel.slice(int(source_rel[i]), 1).to_pylist()[0]
+            why = f"its claim_source {sr['id']} points to {sr['to_id']} ({_LAYER_NAMES[to_layer[source_rel[i]]]})"
         else:
-            why = f"its claim_source {r['source_rel']} points to {r['source_to']} ({r['to_layer']}:{r['to_label']})"
+            why = "the claim has no claim_source relation"
         out.append(incident("source-type-mismatch", f"source_type is {r['source_type']!r} but {why}; "
-                            f"expected {implied[k]!r}", file=files[r["document_id"]], doc=r["document_id"],
+                            f"expected {expected!r}", file=files[r["document_id"]], doc=r["document_id"],
                             span=r["id"], start=r["start"], end=r["end"], found=repr(r["source_type"]),
-                            expected=repr(implied[k])))
-    for _, r in _rows(c, author_cue):
+                            expected=repr(expected)))
+    for i, r in zip(np.flatnonzero(author_cue), _take(claims, np.flatnonzero(author_cue))):
+        cr = rel.slice(int(cue_rel[i]), 1).to_pylist()[0]
         out.append(incident("source-type-mismatch", f"source_type is 'author' but the claim has a claim_cue "
-                            f"{r['cue_rel']} (to {r['cue_to']}); expected no cue in the author's own voice, or a "
+                            f"{cr['id']} (to {cr['to_id']}); expected no cue in the author's own voice, or a "
                             "claim_source and source_type 'entity' or 'unnamed'",
                             file=files[r["document_id"]], doc=r["document_id"], span=r["id"], start=r["start"],
                             end=r["end"], found="'author'", expected="no cue in the author's own voice"))
@@ -664,11 +825,11 @@ def validate_annotations(docs: dict[str, dict], texts: dict[str, str], entities:
     more, docs, extra, tabs = _tables(docs, files)
     out += more
     orphans += extra
-    frames = {layer: to_pandas(t) for layer, t in tabs.items()}
-    out += check_schema(frames, inv, files)
+    out += check_schema({layer: to_pandas(t) for layer, t in tabs.items()}, inv, files)
+    cols = columns(tabs, sorted(docs))
     if texts is not None:
-        out += check_text(frames, docs, texts, inv, files)
-    out += check_references(frames, orphans, entities, clusters, inv, files, table_files)
+        out += check_text(cols, docs, texts, inv, files)
+    out += check_references(cols, orphans, entities, clusters, inv, files, table_files)
     out += check_tables(entities, clusters, inv, *table_files)
     return sorted(out, key=_sort_key)
 

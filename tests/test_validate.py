@@ -312,3 +312,58 @@ def test_test_ids_are_kebab_case_with_a_level():
     for test_id, (level, what) in TESTS.items():
         assert test_id == test_id.lower() and " " not in test_id and "_" not in test_id
         assert level in (1, 2, 3, 4) and what
+
+
+# ---- the column-wise text and overlap checks against the obvious per-span loops ------------
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+import numpy as np  # noqa: E402
+import pyarrow  # noqa: E402
+
+from pactnews.validate import overlaps, text_mismatches  # noqa: E402
+
+_CHARS = st.sampled_from(list("ab \n’é😀"))
+
+
+@st.composite
+def spans_over_texts(draw):
+    texts = draw(st.lists(st.text(_CHARS, min_size=1, max_size=30), min_size=1, max_size=4))
+    rows = []
+    for _ in range(draw(st.integers(0, 25))):
+        d = draw(st.integers(0, len(texts) - 1))
+        s = draw(st.integers(0, len(texts[d]) - 1))
+        e = draw(st.integers(s + 1, len(texts[d])))
+        recorded = texts[d][s:e]
+        if draw(st.booleans()):  # sometimes record something else
+            recorded = draw(st.text(_CHARS, max_size=8))
+        rows.append((d, s, e, recorded))
+    return texts, rows
+
+
+@settings(max_examples=300, deadline=None)
+@given(spans_over_texts())
+def test_text_mismatches_agrees_with_slicing(case):
+    texts, rows = case
+    doc = np.array([r[0] for r in rows], dtype=np.int64)
+    start = np.array([r[1] for r in rows], dtype=np.int64)
+    end = np.array([r[2] for r in rows], dtype=np.int64)
+    recorded = pyarrow.chunked_array([pyarrow.array([r[3] for r in rows], pyarrow.string())])
+    got = text_mismatches(texts, doc, start, end, recorded).tolist()
+    assert got == [texts[d][s:e] != t for d, s, e, t in rows]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 2), st.integers(0, 30), st.integers(1, 8)), max_size=30))
+def test_overlaps_finds_exactly_the_overlapping_spans(spans):
+    doc = np.array([d for d, _, _ in spans], dtype=np.int64)
+    start = np.array([s for _, s, _ in spans], dtype=np.int64)
+    end = start + np.array([n for _, _, n in spans], dtype=np.int64)
+    pairs = overlaps(doc, start, end)
+    flagged = {i for i, _ in pairs}
+    for i, j in pairs:  # each reported pair really overlaps
+        assert doc[i] == doc[j] and start[i] < end[j] and start[j] < end[i] and i != j
+    # a span is flagged unless it is the first, in (start, end) order, of every overlap it takes part in
+    for i in range(len(spans)):
+        earlier = [j for j in range(len(spans)) if j != i and doc[j] == doc[i] and start[j] < end[i]
+                   and start[i] < end[j] and (start[j], end[j], j) < (start[i], end[i], i)]
+        assert (i in flagged) == bool(earlier)
