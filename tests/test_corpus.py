@@ -1,0 +1,150 @@
+"""pactnews.corpus and the committed corpus: raw hashes, metadata, and corpus/clean/ up to date."""
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from pactnews.cli import main
+from pactnews.commands.clean import render_outputs
+from pactnews.corpus import CorpusError, read_clean_texts, read_dataset_info, read_documents, read_metadata
+from pactnews.inventory import load_inventory
+from pactnews.repo import Layout, find_root
+
+ROOT = find_root(Path(__file__).parent)
+LAYOUT = Layout(ROOT)
+
+
+def copy_repo(tmp_path: Path) -> Path:
+    root = tmp_path / "repo"
+    shutil.copytree(ROOT / "corpus", root / "corpus")
+    (root / "schemas").mkdir(parents=True)
+    shutil.copy(ROOT / "schemas" / "labels.yaml", root / "schemas" / "labels.yaml")
+    return root
+
+
+def tree(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_metadata_ids_match_the_raw_and_clean_files():
+    ids = [r["id"] for r in read_metadata(LAYOUT)]
+    assert len(ids) == 5 and ids == sorted(set(ids))
+    assert [p.stem for p in sorted(LAYOUT.raw.glob("*.txt"))] == ids
+    assert [p.stem for p in sorted(LAYOUT.clean.glob("*.txt"))] == ids
+    assert [p.name.removesuffix(".map.json") for p in sorted(LAYOUT.clean.glob("*.map.json"))] == ids
+    for rec in read_metadata(LAYOUT):
+        assert rec["raw_file"] == f"raw/{rec['id']}.txt"
+
+
+def test_raw_files_hash_to_their_metadata():
+    for rec in read_metadata(LAYOUT):
+        data = (LAYOUT.metadata.parent / rec["raw_file"]).read_bytes()
+        assert hashlib.sha256(data).hexdigest() == rec["raw_sha256"], rec["id"]
+        data.decode("utf-8")
+    assert [d["raw_text"] for d in read_documents(LAYOUT)] == [
+        (LAYOUT.metadata.parent / r["raw_file"]).read_text(encoding="utf-8") for r in read_metadata(LAYOUT)]
+
+
+def test_clean_folder_is_what_the_rules_give():
+    expected = render_outputs(LAYOUT)
+    assert sorted(expected) == sorted(p for p in LAYOUT.clean.iterdir() if p.is_file())
+    for path, data in expected.items():
+        assert path.read_bytes() == data, f"{path} is stale; run `pactnews clean`"
+
+
+def test_map_files_rebuild_each_clean_text_from_its_raw_text():
+    clean = read_clean_texts(LAYOUT)
+    for doc in read_documents(LAYOUT):
+        record = json.loads((LAYOUT.clean / f"{doc['id']}.map.json").read_text(encoding="utf-8"))
+        assert record["document_id"] == doc["id"] and record["raw_sha256"] == doc["raw_sha256"]
+        raw = doc["raw_text"]
+        chars = []
+        for c, r, n in record["segments"]:
+            assert c == len(chars)
+            chars += list(raw[r:r + n])
+        subs = {s["raw_offset"]: s for s in record["substituted"]}
+        kept_raw = [r + k for _, r, n in record["segments"] for k in range(n)]
+        chars = [subs[j]["replacement"] if j in subs else ch for j, ch in zip(kept_raw, chars)]
+        assert "".join(chars) == clean[doc["id"]]
+        assert record["clean_length"] == len(clean[doc["id"]]) and record["raw_length"] == len(raw)
+        removed = sum(x["raw_end"] - x["raw_start"] for x in record["removed"])
+        assert removed + record["clean_length"] == record["raw_length"]
+
+
+def test_metadata_records_are_complete_and_dated():
+    inv = load_inventory(LAYOUT.labels)
+    for rec in read_metadata(LAYOUT):
+        assert rec["language"] == "en"
+        dct = rec["dct"]
+        assert isinstance(dct["value"], str) and inv.timex_value_re.match(dct["value"]), rec["id"]
+        assert dct["basis"] in ("stated", "inferred") and dct["evidence"].strip()
+        assert rec["copyright"].strip()
+        for key in ("title", "source_outlet", "url"):
+            assert key in rec and (rec[key] is not None or rec.get(f"{key}_basis") or rec.get(f"{key}_note")
+                                   or rec.get("source_note"))
+
+
+def test_dataset_info_declares_name_version_and_licence():
+    info = read_dataset_info(LAYOUT)
+    for key in ("name", "pretty_name", "version", "description", "license", "language"):
+        assert info.get(key), key
+
+
+def test_a_changed_raw_file_is_refused(tmp_path):
+    root = copy_repo(tmp_path)
+    raw = root / "corpus" / "raw" / "002_b6446a1b2c005969.txt"
+    raw.write_bytes(raw.read_bytes().replace(b"Thursday", b"Tuesday", 1))
+    with pytest.raises(CorpusError) as err:
+        read_documents(Layout(root))
+    message = str(err.value)
+    assert "002_b6446a1b2c005969" in message and str(raw) in message
+    assert "c69f459071d54b0d616cb9e6e8f1171b6886910e73d1f540851ce870d317147e" in message  # expected
+    assert hashlib.sha256(raw.read_bytes()).hexdigest() in message  # found
+
+
+def test_a_missing_or_undecodable_raw_file_is_refused(tmp_path):
+    root = copy_repo(tmp_path)
+    (root / "corpus" / "raw" / "003_4dc299c40bab5478.txt").unlink()
+    with pytest.raises(CorpusError, match="003_4dc299c40bab5478.*does not exist"):
+        read_documents(Layout(root))
+    root = copy_repo(tmp_path / "b")
+    bad = b"caf\xe9"
+    (root / "corpus" / "raw" / "003_4dc299c40bab5478.txt").write_bytes(bad)
+    meta = root / "corpus" / "metadata.yaml"
+    meta.write_text(meta.read_text(encoding="utf-8").replace(
+        "50cc950dd633e8ade70917a7f576cc5caaf4b9bb4bf3c86828ea86e5ddd8c343", hashlib.sha256(bad).hexdigest()),
+        encoding="utf-8")
+    with pytest.raises(CorpusError, match="not UTF-8 at byte 3"):
+        read_documents(Layout(root))
+
+
+def test_duplicate_document_ids_are_refused(tmp_path):
+    root = copy_repo(tmp_path)
+    meta = root / "corpus" / "metadata.yaml"
+    data = yaml.safe_load(meta.read_text(encoding="utf-8"))
+    data["documents"].append(dict(data["documents"][0]))
+    meta.write_text(yaml.safe_dump(data), encoding="utf-8")
+    with pytest.raises(CorpusError, match="used twice.*000_c7af0f0315e9c0dc"):
+        read_metadata(Layout(root))
+
+
+def test_clean_command_checks_and_rewrites_atomically(tmp_path, capsys):
+    root = copy_repo(tmp_path)
+    before = tree(root)
+    assert main(["--root", str(root), "clean", "--check"]) == 0
+    stale = root / "corpus" / "clean" / "000_c7af0f0315e9c0dc.txt"
+    stale.write_text("stale", encoding="utf-8")
+    capsys.readouterr()
+    assert main(["--root", str(root), "clean", "--check"]) == 1
+    assert "000_c7af0f0315e9c0dc.txt" in capsys.readouterr().out
+    assert stale.read_text(encoding="utf-8") == "stale", "--check must write nothing"
+    assert main(["--root", str(root), "clean"]) == 0
+    assert capsys.readouterr().out.strip().splitlines()[-1] == "Cleaned 5 documents: corpus/clean/"
+    assert tree(root) == before
+    assert main(["--root", str(root), "clean"]) == 0
+    assert tree(root) == before, "cleaning twice must give the same bytes"
