@@ -18,6 +18,7 @@ import re
 import shutil
 import sys
 import tempfile
+import time
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,7 +32,7 @@ from . import standoff, tables
 from .clean import clean_text, load_rules
 from .corpus import read_dataset_info, read_metadata
 from .inventory import Inventory, load_inventory
-from .ner import AlignmentError, Stats, ner_table
+from .ner import ner_table
 from .repo import Layout, dump_json, sha256_bytes, sha256_text, write_files_atomically
 
 BATCH_SIZE = 200  # documents per batch; one row group per batch in every per-document config
@@ -78,6 +79,7 @@ class Context:
     cluster_table: dict
     features: dict
     schemas: dict
+    records: list  # corpus/metadata.yaml, read once
 
     @property
     def layout(self) -> Layout:
@@ -106,7 +108,8 @@ def make_context(root: Path) -> Context:
     cluster_table = tables.read_clusters(layout.cluster_table) if layout.cluster_table.is_file() else {}
     features = feats.all_features(inv, rule_names)
     schemas = {c: config_schema(f, c, info, inv) for c, f in features.items()}
-    return Context(Path(root), inv, info, rules, rule_names, entity_table, cluster_table, features, schemas)
+    return Context(Path(root), inv, info, rules, rule_names, entity_table, cluster_table, features, schemas,
+                   read_metadata(layout))
 
 
 def check_version(version: str, where: Path) -> None:
@@ -177,14 +180,9 @@ def clean_stage(items: list[dict], rules: list) -> list[dict]:
     return out
 
 
-def check_stage(items: list[dict], ctx: Context) -> list[str]:
-    """What the build itself needs to be true: clean text current, offsets exact, references resolve.
-
-    The full rule set is pactnews.validate's; these checks keep the build
-    from writing a wrong dataset when it is not available.
-    """
+def clean_check_stage(items: list[dict]) -> list[str]:
+    """The committed corpus/clean/ texts are what the rules give (the annotations' offsets refer to them)."""
     errors = []
-    encoders = feats.encoders(ctx.inv)
     for item in items:
         doc_id, text = item["record"]["id"], item["text"]
         clean_file = f"corpus/clean/{doc_id}.txt"
@@ -193,6 +191,19 @@ def check_stage(items: list[dict], ctx: Context) -> list[str]:
         elif item["committed_clean"] != text:
             errors.append(f"[File {clean_file} Doc {doc_id}]: [build-stale-clean] the committed clean text differs from "
                           "what the cleaning rules give; run `pactnews clean`")
+    return errors
+
+
+def check_stage(items: list[dict], ctx: Context) -> list[str]:
+    """What the build itself needs to be true: offsets exact, values known, references resolve.
+
+    The full rule set is pactnews.validate's; these checks keep the build
+    from writing a wrong dataset when it is not available.
+    """
+    errors = []
+    encoders = feats.encoders(ctx.inv)
+    for item in items:
+        doc_id, text = item["record"]["id"], item["text"]
         ann = item["annotation"]
         if ann is None:
             continue
@@ -322,38 +333,58 @@ def explode(docs: pa.Table, layer: str, schema: pa.Schema) -> pa.Table:
     return pa.Table.from_arrays(arrays, schema=schema)
 
 
-def clusters_stage(claims: pa.Table, dcts: dict[str, str], cluster_table: dict, inv: Inventory,
-                   schema: pa.Schema) -> pa.Table:
-    """One row per cluster of the cluster table: members, documents, DCTs, figures and the conflict flag."""
-    members: dict[str, list[dict]] = {k: [] for k in cluster_table}
-    for c in claims.to_pylist():
-        members.setdefault(c["cluster_id"], []).append({
-            "document_id": c["document_id"], "dct": dcts.get(c["document_id"]), "claim_id": c["id"],
-            "start": c["start"], "end": c["end"], "text": c["text"], "source": c["source"],
-            "source_type": c["source_type"], "cue": c["cue_text"], "factuality": c["factuality"],
-            "quantity_value": c["quantity_value"], "quantity_unit": c["quantity_unit"],
-        })
+CLUSTERS_PER_ROW_GROUP = 64
+
+
+def clusters_stage(claims: pa.Table, dcts: dict[str, str], cluster_table: dict, schema: pa.Schema):
+    """Row groups of `claim_clusters`: one row per cluster with members, documents, DCTs, figures, conflict flag.
+
+    The claims are sorted by cluster with Arrow; only one cluster at a time
+    becomes Python objects, so memory follows the claims table, not its rows.
+    """
+    claims = claims.sort_by([("cluster_id", "ascending"), ("document_id", "ascending"), ("start", "ascending"),
+                             ("end", "ascending"), ("id", "ascending")])
+    keys = claims.column("cluster_id").to_pylist()
+    bounds: dict[str, tuple[int, int]] = {}
+    for i, key in enumerate(keys):
+        lo, _ = bounds.get(key, (i, i))
+        bounds[key] = (lo, i + 1)
+    del keys
     rows = []
-    for cid in sorted(members):
-        ms = sorted(members[cid], key=lambda m: (m["document_id"], m["start"], m["end"], m["claim_id"]))
-        docs = sorted({m["document_id"] for m in ms})
-        figures: dict[tuple, list[dict]] = {}
-        for m in ms:
-            if m["quantity_value"] is not None:
-                figures.setdefault((m["quantity_value"], m["quantity_unit"] or ""), []).append(m)
-        values = sorted({v for v, _ in figures})
-        rows.append({
-            "cluster_id": cid,
-            "proposition": (cluster_table.get(cid) or {}).get("proposition"),
-            "num_claims": len(ms),
-            "documents": docs,
-            "dcts": [dcts.get(d) for d in docs],
-            "members": ms,
-            "figures": [{"value": v, "unit": u or None, "num_claims": len(figures[(v, u)])} for v, u in sorted(figures)],
-            "conflict": len(values) > 1,
-            "conflict_basis": _conflict_basis(values, figures),
-        })
-    return pa.Table.from_pylist(rows, schema=schema)
+    for cid in sorted(set(cluster_table) | set(bounds)):
+        lo, hi = bounds.get(cid, (0, 0))
+        rows.append(cluster_row(cid, claims.slice(lo, hi - lo).to_pylist(), dcts, cluster_table))
+        if len(rows) == CLUSTERS_PER_ROW_GROUP:
+            yield pa.Table.from_pylist(rows, schema=schema)
+            rows = []
+    if rows:
+        yield pa.Table.from_pylist(rows, schema=schema)
+
+
+def cluster_row(cid: str, claims: list[dict], dcts: dict[str, str], cluster_table: dict) -> dict:
+    ms = [{
+        "document_id": c["document_id"], "dct": dcts.get(c["document_id"]), "claim_id": c["id"],
+        "start": c["start"], "end": c["end"], "text": c["text"], "source": c["source"],
+        "source_type": c["source_type"], "cue": c["cue_text"], "factuality": c["factuality"],
+        "quantity_value": c["quantity_value"], "quantity_unit": c["quantity_unit"],
+    } for c in claims]
+    docs = sorted({m["document_id"] for m in ms})
+    figures: dict[tuple, list[dict]] = {}
+    for m in ms:
+        if m["quantity_value"] is not None:
+            figures.setdefault((m["quantity_value"], m["quantity_unit"] or ""), []).append(m)
+    values = sorted({v for v, _ in figures})
+    return {
+        "cluster_id": cid,
+        "proposition": (cluster_table.get(cid) or {}).get("proposition"),
+        "num_claims": len(ms),
+        "documents": docs,
+        "dcts": [dcts.get(d) for d in docs],
+        "members": ms,
+        "figures": [{"value": v, "unit": u or None, "num_claims": len(figures[(v, u)])} for v, u in sorted(figures)],
+        "conflict": len(values) > 1,
+        "conflict_basis": _conflict_basis(values, figures),
+    }
 
 
 def _number(v: float) -> str:
@@ -417,24 +448,18 @@ def process_batch(job: tuple[int, list[dict]]) -> BatchResult:
     result = BatchResult(index)
     items, result.hashes, result.errors = read_batch(ctx, records)
     items = clean_stage(items, ctx.rules)
-    errors, result.warnings = validate_stage(items, ctx, _VALIDATE)
-    result.errors += errors or check_stage(items, ctx)
+    result.errors += clean_check_stage(items)
+    if _VALIDATE is not None:
+        errors, result.warnings = validate_stage(items, ctx, _VALIDATE)
+        result.errors += errors
+    else:
+        result.errors += check_stage(items, ctx)
     if result.errors:
         return result
     result.without_annotations = sum(1 for i in items if i["annotation"] is None)
     result.dcts = {i["record"]["id"]: (i["record"].get("dct") or {}).get("value") for i in items}
     docs = documents_stage(items, ctx)
-    stats = Stats()
-    ner_errors = []
-    ner_parts = []
-    for k in range(docs.num_rows):
-        try:
-            part, s = ner_table(docs.slice(k, 1), ctx.inv, ctx.schemas["ner"])
-        except AlignmentError as exc:
-            ner_errors.append(str(exc))
-            continue
-        stats.add(s)
-        ner_parts.append(part)
+    ner, stats, ner_errors = ner_table(docs, ctx.inv, ctx.schemas["ner"])
     if ner_errors:
         result.errors += ner_errors
         return result
@@ -448,7 +473,7 @@ def process_batch(job: tuple[int, list[dict]]) -> BatchResult:
         "entities": explode(docs, "entities", ctx.schemas["entities"]),
         "timexes": explode(docs, "timexes", ctx.schemas["timexes"]),
         "claims": explode(docs, "claims", ctx.schemas["claims"]),
-        "ner": pa.concat_tables(ner_parts) if ner_parts else ctx.schemas["ner"].empty_table(),
+        "ner": ner,
     }
     return result
 
@@ -508,6 +533,8 @@ class Report:
     without_annotations: int = 0
     validated: bool = False
     empty: list = field(default_factory=list)  # configs left out because they have no rows
+    version: str = ""
+    timings: dict = field(default_factory=dict)  # wall-clock seconds per phase (never written to a file)
 
     @property
     def configs(self) -> list[str]:
@@ -564,14 +591,14 @@ def stray_annotation_files(layout: Layout, known: set[str]) -> list[str]:
 def build_data(ctx: Context, dest: Path, num_proc: int = 1, progress: bool | None = None) -> Report:
     """Write data/<config>/*.parquet under `dest`; raise BuildError on any problem."""
     layout = ctx.layout
-    records = read_metadata(layout)
+    records = ctx.records
     strays = stray_annotation_files(layout, {r["id"] for r in records})
     if strays:
         raise BuildError([f"[File annotations/{s}]: [build-unknown-document] no document {Path(s).stem!r} in corpus/metadata.yaml"
                           for s in strays], f"FAILED: {len(strays)} annotation file(s) for unknown documents; nothing written")
     n_shards = max(1, math.ceil(len(records) / DOCS_PER_SHARD))
     writers = {c: ShardWriter(dest / "data" / c, ctx.schemas[c], n_shards) for c in feats.CONFIGS if c != "claim_clusters"}
-    report = Report(documents=len(records))
+    report = Report(documents=len(records), version=str(ctx.info["version"]))
     report.hashes = source_hashes(layout)
     report.stats = {"token_view": {}, "cleaning": {n: 0 for n in ctx.rule_names}}
     report.validated = load_validator() is not None
@@ -579,6 +606,7 @@ def build_data(ctx: Context, dest: Path, num_proc: int = 1, progress: bool | Non
     seen_errors: set[str] = set()  # table incidents come once per batch
     dcts: dict[str, str] = {}
     bar = _progress(len(records), "build", progress)
+    t0 = time.perf_counter()
     try:
         for result in _run_batches(ctx, records, num_proc):
             bar.update(min(BATCH_SIZE, len(records) - result.index * BATCH_SIZE))
@@ -615,18 +643,21 @@ def build_data(ctx: Context, dest: Path, num_proc: int = 1, progress: bool | Non
                 w.files.append(path)
         report.rows[config] = w.rows
         report.files[config] = sorted(w.files)
+    t1 = time.perf_counter()
     claims = read_claims(report.files["claims"], ctx.schemas["claims"])
-    clusters = clusters_stage(claims, dcts, ctx.cluster_table, ctx.inv, ctx.schemas["claim_clusters"])
     folder = dest / "data" / "claim_clusters"
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / shard_name(0, 1)
+    report.rows["claim_clusters"] = 0
     with pq.ParquetWriter(path, ctx.schemas["claim_clusters"], **PARQUET_OPTIONS) as writer:
-        if clusters.num_rows:
-            writer.write_table(clusters)
-    report.rows["claim_clusters"] = clusters.num_rows
+        for part in clusters_stage(claims, dcts, ctx.cluster_table, ctx.schemas["claim_clusters"]):
+            writer.write_table(part)
+            report.rows["claim_clusters"] += part.num_rows
+    del claims
     report.files["claim_clusters"] = [path]
     for config, files in report.files.items():
         report.nbytes[config] = sum(uncompressed_size(p) for p in files)
+    report.timings = {"per_document_stages": t1 - t0, "claim_clusters": time.perf_counter() - t1}
     # `datasets` cannot load a split without rows: a config without rows is left out altogether
     for config in feats.CONFIGS:
         if config != feats.DEFAULT_CONFIG and report.rows[config] == 0:
@@ -667,8 +698,12 @@ def render_outputs(root: Path, dest: Path, num_proc: int = 1, progress: bool | N
     from .card import front_matter, render_readme
     from .croissant import croissant_json
 
+    t0 = time.perf_counter()
     ctx = make_context(root)
+    t1 = time.perf_counter()
     report = build_data(ctx, dest, num_proc=num_proc, progress=progress)
+    report.timings = {"read_inputs": t1 - t0, **report.timings}
+    t2 = time.perf_counter()
     yaml_text = front_matter(ctx.info, ctx.features, report.configs, report.rows, report.nbytes,
                              {c: sum(p.stat().st_size for p in files) for c, files in report.files.items()})
     readme_path = Layout(root).root / README
@@ -676,6 +711,7 @@ def render_outputs(root: Path, dest: Path, num_proc: int = 1, progress: bool | N
     (dest / README).write_text(render_readme(existing, yaml_text), encoding="utf-8")
     (dest / CROISSANT).write_text(croissant_json(ctx, report), encoding="utf-8")
     (dest / MANIFEST).write_text(manifest_json(ctx, dest, report, yaml_text), encoding="utf-8")
+    report.timings["card_croissant_manifest"] = time.perf_counter() - t2
     return report
 
 
@@ -792,6 +828,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--num-proc", type=int, default=1, metavar="N",
                         help="worker processes for the per-document stages (default 1; output is the same for any N)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--timings", action="store_true", help="print the wall-clock time of each phase")
 
 
 def run(args) -> int:
@@ -828,7 +865,7 @@ def run(args) -> int:
         shutil.rmtree(dest, ignore_errors=True)
     for w in report.warnings:
         print(f"warning: {w}")
-    info_version = str(make_context(root).info["version"])
+    info_version = report.version
     if not report.validated:
         print("warning: pactnews.validate is not available; only the build's own integrity checks ran")
     if report.without_annotations:
@@ -838,6 +875,8 @@ def run(args) -> int:
         print(f"warning: CHANGELOG.md has no entry for version {info_version}")
     for config in report.empty:
         print(f"warning: config {config} has no rows and is left out of data/, the card and croissant.json")
+    if args.timings:
+        print("timings: " + ", ".join(f"{k} {v:.2f}s" for k, v in report.timings.items()))
     rows = ", ".join(f"{c} {n}" for c, n in report.rows.items() if c in report.configs)
     splits = report.stats.get("token_view", {})
     print(f"token view: {splits.get('split_at_span_boundary', 0)} token(s) split at span boundaries, "

@@ -147,10 +147,10 @@ def citation(info: dict) -> str:
 def rai_properties(ctx, report) -> dict:
     """RAI values the build derives, overridden by corpus/dataset.yaml `rai:`."""
     inv = ctx.inv
-    intervals = [dct_interval(str(r["dct"]["value"])) for r in _metadata(ctx) if (r.get("dct") or {}).get("value")]
+    intervals = [dct_interval(str(r["dct"]["value"])) for r in ctx.records if (r.get("dct") or {}).get("value")]
     intervals = [i for i in intervals if i]
     bases = {}
-    for r in _metadata(ctx):
+    for r in ctx.records:
         b = (r.get("dct") or {}).get("basis") or "unknown"
         bases[b] = bases.get(b, 0) + 1
     cleaning = report.stats.get("cleaning", {})
@@ -206,12 +206,6 @@ def dct_interval(value: str) -> tuple[str, str] | None:
         last = calendar.monthrange(int(year), int(month))[1]
         return f"{year}-{month}-01", f"{year}-{month}-{last:02d}"
     return f"{year}-01-01", f"{year}-12-31"
-
-
-def _metadata(ctx):
-    from .corpus import read_metadata
-
-    return read_metadata(ctx.layout)
 
 
 @contextmanager

@@ -238,3 +238,21 @@ def test_configs_without_rows_are_left_out(tmp_path):
     assert [c["config_name"] for c in front["configs"]] == ["documents", "ner"]
     ds = datasets.load_dataset(str(root), "ner", cache_dir=str(tmp_path / "c"))["test"]
     assert ds.num_rows > 0 and set(sum(ds["ner_tags"], [])) == {0}
+
+
+def test_without_pactnews_validate_the_build_still_refuses_broken_annotations(repo, monkeypatch):
+    monkeypatch.setattr(build, "load_validator", lambda: None)
+    rc, out = buildkit.run_cli(repo, "build", "--quiet")
+    assert rc == 0 and "pactnews.validate is not available" in out
+    path = repo / "annotations" / "003_4dc299c40bab5478.json"
+    doc = standoff.read(path)
+    doc["entities"][0]["start"] += 1
+    doc["claims"][0]["cluster_id"] = "no-such-cluster"
+    doc["relations"].append({"id": "R99", "label": "claim_cue", "from_id": "C1", "to_id": "A9"})
+    path.write_text(standoff.dumps(doc))
+    before = buildkit.tree_hashes(repo)
+    rc, out = buildkit.run_cli(repo, "build", "--quiet")
+    assert rc == 1 and buildkit.tree_hashes(repo) == before
+    for test_id in ("build-span-text-mismatch", "build-unknown-cluster", "build-dangling-relation",
+                    "build-ambiguous-relation"):
+        assert test_id in out
