@@ -367,3 +367,103 @@ def test_overlaps_finds_exactly_the_overlapping_spans(spans):
         earlier = [j for j in range(len(spans)) if j != i and doc[j] == doc[i] and start[j] < end[i]
                    and start[i] < end[j] and (start[j], end[j], j) < (start[i], end[i], i)]
         assert (i in flagged) == bool(earlier)
+
+
+# ---- pactnews.schemas: the exported schemas ------------------------------------------------
+
+import jsonschema  # noqa: E402
+import pandera.pandas as pa  # noqa: E402
+
+from pactnews import schemas  # noqa: E402
+from pactnews.flatten import flatten  # noqa: E402
+
+
+def test_committed_schema_exports_are_up_to_date():
+    files, _ = schemas.render_outputs(Layout(ROOT))
+    for path, data in files.items():
+        if path.name == "labelstudio.xml" and not path.is_file():
+            continue  # written by `pactnews schemas` once pactnews.labelstudio.config exists
+        assert path.read_bytes() == data, f"{path} is stale; run `pactnews schemas`"
+
+
+def test_schemas_check_fails_on_a_changed_inventory_and_writes_nothing(tmp_path, capsys):
+    root = make_repo(tmp_path)
+    assert main(["--root", str(root), "schemas"]) == 0
+    assert capsys.readouterr().out.strip().splitlines()[-1].startswith("Exported ")
+    assert main(["--root", str(root), "schemas", "--check"]) == 0
+    labels = root / "schemas" / "labels.yaml"
+    labels.write_text(labels.read_text(encoding="utf-8").replace(
+        "      CARDINAL: Numerals that do not fall under another type.\n",
+        "      CARDINAL: Numerals that do not fall under another type.\n      VEHICLE: Named vehicles.\n"),
+        encoding="utf-8")
+    before = tree_hash(root)
+    capsys.readouterr()
+    assert main(["--root", str(root), "schemas", "--check"]) == 1
+    out = capsys.readouterr().out
+    assert "schemas/pandera/entities.yaml" in out and "schemas/standoff.schema.json" in out
+    assert "schemas/pandera/timexes.yaml" not in out
+    assert tree_hash(root) == before
+    assert main(["--root", str(root), "schemas"]) == 0
+    assert "- VEHICLE" in (root / "schemas" / "pandera" / "entities.yaml").read_text(encoding="utf-8")
+    exported = json.loads((root / "schemas" / "standoff.schema.json").read_text(encoding="utf-8"))
+    assert "VEHICLE" in exported["$defs"]["entities"]["properties"]["label"]["enum"]
+
+
+def test_exported_pandera_yaml_round_trips_with_its_custom_checks(tmp_path):
+    inv = inventory()
+    doc = valid_doc()
+    claim = doc["claims"][2]
+    claim["quantity_unit"] = None
+    doc["entities"][0]["label"] = "PER"
+    frames = {layer: schemas.to_pandas(t) for layer, t in flatten({BASE_ID: doc}).items()}
+    for layer, schema in schemas.table_schemas(inv).items():
+        loaded = pa.DataFrameSchema.from_yaml(schema.to_yaml())
+        assert loaded.to_yaml() == schema.to_yaml()
+        if layer in ("claims", "entities"):
+            with pytest.raises(pa.errors.SchemaErrors) as err:
+                loaded.validate(frames[layer], lazy=True)
+            checks = set(err.value.failure_cases["check"].astype(str))
+            assert checks == ({"present_together(column=quantity_value, requires=quantity_unit)"} if layer == "claims"
+                              else {f"isin({inv.labels('entities')})"})
+        else:
+            loaded.validate(frames[layer], lazy=True)
+
+
+def test_table_schemas_follow_the_inventory():
+    inv = inventory()
+    raw = copy.deepcopy(inv.raw)
+    raw["layers"]["timexes"]["labels"]["EPOCH"] = "A geological age."
+    raw["values"]["factuality"]["retracted"] = "Taken back."
+    changed = type(inv)(raw)
+    timexes = schemas.table_schema("timexes", changed)
+    assert "EPOCH" in timexes.columns["label"].checks[0].statistics["allowed_values"]
+    claims = schemas.table_schema("claims", changed)
+    assert "retracted" in claims.columns["factuality"].checks[0].statistics["allowed_values"]
+    assert list(schemas.table_schema("entities", inv).columns) == ["document_id", *standoff.FIELDS["entities"]]
+
+
+JSON_SCHEMA_REJECTS = {"wrong-format", "wrong-format-version", "missing-field", "unknown-field", "record-not-an-object",
+                       "wrong-type", "unknown-label", "unknown-value", "wrong-id-prefix", "malformed-timex-value",
+                       "null-value", "not-an-object"}
+
+
+def _parses(path: Path) -> bool:
+    try:
+        json.loads(path.read_bytes())
+        return True
+    except ValueError:
+        return False
+
+
+@pytest.mark.parametrize("fixture", [p for p in FIXTURES if _parses(p)], ids=lambda p: p.stem)
+def test_json_schema_agrees_with_the_validator_on_what_it_can_see(fixture):
+    schema = json.loads(json.dumps(schemas.standoff_json_schema(inventory())))
+    obj = json.loads(fixture.read_bytes())
+    errors = list(jsonschema.Draft202012Validator(schema).iter_errors(obj))
+    assert bool(errors) == (fixture.stem in JSON_SCHEMA_REJECTS), [e.message for e in errors]
+
+
+def test_json_schema_accepts_the_valid_fixture_and_is_a_valid_schema():
+    schema = schemas.standoff_json_schema(inventory())
+    jsonschema.Draft202012Validator.check_schema(schema)
+    jsonschema.validate(json.loads((VALID / f"{BASE_ID}.json").read_bytes()), schema)
