@@ -566,10 +566,13 @@ def _run_batches(ctx: Context, records: list[dict], num_proc: int):
 
 
 def source_hashes(layout: Layout) -> dict[str, str]:
-    """sha256 of the sources that are not per document: metadata, rules, tables, schemas."""
-    paths = [layout.metadata, layout.dataset, layout.cleaning_rules]
+    """sha256 of the sources that are not per document: metadata, rules, tables, the label schema.
+
+    Of schemas/ only labels.yaml is a source; the other files there are
+    generated from it by `pactnews schemas`.
+    """
+    paths = [layout.metadata, layout.dataset, layout.cleaning_rules, layout.labels]
     paths += sorted(p for p in layout.tables.glob("*.json")) if layout.tables.is_dir() else []
-    paths += sorted(p for p in layout.schemas.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
     return {_rel(layout, p): sha256_bytes(p.read_bytes()) for p in paths if p.is_file()}
 
 
@@ -863,6 +866,10 @@ def run(args) -> int:
         install(root, dest)
     finally:
         shutil.rmtree(dest, ignore_errors=True)
+        try:
+            dest.parent.rmdir()  # build/ itself, when nothing else is in it
+        except OSError:
+            pass
     for w in report.warnings:
         print(f"warning: {w}")
     info_version = report.version
