@@ -1,0 +1,984 @@
+"""DATASHEET.md, the README.md body and CITATION.cff, generated from the corpus.
+
+The prose is written once, in docs/datasheet.template.md and docs/card.template.md.
+Every figure and table in it is a named block (`{{name}}`) computed here from the
+data: corpus/ (metadata, cleaning maps and rules, dataset.yaml), schemas/labels.yaml,
+the gold annotations and tables, the agreement and pre-annotation reports, the
+annotation passes with the adjudicator's rationale, and the built data/ (the example
+rows and the shipped claim clusters). Change the data and the documents follow;
+`check` names the files that no longer match.
+
+`render(layout)` reads and returns path -> bytes; it writes nothing. The README.md
+front matter belongs to `pactnews build` and is carried over byte for byte.
+"""
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from . import standoff, tables
+from .card import split_readme
+from .corpus import read_dataset_info, read_metadata
+from .features import CONFIGS, DEFAULT_CONFIG, SPLIT
+from .inventory import Inventory, load_inventory
+from .repo import Layout, sha256_bytes
+
+DATASHEET = "DATASHEET.md"
+CITATION = "CITATION.cff"
+README = "README.md"
+CHANGELOG = "CHANGELOG.md"
+DATASHEET_TEMPLATE = Path("docs") / "datasheet.template.md"
+CARD_TEMPLATE = Path("docs") / "card.template.md"
+PLACEHOLDER = re.compile(r"\{\{([a-z0-9_]+)\}\}")
+TOP_ENTITIES = 10  # rows of the "top entities by mentions" table
+TEXT_CUT = 100  # characters of a string field shown in an example row
+STRUCT_CUT = 2  # records of a list of records shown in an example row (one in `documents`)
+SCALAR_CUT = 8  # values of a list of plain values shown in an example row
+QUOTE_CUT = 90  # characters of a claim text shown in the conflict table
+
+
+class DatasheetError(ValueError):
+    """An input the documents cannot be generated from; the message names the file."""
+
+
+# ---------------------------------------------------------------- what is read
+
+
+@dataclass
+class Built:
+    """One config of the built data/: its features, row count and the rows the documents show."""
+
+    features: object  # datasets.Features read from the Parquet schema
+    num_rows: int
+    example: dict
+    rows: list = field(default_factory=list)  # every row, kept only for claim_clusters
+
+
+@dataclass
+class Sources:
+    info: dict
+    records: list
+    maps: dict
+    rules: dict
+    inv: Inventory
+    gold: dict
+    entity_table: dict
+    cluster_table: dict
+    agreement: dict | None
+    preannotation: dict | None
+    passes: dict
+    rationale: dict | None
+    guidelines_version: str | None
+    changelog_entry: bool
+    built: dict
+    front_matter: str | None
+    templates: dict
+
+
+def _rel(layout: Layout, path: Path) -> str:
+    return Path(path).relative_to(layout.root).as_posix()
+
+
+def _json(path: Path, layout: Layout) -> dict:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise DatasheetError(f"{_rel(layout, path)}: cannot be read as JSON: {exc}") from exc
+
+
+def _yaml(path: Path, layout: Layout) -> dict:
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise DatasheetError(f"{_rel(layout, path)}: cannot be read as YAML: {exc}") from exc
+
+
+def read_built(layout: Layout, data_dir: Path) -> dict[str, Built]:
+    """Features, row count and example row of every config that has Parquet files under data_dir."""
+    import datasets
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    out = {}
+    for config in CONFIGS:
+        files = sorted((data_dir / config).glob(f"{SPLIT}-*.parquet"))
+        if not files:
+            continue
+        table = pa.concat_tables([pq.read_table(p) for p in files])
+        if not table.num_rows:
+            continue
+        features = datasets.Features.from_arrow_schema(table.schema)
+        rows = table.to_pylist() if config == "claim_clusters" else []
+        index = example_index(config, table)
+        out[config] = Built(features, table.num_rows, table.slice(index, 1).to_pylist()[0], rows)
+    if DEFAULT_CONFIG not in out:
+        raise DatasheetError(f"{data_dir}: no Parquet files of the {DEFAULT_CONFIG!r} config; run `pactnews build` first "
+                             "(the card shows real rows of the built dataset)")
+    return out
+
+
+def example_index(config: str, table) -> int:
+    """The row a config's structure section shows: the first one that carries the config's point."""
+    import pyarrow.compute as pc
+
+    wanted = {
+        "claims": lambda t: pc.is_valid(t.column("quantity_value")),
+        "claim_clusters": lambda t: t.column("conflict"),
+        "timexes": lambda t: pc.not_equal(t.column("value"), t.column("text")),
+        "ner": lambda t: pc.greater(pc.list_value_length(t.column("tokens")), 5),
+    }.get(config)
+    if wanted is None:
+        return 0
+    mask = wanted(table).to_pylist()
+    return next((i for i, keep in enumerate(mask) if keep), 0)
+
+
+def read_sources(layout: Layout, data_dir: Path | None = None, front_matter: str | None = None) -> Sources:
+    """Everything the documents are made from; the only function here that reads files."""
+    from .build import changelog_has
+
+    info = read_dataset_info(layout)
+    records = read_metadata(layout)
+    maps = {}
+    for rec in records:
+        path = layout.clean / f"{rec['id']}.map.json"
+        if not path.is_file():
+            raise DatasheetError(f"{_rel(layout, path)}: document {rec['id']}: no cleaning map; run `pactnews clean`")
+        maps[rec["id"]] = _json(path, layout)
+    gold = {}
+    for rec in records:
+        path = layout.annotation_file(rec["id"])
+        if path.is_file():
+            try:
+                gold[rec["id"]] = standoff.read(path)
+            except standoff.FormatError as exc:
+                raise DatasheetError(str(exc)) from exc
+    reports = layout.annotations / "reports"
+    agreement = _json(reports / "agreement.json", layout) if (reports / "agreement.json").is_file() else None
+    pre = reports / "preannotation_scores.json"
+    preannotation = _json(pre, layout) if pre.is_file() else None
+    ids = {r["id"] for r in records}
+    passes = {}
+    for name in ("A", "B"):
+        folder = layout.passes / name
+        if folder.is_dir():
+            passes[name] = {k: v for k, v in standoff.read_all(folder).items() if k in ids}
+    rationale_path = layout.passes / "adjudicated" / "rationale.yaml"
+    rationale = _yaml(rationale_path, layout) if rationale_path.is_file() else None
+    guidelines = layout.annotations / "GUIDELINES.md"
+    version = None
+    if guidelines.is_file():
+        m = re.search(r"^Version (\S+)", guidelines.read_text(encoding="utf-8"), re.MULTILINE)
+        version = m.group(1) if m else None
+    if front_matter is None:
+        readme = layout.root / README
+        front_matter = split_readme(readme.read_text(encoding="utf-8"))[0] if readme.is_file() else None
+    templates = {}
+    for name in (DATASHEET_TEMPLATE, CARD_TEMPLATE):
+        path = layout.root / name
+        if not path.is_file():
+            raise DatasheetError(f"{name}: the template does not exist")
+        templates[name.as_posix()] = path.read_text(encoding="utf-8")
+    return Sources(
+        info=info, records=records, maps=maps, rules=_yaml(layout.cleaning_rules, layout),
+        inv=load_inventory(layout.labels), gold=gold,
+        entity_table=tables.read_entities(layout.entity_table) if layout.entity_table.is_file() else {},
+        cluster_table=tables.read_clusters(layout.cluster_table) if layout.cluster_table.is_file() else {},
+        agreement=agreement, preannotation=preannotation, passes=passes, rationale=rationale,
+        guidelines_version=version, changelog_entry=changelog_has(layout.root, str(info["version"])),
+        built=read_built(layout, Path(data_dir) if data_dir else layout.data),
+        front_matter=front_matter, templates=templates,
+    )
+
+
+# ---------------------------------------------------------------- small formatting helpers
+
+
+def cell(value) -> str:
+    """A Markdown table cell: pipes escaped, line breaks folded."""
+    return str(value).replace("|", "\\|").replace("\n", " ")
+
+
+def table(headers: list[str], rows: list[list], right: set[int] = frozenset()) -> str:
+    """A Markdown table; columns whose index is in `right` are right-aligned (numbers)."""
+    rule = ["---:" if i in right else "---" for i in range(len(headers))]
+    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join(rule) + "|"]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def figure(value: float) -> str:
+    """A reported number as the texts write it: 12,000; 1,640,000,000; 2.5."""
+    return f"{int(value):,}" if float(value).is_integer() else f"{value:,}"
+
+
+def ratio(value) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
+
+
+def short_id(doc_id: str) -> str:
+    """The three-digit prefix by which the guidelines and logs cite a document ([000])."""
+    return doc_id.split("_", 1)[0]
+
+
+def words(items: list[str]) -> str:
+    """`a`, `a and b`, `a, b and c`."""
+    items = list(items)
+    if len(items) <= 1:
+        return "".join(items)
+    return ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def clipped(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+# ---------------------------------------------------------------- counts over the gold
+
+
+def layer_counts(src: Sources) -> dict[str, dict[str, int]]:
+    """document id -> layer -> number of records (documents without a gold file count zero)."""
+    return {r["id"]: {layer: len((src.gold.get(r["id"]) or {}).get(layer, [])) for layer in standoff.LAYERS}
+            for r in src.records}
+
+
+def label_counts(src: Sources) -> dict[tuple[str, str], dict[str, int]]:
+    """(layer, label) -> document id -> number of records, over every label of the inventory."""
+    out = {}
+    for layer in standoff.SPAN_LAYERS:
+        for label in src.inv.labels(layer):
+            out[(layer, label)] = {}
+    for rel in src.inv.relation_types:
+        out[("relations", rel)] = {}
+    for doc_id, doc in sorted(src.gold.items()):
+        for layer in standoff.LAYERS:
+            for rec in doc[layer]:
+                per_doc = out.setdefault((layer, rec["label"]), {})
+                per_doc[doc_id] = per_doc.get(doc_id, 0) + 1
+    return out
+
+
+def attribute_counts(src: Sources, attribute: str) -> Counter:
+    return Counter(c[attribute] for doc in src.gold.values() for c in doc["claims"])
+
+
+def mention_counts(src: Sources) -> tuple[Counter, dict[str, set]]:
+    """Entity mentions per entity id, and the documents each id occurs in."""
+    mentions: Counter = Counter()
+    docs: dict[str, set] = {}
+    for doc_id, doc in src.gold.items():
+        for e in doc["entities"]:
+            mentions[e["entity_id"]] += 1
+            docs.setdefault(e["entity_id"], set()).add(doc_id)
+    return mentions, docs
+
+
+# ---------------------------------------------------------------- blocks: the corpus
+
+
+def documents_table(src: Sources) -> str:
+    rows = []
+    for rec in src.records:
+        m = src.maps[rec["id"]]
+        dct = rec.get("dct") or {}
+        outlet = rec.get("source_outlet") or "unknown"
+        rows.append([
+            f"`{rec['id']}`",
+            rec.get("title") or "(no title)",
+            outlet,
+            f"{dct.get('value') or 'unknown'} ({dct.get('basis') or 'no basis recorded'})",
+            f"`{rec['raw_sha256']}`",
+            m["raw_length"],
+            m["clean_length"],
+        ])
+    return table(["document", "title", "outlet", "DCT (basis)", "raw sha256", "raw chars", "clean chars"], rows, {5, 6})
+
+
+def sentence(text) -> str:
+    """One line of prose from a metadata note, ending in a full stop."""
+    text = " ".join(str(text or "").split())
+    return text if not text or text.endswith((".", "!", "?")) else text + "."
+
+
+def provenance_list(src: Sources) -> str:
+    """Per document: what the metadata says about title, outlet, URL and date, with the evidence."""
+    out = []
+    for rec in src.records:
+        dct = rec.get("dct") or {}
+        title = f"“{rec['title']}”" if rec.get("title") else "none"
+        out.append(f"- **`{rec['id']}`**")
+        out.append(f"  - Title: {title}. Basis: {sentence(rec.get('title_basis') or 'not recorded')}")
+        out.append(f"  - Outlet: {rec.get('source_outlet') or 'unknown'}. {sentence(rec.get('source_note'))}".rstrip())
+        out.append(f"  - URL: {rec.get('url') or 'unknown'}. {sentence(rec.get('url_note'))}".rstrip())
+        out.append(f"  - Document creation time: {dct.get('value') or 'unknown'} ({dct.get('basis') or 'no basis'}). "
+                   f"{sentence(dct.get('evidence'))}".rstrip())
+    return "\n".join(out)
+
+
+def rule_rows(src: Sources) -> list[dict]:
+    return list(src.rules.get("removals") or []) + list(src.rules.get("substitutions") or [])
+
+
+def cleaning_table(src: Sources) -> str:
+    """Removed runs (and characters) per reason code and document, from the cleaning maps."""
+    ids = [r["id"] for r in src.records]
+    rows = []
+    for rule in rule_rows(src):
+        name = rule["name"]
+        cells = []
+        total_n = total_c = 0
+        for doc_id in ids:
+            m = src.maps[doc_id]
+            runs = [r for r in m["removed"] if r["reason"] == name]
+            subs = [s for s in m.get("substituted", []) if s["reason"] == name]
+            n = len(runs) + len(subs)
+            chars = sum(r["raw_end"] - r["raw_start"] for r in runs) + len(subs)
+            total_n += n
+            total_c += chars
+            cells.append(f"{n} ({chars})" if n else "0")
+        rows.append([f"`{name}`", *cells, f"{total_n} ({total_c})" if total_n else "0"])
+    return table(["reason code", *[short_id(i) for i in ids], "all"], rows, set(range(1, len(ids) + 2)))
+
+
+def rules_description_list(src: Sources) -> str:
+    return "\n".join(f"- `{r['name']}` ({r['kind']}): {' '.join(str(r.get('description', '')).split())}"
+                     for r in rule_rows(src))
+
+
+def counts_table(src: Sources) -> str:
+    counts = layer_counts(src)
+    rows = []
+    totals = {layer: 0 for layer in standoff.LAYERS}
+    for rec in src.records:
+        c = counts[rec["id"]]
+        spans = sum(c[layer] for layer in standoff.SPAN_LAYERS)
+        rows.append([f"`{rec['id']}`", *[c[layer] for layer in standoff.LAYERS], spans])
+        for layer in standoff.LAYERS:
+            totals[layer] += c[layer]
+    rows.append(["all", *[totals[layer] for layer in standoff.LAYERS],
+                 sum(totals[layer] for layer in standoff.SPAN_LAYERS)])
+    return table(["document", *standoff.LAYERS, "spans"], rows, set(range(1, len(standoff.LAYERS) + 2)))
+
+
+def label_document_table(src: Sources) -> str:
+    ids = [r["id"] for r in src.records]
+    rows = []
+    for (layer, label), per_doc in label_counts(src).items():
+        rows.append([layer, f"`{label}`", *[per_doc.get(i, 0) for i in ids], sum(per_doc.values())])
+    return table(["layer", "label", *[short_id(i) for i in ids], "all"], rows, set(range(2, len(ids) + 3)))
+
+
+def inventory_tables(src: Sources) -> str:
+    """The label inventory of schemas/labels.yaml with the gold count of every label and value."""
+    counts = label_counts(src)
+    parts = []
+    for layer in standoff.SPAN_LAYERS:
+        spec = src.inv.raw["layers"][layer]
+        parts.append(f"**{layer}**: {spec['description']} Id prefix `{spec['id_prefix']}`; "
+                     f"overlapping spans {spec['overlap']}.")
+        parts.append("")
+        rows = [[f"`{label}`", desc, sum(counts[(layer, label)].values()), len(counts[(layer, label)])]
+                for label, desc in src.inv.label_descriptions(layer).items()]
+        parts.append(table(["label", "description", "gold spans", "documents"], rows, {2, 3}))
+        attrs = spec.get("attributes") or {}
+        if attrs:
+            parts.append("")
+            parts.append("Attributes:")
+            parts.append("")
+            parts += [f"- `{k}`: {sentence(v)}" for k, v in attrs.items()]
+        parts.append("")
+    for attribute in src.inv.raw["values"]:
+        used = attribute_counts(src, attribute)
+        rows = [[f"`{v}`", desc, used.get(v, 0)] for v, desc in src.inv.value_descriptions(attribute).items()]
+        parts.append(f"**claims.{attribute}** values:")
+        parts.append("")
+        parts.append(table(["value", "description", "gold claims"], rows, {2}))
+        parts.append("")
+    rows = []
+    for rel, spec in src.inv.raw["relations"]["types"].items():
+        rows.append([f"`{rel}`", spec["description"], spec["from"], ", ".join(spec["to"]),
+                     sum(counts[("relations", rel)].values())])
+    parts.append(f"**relations** (id prefix `{src.inv.id_prefix('relations')}`):")
+    parts.append("")
+    parts.append(table(["type", "description", "from", "to", "gold relations"], rows, {4}))
+    return "\n".join(parts)
+
+
+def ner_block(src: Sources) -> str:
+    timex = ", ".join(f"`{k}` → `{v}`" for k, v in src.inv.timex_to_ner.items())
+    labels = ", ".join(f"`{x}`" for x in src.inv.ner_labels)
+    return (f"{len(src.inv.ner_labels)} labels ({len(src.inv.ner_tags)} IOB2 tags with `O`): {labels}. "
+            f"Time expressions join them as {timex}.")
+
+
+def quantity_claims(src: Sources) -> int:
+    return sum(1 for doc in src.gold.values() for c in doc["claims"] if c.get("quantity_value") is not None)
+
+
+def top_entities_table(src: Sources) -> str:
+    mentions, docs = mention_counts(src)
+    top = sorted(mentions.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP_ENTITIES]
+    rows = []
+    for eid, n in top:
+        entry = src.entity_table.get(eid) or {}
+        rows.append([f"`{eid}`", entry.get("name", "(not in the table)"), entry.get("label", ""), n, len(docs[eid])])
+    return table(["entity id", "name", "label", "mentions", "documents"], rows, {3, 4})
+
+
+def entity_label_table(src: Sources) -> str:
+    """Entity table rows per label: how the cross-document ids divide."""
+    by_label = Counter(v["label"] for v in src.entity_table.values())
+    rows = [[f"`{label}`", by_label[label]] for label in src.inv.labels("entities") if by_label.get(label)]
+    return table(["label", "entity ids"], rows, {1})
+
+
+def persons(src: Sources) -> list[str]:
+    used = {e["entity_id"] for doc in src.gold.values() for e in doc["entities"] if e["label"] == "PERSON"}
+    return sorted(src.entity_table[e]["name"] for e in used if e in src.entity_table)
+
+
+def copyright_table(src: Sources) -> str:
+    rows = [[f"`{r['id']}`", r.get("source_outlet") or "unknown", " ".join(str(r.get("copyright") or "not recorded").split())]
+            for r in src.records]
+    return table(["document", "outlet", "copyright status"], rows)
+
+
+# ---------------------------------------------------------------- blocks: agreement, adjudication, pre-annotator
+
+
+def agreement_tables(src: Sources) -> str:
+    from .agreement import markdown_table
+
+    if src.agreement is None:
+        return "No agreement report (`annotations/reports/agreement.json`) in this version."
+    return markdown_table(src.agreement).rstrip("\n")
+
+
+@dataclass
+class Adjudication:
+    items: list
+    followed: list  # per disagreement: A, B, neither or both
+    reasons: dict  # disagreement index -> reason text
+    rules: dict  # rule id -> statement
+
+
+def adjudication(src: Sources) -> Adjudication | None:
+    """Every disagreement between the passes, which pass the gold follows, and the stated reason."""
+    from .agreement import _outcome, _parse_rationale, disagreements
+
+    if set(src.passes) != {"A", "B"} or not src.passes["A"] or not src.passes["B"]:
+        return None
+    items = disagreements(src.passes["A"], src.passes["B"])
+    if src.agreement is not None and len(src.agreement.get("disagreements", [])) != len(items):
+        raise DatasheetError(
+            f"annotations/reports/agreement.json lists {len(src.agreement.get('disagreements', []))} disagreements "
+            f"but passes A and B give {len(items)}; rerun `pactnews agreement annotations/passes/A annotations/passes/B "
+            "--out annotations/reports/agreement`")
+    followed = [_outcome(item, src.passes["A"], src.passes["B"], src.gold)[3] for item in items]
+    reasons, rules = _parse_rationale(src.rationale or {})
+    return Adjudication(items, followed, {i: r for i, r in reasons.items() if i < len(items)}, rules)
+
+
+OUTCOMES = ("A", "B", "neither", "both")
+
+
+def adjudication_table(adj: Adjudication | None) -> str:
+    if adj is None:
+        return "No pair of annotation passes in `annotations/passes/` in this version."
+    per_layer: dict[str, Counter] = {}
+    for item, who in zip(adj.items, adj.followed):
+        per_layer.setdefault(item["layer"], Counter())[who] += 1
+    rows = []
+    for layer in standoff.SPAN_LAYERS:
+        c = per_layer.get(layer, Counter())
+        rows.append([layer, sum(c.values()), *[c.get(o, 0) for o in OUTCOMES]])
+    total = Counter(adj.followed)
+    rows.append(["all", len(adj.items), *[total.get(o, 0) for o in OUTCOMES]])
+    return table(["layer", "disagreements", "gold as A", "gold as B", "gold as neither", "gold as both"],
+                 rows, {1, 2, 3, 4, 5})
+
+
+def rule_usage_table(adj: Adjudication | None) -> str:
+    if adj is None or not adj.rules:
+        return "No decision rules recorded (`annotations/passes/adjudicated/rationale.yaml`)."
+    cited: Counter = Counter()
+    for reason in adj.reasons.values():
+        for rule in sorted(set(re.findall(r"\bD\d+\b", reason))):
+            cited[rule] += 1
+    rows = [[f"**{rule}**", cited.get(rule, 0), " ".join(text.split())] for rule, text in adj.rules.items()]
+    return table(["rule", "decisions citing it", "statement"], rows, {1})
+
+
+# ---------------------------------------------------------------- blocks: the built data
+
+
+def conflict_table(src: Sources) -> str:
+    """Every member of every shipped claim cluster whose numeric figures differ."""
+    built = src.built.get("claim_clusters")
+    if built is None:
+        return "The built data has no `claim_clusters` config (no claims)."
+    source_types = src.inv.values("source_type")
+    facts = src.inv.values("factuality")
+    rows = []
+    for cluster in built.rows:
+        if not cluster["conflict"]:
+            continue
+        for m in cluster["members"]:
+            value = m["quantity_value"]
+            fig = f"{figure(value)} {m['quantity_unit'] or ''}".strip() if value is not None else "no figure"
+            rows.append([f"`{cluster['cluster_id']}`", f"`{m['document_id']}`", m["dct"] or "unknown", m["claim_id"],
+                         fig, f"“{clipped(m['text'], QUOTE_CUT)}”", m["source"] or "(none)",
+                         source_types[m["source_type"]], m["cue"] or "(none)", facts[m["factuality"]]])
+    if not rows:
+        return "No claim cluster reports differing figures in this version."
+    return table(["cluster", "document", "DCT", "claim", "figure", "claim text", "source", "source type", "cue",
+                  "factuality"], rows)
+
+
+def conflict_summary(src: Sources) -> str:
+    built = src.built.get("claim_clusters")
+    rows = [c for c in (built.rows if built else []) if c["conflict"]]
+    if not rows:
+        return "No claim cluster reports differing figures in this version."
+    return "\n".join(f"- `{c['cluster_id']}`: {sentence(c['proposition'])} The build finds "
+                     f"{sentence(c['conflict_basis'])}" for c in rows)
+
+
+def configs_table(src: Sources) -> str:
+    rows = []
+    for config in CONFIGS:
+        built = src.built.get(config)
+        where = f"`data/{config}/{SPLIT}-*.parquet`" if built else "left out (no rows)"
+        rows.append([f"`{config}`" + (" (default)" if config == DEFAULT_CONFIG else ""), built.num_rows if built else 0,
+                     where])
+    return table(["config", f"rows in split `{SPLIT}`", "files"], rows, {1})
+
+
+def type_name(feature) -> str:
+    """A feature's type in words: string, int64, class label (A, B), list of ..., struct."""
+    from datasets import ClassLabel, List, Value
+
+    if isinstance(feature, Value):
+        return feature.dtype
+    if isinstance(feature, ClassLabel):
+        names = feature.names
+        shown = ", ".join(names) if len(names) <= 8 else ", ".join(names[:5]) + f", … ({len(names)} names)"
+        return f"class label ({shown})"
+    if isinstance(feature, List):
+        return f"list of {type_name(feature.feature)}"
+    if isinstance(feature, dict):
+        return "struct"
+    return type(feature).__name__
+
+
+# What the fields mean, where schemas/labels.yaml and corpus/cleaning_rules.yaml do not say it.
+# Keys: "<config>:<dotted path>" for one config, or a bare field name for every config.
+FIELD_NOTES = {
+    "documents:id": "Document id, the stem of its raw file.",
+    "documents:title": "Headline, or null when the text has none (see `metadata.title_basis`).",
+    "documents:text": "The clean text; every offset of every layer indexes it.",
+    "documents:metadata": "The article's record in `corpus/metadata.yaml`.",
+    "documents:metadata.language": "Language code.",
+    "documents:metadata.raw_file": "The raw file, relative to `corpus/`.",
+    "documents:metadata.raw_sha256": "SHA-256 of the raw file (checked on every read).",
+    "documents:metadata.text_sha256": "SHA-256 of the UTF-8 clean text the offsets refer to.",
+    "documents:metadata.title_basis": "How the title was identified, or why there is none.",
+    "documents:metadata.source_outlet": "The outlet the text names, or null.",
+    "documents:metadata.source_note": "The evidence about the outlet.",
+    "documents:metadata.url": "The article's URL, or null.",
+    "documents:metadata.url_note": "Why the URL is known or not.",
+    "documents:metadata.copyright": "Copyright status of the article text.",
+    "documents:metadata.dct": "Document creation time, against which time expressions are normalised.",
+    "documents:metadata.dct.value": "The date (YYYY-MM-DD, or coarser when only that is known).",
+    "documents:metadata.dct.basis": "`stated` (printed in the raw text) or `inferred`.",
+    "documents:metadata.dct.evidence": "The reasoning from the text to the date.",
+    "documents:metadata.cleaning": "Runs removed (characters substituted) per reason code of `corpus/cleaning_rules.yaml`.",
+    "documents:relations": "Relations between a claim and its source or cue, by span id.",
+    "documents:attributions": "SOURCE and CUE spans.",
+    "documents:entities": "The entity mentions: the fields of the `entities` config, without `document_id`.",
+    "documents:timexes": "The time expressions: the fields of the `timexes` config, without `document_id`.",
+    "documents:claims": "The claims: the fields of the `claims` config, without `document_id`.",
+    "document_id": "The document the row belongs to.",
+    "id": "Record id (prefix by layer: E, T, A, C, R), unique within its document.",
+    "start": "Start offset in the clean text (code points).",
+    "end": "End offset in the clean text (code points, exclusive).",
+    "text": "The covered text, `text[start:end]` of the document.",
+    "label": "The label; its names are in the type column.",
+    "entity_name": "Canonical name of `entity_id` in the entity table.",
+    "source_id": "Id of the span that asserts the claim (entity mention or SOURCE), or null.",
+    "source": "Who asserts the claim: the canonical entity name, the SOURCE text, or `author`.",
+    "source_text": "Text of the source span.",
+    "source_entity_id": "Entity id of the source span, when it has one.",
+    "cue_id": "Id of the CUE span, or null.",
+    "cue_text": "Text of the CUE span.",
+    "from_id": "The claim.",
+    "to_id": "The source span (`claim_source`) or CUE span (`claim_cue`).",
+    "ner:id": "Sentence id: document id and sentence index.",
+    "ner:sentence_index": "Position of the sentence in its document.",
+    "ner:start": "Start offset of the sentence in the clean text.",
+    "ner:end": "End offset of the sentence in the clean text (exclusive).",
+    "ner:tokens": "spaCy tokens of the sentence (whitespace tokens dropped).",
+    "ner:token_starts": "Start offset of each token in the clean text.",
+    "ner:token_ends": "End offset of each token in the clean text (exclusive).",
+    "ner:ner_tags": "IOB2 tag of each token.",
+    "claim_clusters:cluster_id": "Key of `annotations/tables/claim_clusters.json`.",
+    "claim_clusters:proposition": "The one proposition the cluster stands for.",
+    "claim_clusters:num_claims": "Number of member claims.",
+    "claim_clusters:documents": "Documents with a member claim.",
+    "claim_clusters:dcts": "The DCT of each of those documents.",
+    "claim_clusters:members": "Every member claim.",
+    "claim_clusters:members.document_id": "Document of the claim.",
+    "claim_clusters:members.dct": "DCT of that document.",
+    "claim_clusters:members.claim_id": "Claim id in that document.",
+    "claim_clusters:members.cue": "Text of the CUE span.",
+    "claim_clusters:figures": "The distinct numeric figures with their unit and number of claims.",
+    "claim_clusters:figures.value": "The figure.",
+    "claim_clusters:figures.unit": "What it counts.",
+    "claim_clusters:figures.num_claims": "Claims that report it.",
+    "claim_clusters:conflict_basis": "The figures and the claims (document/claim id) that report them.",
+}
+UNFOLDED_ELSEWHERE = ("entities", "timexes", "claims")  # nested in documents, their fields listed with their config
+
+
+def field_note(src: Sources, config: str, path: str, layer: str | None) -> str:
+    """What a field means: the notes above, else labels.yaml's attribute description, else the cleaning rule's."""
+    from .build import CONFLICT_RULE
+
+    name = path.split(".")[-1]
+    if f"{config}:{path}" in FIELD_NOTES:
+        return FIELD_NOTES[f"{config}:{path}"]
+    attrs = src.inv.raw["layers"].get(layer or "", {}).get("attributes") or {}
+    values = src.inv.raw.get("values") or {}
+    if name in attrs:
+        return " ".join(str(attrs[name]).split())
+    if config == "claim_clusters" and path == "conflict":
+        return CONFLICT_RULE[0].upper() + CONFLICT_RULE[1:] + "."
+    if name in values and layer in (None, "claims"):
+        return " ".join(str(src.inv.raw["layers"]["claims"]["attributes"][name]).split())
+    if path.startswith("metadata.cleaning."):
+        rule = next((r for r in rule_rows(src) if r["name"] == name), {})
+        return " ".join(str(rule.get("description", "")).split())
+    return FIELD_NOTES.get(name, "")
+
+
+def field_rows(src: Sources, config: str, features, layer: str | None, prefix: str = "") -> list[list]:
+    """(field, type, meaning) rows; structs and lists of structs unfolded with dotted names."""
+    from datasets import List
+
+    rows = []
+    for name, feature in features.items():
+        path = prefix + name
+        inner = feature.feature if isinstance(feature, List) else feature
+        sub_layer = name if name in standoff.LAYERS else layer
+        rows.append([f"`{path}`", type_name(feature), field_note(src, config, path, layer)])
+        if not isinstance(inner, dict) or (config == "documents" and not prefix and name in UNFOLDED_ELSEWHERE):
+            continue
+        rows += field_rows(src, config, inner, sub_layer, path + ".")
+    return rows
+
+
+def trimmed(value, structs: int):
+    """An example value cut for reading: long strings end in …, long lists say how many items follow.
+
+    Lists of records keep `structs` items, lists of plain values SCALAR_CUT.
+    """
+    if isinstance(value, str):
+        return clipped(value, TEXT_CUT)
+    if isinstance(value, list):
+        keep = structs if any(isinstance(v, dict) for v in value) else SCALAR_CUT
+        head = [trimmed(v, structs) for v in value[:keep]]
+        return head + ([f"… {len(value) - keep} more"] if len(value) > keep else [])
+    if isinstance(value, dict):
+        return {k: trimmed(v, structs) for k, v in value.items()}
+    return value
+
+
+def class_label_notes(features, row, prefix: str = "") -> list[str]:
+    """`field` n = NAME for every class-label value shown in a trimmed example row."""
+    from datasets import ClassLabel, List
+
+    notes = []
+    for name, feature in features.items():
+        value = row.get(name) if isinstance(row, dict) else None
+        path = prefix + name
+        if isinstance(feature, ClassLabel) and isinstance(value, int):
+            notes.append(f"`{path}` {value} = `{feature.int2str(value)}`")
+        elif isinstance(feature, List) and isinstance(value, list):
+            inner = feature.feature
+            for item in value:
+                if isinstance(inner, ClassLabel) and isinstance(item, int):
+                    notes.append(f"`{path}` {item} = `{inner.int2str(item)}`")
+                elif isinstance(inner, dict) and isinstance(item, dict):
+                    notes += class_label_notes(inner, item, path + ".")
+        elif isinstance(feature, dict) and isinstance(value, dict):
+            notes += class_label_notes(feature, value, path + ".")
+    return list(dict.fromkeys(notes))
+
+
+def structure_block(src: Sources, config: str) -> str:
+    built = src.built.get(config)
+    if built is None:
+        return f"This version has no rows in `{config}`; the config is left out of `data/` and the card."
+    layer = config if config in standoff.LAYERS else None
+    structs = 1 if config == DEFAULT_CONFIG else STRUCT_CUT
+    example = trimmed(built.example, structs)
+    notes = class_label_notes(built.features, example)
+    parts = [
+        f"{built.num_rows} rows. Fields:",
+        "",
+        table(["field", "type", "meaning"], field_rows(src, config, built.features, layer)),
+        "",
+        f"A real row of `{config}` as `load_dataset` returns it. Strings longer than {TEXT_CUT} characters are cut, "
+        f"and lists keep their first {structs} record{'s' if structs > 1 else ''} or {SCALAR_CUT} values; “…” marks "
+        "each cut:",
+        "",
+        "```json",
+        json.dumps(example, ensure_ascii=False, indent=2),
+        "```",
+    ]
+    if notes:
+        parts += ["", "Class labels in this row: " + "; ".join(notes) + "."]
+    return "\n".join(parts)
+
+
+QUICK_START = {
+    "documents": '''# documents (the default config): one row per article, every layer nested
+documents = load_dataset(ROOT, "documents", split="test")
+doc = documents[0]
+entity_label = documents.features["entities"].feature["label"]
+print(doc["id"], doc["metadata"]["dct"]["value"], doc["title"])
+for span in doc["entities"][:3]:
+    print(doc["text"][span["start"]:span["end"]], entity_label.int2str(span["label"]), span["entity_id"])''',
+    "entities": '''# entities: one row per entity mention
+entities = load_dataset(ROOT, "entities", split="test")
+print(entities.to_pandas().groupby("entity_name").size().sort_values(ascending=False).head())''',
+    "timexes": '''# timexes: one row per time expression, with its TIMEX3 value
+timexes = load_dataset(ROOT, "timexes", split="test")
+print([(t["text"], t["value"]) for t in timexes][:5])''',
+    "claims": '''# claims: one row per claim; numeric claims carry quantity_value
+claims = load_dataset(ROOT, "claims", split="test")
+factuality = claims.features["factuality"]
+for claim in claims:
+    if claim["quantity_value"] is not None:
+        print(claim["document_id"], claim["quantity_value"], claim["quantity_unit"],
+              factuality.int2str(claim["factuality"]), claim["source"])''',
+    "ner": '''# ner: one row per sentence, spaCy tokens with IOB2 tags
+ner = load_dataset(ROOT, "ner", split="test")
+tags = ner.features["ner_tags"].feature
+print(list(zip(ner[0]["tokens"], tags.int2str(ner[0]["ner_tags"]))))''',
+    "claim_clusters": '''# claim_clusters: one row per cluster; conflict marks differing figures
+clusters = load_dataset(ROOT, "claim_clusters", split="test")
+for cluster in clusters:
+    if cluster["conflict"]:
+        print(cluster["cluster_id"], "-", cluster["conflict_basis"])''',
+}
+
+
+def quick_start(src: Sources) -> str:
+    head = ('from pathlib import Path\n\nfrom datasets import load_dataset\n\n'
+            'ROOT = str(Path.cwd())  # the root of a clone of this repository (datasets needs a named folder, not ".")')
+    parts = [head] + [QUICK_START[c] for c in CONFIGS if c in src.built]
+    return "```python\n" + "\n\n".join(parts) + "\n```"
+
+
+def bibtex(src: Sources) -> str:
+    info = src.info
+    authors = " and ".join("{" + a + "}" for a in info.get("authors") or [])
+    return "\n".join([
+        "```bibtex",
+        f"@misc{{{info['citation_key']},",
+        f"  title  = {{{{{info['pretty_name']}}}}},",
+        f"  author = {{{authors}}},",
+        f"  note   = {{Dataset, version {info['version']}}}",
+        "}",
+        "```",
+    ])
+
+
+# ---------------------------------------------------------------- all blocks
+
+
+def blocks(src: Sources) -> dict[str, str]:
+    """Placeholder name -> generated Markdown; one dict for both templates."""
+    info = src.info
+    counts = layer_counts(src)
+    totals = {layer: sum(c[layer] for c in counts.values()) for layer in standoff.LAYERS}
+    dcts = [r.get("dct") or {} for r in src.records]
+    basis = Counter(d.get("basis") or "unknown" for d in dcts)
+    removed = [r for m in src.maps.values() for r in m["removed"]]
+    substituted = [s for m in src.maps.values() for s in m.get("substituted", [])]
+    mentions, _ = mention_counts(src)
+    used_clusters = Counter(c["cluster_id"] for doc in src.gold.values() for c in doc["claims"])
+    cluster_docs: dict[str, set] = {}
+    for doc_id, doc in src.gold.items():
+        for c in doc["claims"]:
+            cluster_docs.setdefault(c["cluster_id"], set()).add(doc_id)
+    adj = adjudication(src)
+    followed = Counter(adj.followed) if adj else Counter()
+    rule_ids = list(adj.rules) if adj else []
+    built_clusters = src.built.get("claim_clusters")
+    conflicts = [c for c in (built_clusters.rows if built_clusters else []) if c["conflict"]]
+    pre = src.preannotation or {}
+    agreement_docs = len((src.agreement or {}).get("documents", []))
+    person_names = persons(src)
+    out = {
+        "pretty_name": info["pretty_name"],
+        "name": info["name"],
+        "version": str(info["version"]),
+        "description": " ".join(str(info["description"]).split()),
+        "license_details": " ".join(str(info.get("license_details") or info.get("license")).split()),
+        "license": str(info.get("license")),
+        "authors": words(info.get("authors") or []),
+        "schema_version": src.inv.schema_version,
+        "guidelines_version": src.guidelines_version or "(unversioned)",
+        "split": SPLIT,
+        "languages": words(info.get("language") or []),
+        "changelog_file": CHANGELOG,
+        "changelog": (f"the entry {info['version']} of `{CHANGELOG}`" if src.changelog_entry
+                      else f"`{CHANGELOG}` (no entry for {info['version']} yet)"),
+        "n_documents": str(len(src.records)),
+        "n_annotated": str(len(src.gold)),
+        "n_entities": str(totals["entities"]),
+        "n_timexes": str(totals["timexes"]),
+        "n_attributions": str(totals["attributions"]),
+        "n_claims": str(totals["claims"]),
+        "n_relations": str(totals["relations"]),
+        "n_spans": str(sum(totals[layer] for layer in standoff.SPAN_LAYERS)),
+        "n_quantity_claims": str(quantity_claims(src)),
+        "n_entity_ids": str(len(src.entity_table)),
+        "n_entity_ids_used": str(len(mentions)),
+        "n_clusters": str(len(src.cluster_table)),
+        "n_clusters_used": str(len(used_clusters)),
+        "n_clusters_multi_document": str(sum(1 for d in cluster_docs.values() if len(d) > 1)),
+        "n_conflict_clusters": str(len(conflicts)),
+        "n_titles": str(sum(1 for r in src.records if r.get("title"))),
+        "n_outlets_known": str(sum(1 for r in src.records if r.get("source_outlet"))),
+        "n_outlets_unknown": str(sum(1 for r in src.records if not r.get("source_outlet"))),
+        "n_urls_known": str(sum(1 for r in src.records if r.get("url"))),
+        "n_dct_stated": str(basis.get("stated", 0)),
+        "n_dct_inferred": str(basis.get("inferred", 0)),
+        "dct_values": words(sorted({str(d.get("value")) for d in dcts if d.get("value")})),
+        "n_raw_chars": str(sum(m["raw_length"] for m in src.maps.values())),
+        "n_clean_chars": str(sum(m["clean_length"] for m in src.maps.values())),
+        "n_removed_runs": str(len(removed)),
+        "n_removed_chars": str(sum(r["raw_end"] - r["raw_start"] for r in removed)),
+        "n_substituted": str(len(substituted)),
+        "n_rules": str(len(rule_rows(src))),
+        "n_persons": str(len(person_names)),
+        "persons": words(person_names) or "(none)",
+        "top_n": str(TOP_ENTITIES),
+        "pass_names": words(sorted(src.passes)) or "(none)",
+        "n_disagreements": str(len(adj.items)) if adj else "0",
+        "n_gold_as_a": str(followed.get("A", 0)),
+        "n_gold_as_b": str(followed.get("B", 0)),
+        "n_gold_as_neither": str(followed.get("neither", 0)),
+        "n_without_reason": str(len(adj.items) - len(adj.reasons)) if adj else "0",
+        "n_decision_rules": str(len(rule_ids)),
+        "rule_range": f"{rule_ids[0]}–{rule_ids[-1]}" if len(rule_ids) > 1 else (rule_ids[0] if rule_ids else "(none)"),
+        "agreement_documents": str(agreement_docs),
+        "preannotation_mode": str(pre.get("mode") or "(no report)"),
+        "preannotation_version": str(pre.get("model_version") or "(no report)"),
+        "configs_list": words([f"`{c}`" for c in CONFIGS if c in src.built]),
+        "n_configs": str(len(src.built)),
+        "default_config": DEFAULT_CONFIG,
+        # tables and lists
+        "documents_table": documents_table(src),
+        "provenance_list": provenance_list(src),
+        "cleaning_table": cleaning_table(src),
+        "cleaning_rules_list": rules_description_list(src),
+        "counts_table": counts_table(src),
+        "label_document_table": label_document_table(src),
+        "inventory_tables": inventory_tables(src),
+        "ner_labels": ner_block(src),
+        "top_entities_table": top_entities_table(src),
+        "entity_label_table": entity_label_table(src),
+        "copyright_table": copyright_table(src),
+        "agreement_tables": agreement_tables(src),
+        "adjudication_table": adjudication_table(adj),
+        "rule_usage_table": rule_usage_table(adj),
+        "preannotation_table": preannotation_table(src),
+        "conflict_table": conflict_table(src),
+        "conflict_summary": conflict_summary(src),
+        "configs_table": configs_table(src),
+        "quick_start": quick_start(src),
+        "bibtex": bibtex(src),
+    }
+    for config in CONFIGS:
+        out[f"structure_{config}"] = structure_block(src, config)
+    return out
+
+
+def preannotation_table(src: Sources) -> str:
+    from .preannotate import markdown_table
+
+    if src.preannotation is None:
+        return "No pre-annotator scores (`annotations/reports/preannotation_scores.json`) in this version."
+    return markdown_table(src.preannotation).rstrip("\n")
+
+
+# ---------------------------------------------------------------- templates and outputs
+
+
+def filled(template: str, values: dict[str, str], where: str) -> str:
+    """The template with every {{name}} replaced; an unknown name is an error naming the template line."""
+    unknown = []
+    for lineno, line in enumerate(template.splitlines(), 1):
+        for m in PLACEHOLDER.finditer(line):
+            if m.group(1) not in values:
+                unknown.append(f"{where}:{lineno}: unknown placeholder {{{{{m.group(1)}}}}}")
+    if unknown:
+        raise DatasheetError("; ".join(unknown) + f"; known: {', '.join(sorted(values))}")
+    return PLACEHOLDER.sub(lambda m: values[m.group(1)], template)
+
+
+def citation_cff(src: Sources) -> str:
+    """CITATION.cff (CFF 1.2.0) from corpus/dataset.yaml; the licences are mixed, so the message names them."""
+    info = src.info
+    doc = {
+        "cff-version": "1.2.0",
+        "message": ("If you use this dataset, please cite it as below. Licences: "
+                    + " ".join(str(info.get("license_details") or info.get("license")).split())),
+        "type": "dataset",
+        "title": info["pretty_name"],
+        "version": str(info["version"]),
+        "abstract": " ".join(str(info["description"]).split()),
+        "authors": [{"name": a} for a in info.get("authors") or []],
+        "keywords": [*(info.get("task_categories") or []), *(info.get("task_ids") or [])],
+    }
+    return yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=100)
+
+
+def readme_text(front_matter: str | None, body: str) -> str:
+    return body if front_matter is None else f"---\n{front_matter}---\n{body}"
+
+
+def outputs(src: Sources) -> dict[str, str]:
+    """File name -> text of every generated document."""
+    values = blocks(src)
+    sheet = filled(src.templates[DATASHEET_TEMPLATE.as_posix()], values, DATASHEET_TEMPLATE.as_posix())
+    body = filled(src.templates[CARD_TEMPLATE.as_posix()], values, CARD_TEMPLATE.as_posix())
+    return {DATASHEET: sheet, README: readme_text(src.front_matter, body), CITATION: citation_cff(src)}
+
+
+def render(layout: Layout, data_dir: Path | None = None, front_matter: str | None = None) -> dict[Path, bytes]:
+    """DATASHEET.md, README.md (front matter kept, body generated) and CITATION.cff as path -> bytes.
+
+    data_dir: the built data/ to take example rows and claim clusters from (default layout.data);
+    front_matter: the README YAML to keep (default: the current README.md's).
+    """
+    src = read_sources(layout, data_dir, front_matter)
+    return {layout.root / name: text.encode("utf-8") for name, text in outputs(src).items()}
+
+
+def check(layout: Layout, data_dir: Path | None = None, front_matter: str | None = None) -> list[str]:
+    """The generated files (relative paths) that are missing or differ from a fresh render."""
+    stale = []
+    for path, data in sorted(render(layout, data_dir, front_matter).items()):
+        if not path.is_file() or sha256_bytes(path.read_bytes()) != sha256_bytes(data):
+            stale.append(path.relative_to(layout.root).as_posix())
+    return stale

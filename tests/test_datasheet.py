@@ -1,0 +1,593 @@
+"""DATASHEET.md, the README.md body and CITATION.cff against the data they are generated from.
+
+Every figure checked here is recounted in the test from the files themselves
+(json/yaml/hashlib, not pactnews), on a built copy of the repository in tmp.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+import yaml
+
+import buildkit
+from pactnews import datasheet, standoff
+from pactnews.repo import Layout, write_files_atomically
+
+REPO = Path(__file__).resolve().parents[1]
+COPIED = ("corpus", "schemas", "annotations", "docs")
+TOP = ("README.md", "CHANGELOG.md")
+
+# The questions of "Datasheets for Datasets" (Gebru et al.), by section, as the datasheet's headings.
+QUESTIONS = {
+    "Motivation": [
+        "For what purpose was the dataset created?",
+        "Who created the dataset and on behalf of which entity?",
+        "Who funded the creation of the dataset?",
+        "Any other comments?",
+    ],
+    "Composition": [
+        "What do the instances that comprise the dataset represent?",
+        "How many instances are there in total?",
+        "Does the dataset contain all possible instances or is it a sample of instances from a larger set?",
+        "What data does each instance consist of?",
+        "Is there a label or target associated with each instance?",
+        "Is any information missing from individual instances?",
+        "Are relationships between individual instances made explicit?",
+        "Are there recommended data splits?",
+        "Are there any errors, sources of noise, or redundancies in the dataset?",
+        "Is the dataset self-contained, or does it link to or otherwise rely on external resources?",
+        "Does the dataset contain data that might be considered confidential?",
+        "Does the dataset contain data that, if viewed directly, might be offensive, insulting, threatening, or "
+        "might otherwise cause anxiety?",
+        "Does the dataset identify any subpopulations?",
+        "Is it possible to identify individuals, either directly or indirectly, from the dataset?",
+        "Does the dataset contain data that might be considered sensitive in any way?",
+        "Any other comments?",
+    ],
+    "Collection process": [
+        "How was the data associated with each instance acquired?",
+        "What mechanisms or procedures were used to collect the data?",
+        "If the dataset is a sample from a larger set, what was the sampling strategy?",
+        "Who was involved in the data collection process and how were they compensated?",
+        "Over what timeframe was the data collected?",
+        "Were any ethical review processes conducted?",
+        "Did you collect the data from the individuals in question directly, or obtain it via third parties or "
+        "other sources?",
+        "Were the individuals in question notified about the data collection?",
+        "Did the individuals in question consent to the collection and use of their data?",
+        "If consent was obtained, were the consenting individuals provided with a mechanism to revoke their consent?",
+        "Has an analysis of the potential impact of the dataset and its use on data subjects been conducted?",
+        "Any other comments?",
+    ],
+    "Preprocessing, cleaning and labeling": [
+        "Was any preprocessing/cleaning/labeling of the data done?",
+        'Was the "raw" data saved in addition to the preprocessed/cleaned/labeled data?',
+        "Is the software that was used to preprocess/clean/label the data available?",
+        "Any other comments?",
+    ],
+    "Uses": [
+        "Has the dataset been used for any tasks already?",
+        "Is there a repository that links to any or all papers or systems that use the dataset?",
+        "What (other) tasks could the dataset be used for?",
+        "Is there anything about the composition of the dataset or the way it was collected and "
+        "preprocessed/cleaned/labeled that might impact future uses?",
+        "Are there tasks for which the dataset should not be used?",
+        "Any other comments?",
+    ],
+    "Distribution": [
+        "Will the dataset be distributed to third parties outside of the entity on behalf of which the dataset "
+        "was created?",
+        "How will the dataset be distributed?",
+        "When will the dataset be distributed?",
+        "Will the dataset be distributed under a copyright or other intellectual property (IP) license, and/or "
+        "under applicable terms of use (ToU)?",
+        "Have any third parties imposed IP-based or other restrictions on the data associated with the instances?",
+        "Do any export controls or other regulatory restrictions apply to the dataset or to individual instances?",
+        "Any other comments?",
+    ],
+    "Maintenance": [
+        "Who will be supporting/hosting/maintaining the dataset?",
+        "How can the owner/curator/manager of the dataset be contacted?",
+        "Is there an erratum?",
+        "Will the dataset be updated?",
+        "If the dataset relates to people, are there applicable limits on the retention of the data associated "
+        "with the instances?",
+        "Will older versions of the dataset continue to be supported/hosted/maintained?",
+        "If others want to extend/augment/build on/contribute to the dataset, is there a mechanism for them to do so?",
+        "Any other comments?",
+    ],
+}
+
+# Top-level keys of CFF 1.2.0 (citation-file-format schema.json: properties, required).
+CFF_KEYS = {"abstract", "authors", "cff-version", "commit", "contact", "date-released", "doi", "identifiers",
+            "keywords", "license", "license-url", "message", "preferred-citation", "references", "repository",
+            "repository-artifact", "repository-code", "title", "type", "url", "version"}
+CFF_REQUIRED = {"authors", "cff-version", "message", "title"}
+
+
+# ---------------------------------------------------------------- fixtures and readers
+
+
+def copy_inputs(dest: Path, src: Path = REPO) -> Path:
+    dest.mkdir(parents=True)
+    for name in COPIED:
+        shutil.copytree(src / name, dest / name, ignore=shutil.ignore_patterns("__pycache__"))
+    for name in TOP:
+        if (src / name).is_file():
+            shutil.copy2(src / name, dest / name)
+    for p in dest.rglob("*"):
+        p.chmod(p.stat().st_mode | 0o200)
+    return dest
+
+
+def generate(root: Path) -> None:
+    write_files_atomically(datasheet.render(Layout(root)))
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory) -> Path:
+    """A repository copy, built by `pactnews build`, with the generated documents written into it."""
+    root = copy_inputs(tmp_path_factory.mktemp("datasheet") / "repo")
+    rc, out = buildkit.run_cli(root, "build", "--quiet")
+    assert rc == 0, out
+    generate(root)
+    return root
+
+
+def changed_copy(built: Path, dest: Path) -> Path:
+    shutil.copytree(built, dest, ignore=shutil.ignore_patterns("build"))
+    return dest
+
+
+def sheet(root: Path) -> str:
+    return (root / "DATASHEET.md").read_text(encoding="utf-8")
+
+
+def card_body(root: Path) -> str:
+    text = (root / "README.md").read_text(encoding="utf-8")
+    assert text.startswith("---\n")
+    return text[text.index("\n---\n", 3) + 5:]
+
+
+def gold(root: Path) -> dict[str, dict]:
+    ids = [r["id"] for r in yaml.safe_load((root / "corpus" / "metadata.yaml").read_text())["documents"]]
+    out = {}
+    for i in sorted(ids):
+        path = root / "annotations" / f"{i}.json"
+        if path.is_file():
+            out[i] = json.loads(path.read_text(encoding="utf-8"))
+    return out
+
+
+def metadata(root: Path) -> list[dict]:
+    return sorted(yaml.safe_load((root / "corpus" / "metadata.yaml").read_text(encoding="utf-8"))["documents"],
+                  key=lambda r: r["id"])
+
+
+def md_tables(text: str) -> list[tuple[list[str], list[list[str]]]]:
+    """Every Markdown table of a text as (header cells, body rows)."""
+    out, block = [], []
+    for line in text.splitlines() + [""]:
+        if line.startswith("|"):
+            block.append(line)
+            continue
+        if len(block) >= 2:
+            rows = [[c.strip().replace("\\|", "|") for c in re.split(r"(?<!\\)\|", b)[1:-1]] for b in block]
+            out.append((rows[0], rows[2:]))
+        block = []
+    return out
+
+
+def find_table(text: str, first_headers: list[str]) -> list[dict]:
+    found = [(h, rows) for h, rows in md_tables(text) if h[: len(first_headers)] == first_headers]
+    assert len(found) == 1, f"expected one table with headers {first_headers}, found {len(found)}"
+    headers, rows = found[0]
+    return [dict(zip(headers, r)) for r in rows]
+
+
+def code(value: str) -> str:
+    return value.strip("`")
+
+
+def section(text: str, heading: str) -> str:
+    """The text under a heading up to the next heading of the same or a higher level."""
+    level = len(heading) - len(heading.lstrip("#"))
+    lines = text.splitlines()
+    start = lines.index(heading) + 1
+    end = next((i for i in range(start, len(lines))
+                if re.match(r"#{1,%d} " % level, lines[i])), len(lines))
+    return "\n".join(lines[start:end])
+
+
+# ---------------------------------------------------------------- structure
+
+
+def test_every_section_and_every_question_is_answered(built):
+    text = sheet(built)
+    h2 = [line[3:] for line in text.splitlines() if line.startswith("## ")]
+    assert h2 == list(QUESTIONS)
+    for name, questions in QUESTIONS.items():
+        body = section(text, f"## {name}")
+        h3 = [line[4:] for line in body.splitlines() if line.startswith("### ")]
+        assert h3 == questions, name
+        for q in questions:
+            parts = body.split(f"### {q}\n", 1)[1]
+            answer = re.split(r"\n### ", parts, maxsplit=1)[0]
+            assert len(re.sub(r"\s+", " ", answer).strip()) > 40, f"{name}: {q!r} has no real answer"
+    assert "{{" not in text and "}}" not in text
+
+
+def test_annotation_procedure_is_stated_honestly(built):
+    text = " ".join(sheet(built).split())
+    for phrase in ("separate AI annotator", "large-language-model agent", "unable to see the other pass",
+                   "further AI agent instance adjudicated every disagreement", "No human annotator has yet reviewed",
+                   "very likely overstates what two human annotators would reach", "These scores are optimistic"):
+        assert phrase in text, phrase
+    body = " ".join(card_body(built).split())
+    assert "No human annotator has yet reviewed the gold" in body
+    assert "pactnews annotate --with-gold" in body and "pactnews pull" in body
+
+
+def test_template_prose_hard_codes_no_figure():
+    allowed = re.compile(r"SHA-256|UTF-8|TIMEX3|IOB2|OntoNotes 5\.0|^\s*\d+\. ", re.MULTILINE)
+    for name in ("datasheet.template.md", "card.template.md"):
+        text = (REPO / "docs" / name).read_text(encoding="utf-8")
+        text = re.sub(r"```.*?```|`[^`\n]*`", "", text, flags=re.DOTALL)  # code, not prose
+        text = datasheet.PLACEHOLDER.sub("", text)
+        text = allowed.sub("", text)
+        digits = [line for line in text.splitlines() if re.search(r"\d", line)]
+        assert not digits, f"{name}: figures typed into the prose: {digits}"
+
+
+# ---------------------------------------------------------------- figures, recounted
+
+
+def test_counts_per_document_and_layer(built):
+    docs = gold(built)
+    rows = find_table(sheet(built), ["document", "entities", "timexes"])
+    layers = ["entities", "timexes", "attributions", "claims", "relations"]
+    expected = {d: {layer: len(doc[layer]) for layer in layers} for d, doc in docs.items()}
+    assert [code(r["document"]) for r in rows[:-1]] == [r["id"] for r in metadata(built)]
+    for r in rows[:-1]:
+        want = expected.get(code(r["document"]), dict.fromkeys(layers, 0))
+        assert {layer: int(r[layer]) for layer in layers} == want
+        assert int(r["spans"]) == sum(want[layer] for layer in layers[:4])
+    total = rows[-1]
+    assert total["document"] == "all"
+    for layer in layers:
+        assert int(total[layer]) == sum(len(doc[layer]) for doc in docs.values())
+    summary = " ".join(card_body(built).split())
+    assert f"{sum(len(d['entities']) for d in docs.values())} entity mentions" in summary
+    assert f"{sum(len(d['claims']) for d in docs.values())} claims" in summary
+
+
+def test_counts_per_label_and_document_cover_the_whole_inventory(built):
+    labels_yaml = yaml.safe_load((built / "schemas" / "labels.yaml").read_text())
+    docs = gold(built)
+    rows = find_table(sheet(built), ["layer", "label", "000"])
+    expected_keys = [(layer, label) for layer, spec in labels_yaml["layers"].items() for label in spec["labels"]]
+    expected_keys += [("relations", t) for t in labels_yaml["relations"]["types"]]
+    assert [(r["layer"], code(r["label"])) for r in rows] == expected_keys
+    for r in rows:
+        layer, label = r["layer"], code(r["label"])
+        per_doc = {d[:3]: sum(1 for s in doc[layer] if s["label"] == label) for d, doc in docs.items()}
+        for short, n in per_doc.items():
+            assert int(r[short]) == n, (layer, label, short)
+        assert int(r["all"]) == sum(per_doc.values())
+    text = sheet(built)
+    for layer, spec in labels_yaml["layers"].items():
+        for label, desc in spec["labels"].items():
+            assert f"| `{label}` | {desc} |" in text
+
+
+def test_documents_table_from_the_files(built):
+    rows = find_table(sheet(built), ["document", "title", "outlet"])
+    records = metadata(built)
+    assert len(rows) == len(records)
+    for r, rec in zip(rows, records):
+        raw = (built / "corpus" / rec["raw_file"]).read_bytes()
+        clean = (built / "corpus" / "clean" / f"{rec['id']}.txt").read_text(encoding="utf-8")
+        assert code(r["document"]) == rec["id"]
+        assert code(r["raw sha256"]) == hashlib.sha256(raw).hexdigest()
+        assert int(r["raw chars"]) == len(raw.decode("utf-8"))
+        assert int(r["clean chars"]) == len(clean)
+        assert r["title"] == (rec["title"] or "(no title)")
+        assert r["outlet"] == (rec["source_outlet"] or "unknown")
+        assert r["DCT (basis)"] == f"{rec['dct']['value']} ({rec['dct']['basis']})"
+        if rec["source_note"]:
+            assert " ".join(rec["source_note"].split()) in sheet(built)
+
+
+def test_boilerplate_removals_per_reason_and_document(built):
+    rules = yaml.safe_load((built / "corpus" / "cleaning_rules.yaml").read_text())
+    names = [r["name"] for r in rules["removals"] + rules["substitutions"]]
+    maps = {p.name.split(".")[0]: json.loads(p.read_text()) for p in sorted((built / "corpus" / "clean").glob("*.map.json"))}
+    rows = find_table(sheet(built), ["reason code"])
+    assert [code(r["reason code"]) for r in rows] == names
+    for r in rows:
+        name = code(r["reason code"])
+        for doc_id, m in maps.items():
+            runs = [x for x in m["removed"] if x["reason"] == name]
+            subs = [x for x in m["substituted"] if x["reason"] == name]
+            n, chars = len(runs) + len(subs), sum(x["raw_end"] - x["raw_start"] for x in runs) + len(subs)
+            assert r[doc_id[:3]] == (f"{n} ({chars})" if n else "0"), (name, doc_id)
+    removed = sum(len(m["removed"]) for m in maps.values())
+    assert f"{removed} runs and {sum(x['raw_end'] - x['raw_start'] for m in maps.values() for x in m['removed'])} " \
+           "characters were removed" in " ".join(sheet(built).split())
+
+
+def _claim_source(doc: dict, claim: dict, entity_names: dict) -> str:
+    spans = {s["id"]: (layer, s) for layer in ("entities", "attributions") for s in doc[layer]}
+    to = [r["to_id"] for r in doc["relations"] if r["from_id"] == claim["id"] and r["label"] == "claim_source"]
+    if not to:
+        return "author" if claim["source_type"] == "author" else "(none)"
+    layer, span = spans[to[0]]
+    return entity_names.get(span["entity_id"], span["text"]) if layer == "entities" else span["text"]
+
+
+def test_conflict_table_lists_every_member_of_every_cluster_with_differing_figures(built):
+    docs = gold(built)
+    entity_names = {e["entity_id"]: e["name"] for e in json.loads((built / "annotations" / "tables" / "entities.json").read_text())["entities"]}
+    dcts = {r["id"]: str(r["dct"]["value"]) for r in metadata(built)}
+    members: dict[str, list] = {}
+    for doc_id, doc in docs.items():
+        for c in doc["claims"]:
+            members.setdefault(c["cluster_id"], []).append((doc_id, c))
+    conflicting = {k: v for k, v in members.items()
+                   if len({c["quantity_value"] for _, c in v if c["quantity_value"] is not None}) > 1}
+    assert conflicting, "the gold has no cluster with differing figures; the test would prove nothing"
+    expected = []
+    for cid in sorted(conflicting):
+        for doc_id, c in sorted(conflicting[cid], key=lambda m: (m[0], m[1]["start"], m[1]["end"], m[1]["id"])):
+            v = c["quantity_value"]
+            fig = f"{int(v):,} {c['quantity_unit']}" if v is not None else "no figure"
+            expected.append([cid, doc_id, dcts[doc_id], c["id"], fig, _claim_source(docs[doc_id], c, entity_names),
+                             c["source_type"], c["factuality"]])
+    rows = find_table(sheet(built), ["cluster", "document", "DCT"])
+    found = [[code(r["cluster"]), code(r["document"]), r["DCT"], r["claim"], r["figure"], r["source"],
+              r["source type"], r["factuality"]] for r in rows]
+    assert found == expected
+    for r, (_, c) in zip(rows, [m for cid in sorted(conflicting) for m in sorted(
+            conflicting[cid], key=lambda m: (m[0], m[1]["start"], m[1]["end"], m[1]["id"]))]):
+        quoted = r["claim text"].strip("“”").rstrip("…")
+        assert c["text"].startswith(quoted)
+    summary = " ".join(card_body(built).split())
+    for cid in conflicting:
+        assert f"`{cid}`" in summary
+
+
+def test_top_entities_and_entity_table(built):
+    docs = gold(built)
+    table = json.loads((built / "annotations" / "tables" / "entities.json").read_text())["entities"]
+    mentions = Counter(e["entity_id"] for doc in docs.values() for e in doc["entities"])
+    in_docs = {k: {d for d, doc in docs.items() for e in doc["entities"] if e["entity_id"] == k} for k in mentions}
+    rows = find_table(sheet(built), ["entity id", "name", "label", "mentions"])
+    top = sorted(mentions.items(), key=lambda kv: (-kv[1], kv[0]))[: datasheet.TOP_ENTITIES]
+    assert [(code(r["entity id"]), int(r["mentions"]), int(r["documents"])) for r in rows] == \
+        [(k, n, len(in_docs[k])) for k, n in top]
+    names = {e["entity_id"]: e["name"] for e in table}
+    assert [r["name"] for r in rows] == [names[k] for k, _ in top]
+    text = " ".join(sheet(built).split())
+    assert f"The cross-document entity table has {len(table)} entity ids ({len(mentions)} of them" in text
+    by_label = find_table(sheet(built), ["label", "entity ids"])
+    assert {code(r["label"]): int(r["entity ids"]) for r in by_label} == Counter(e["label"] for e in table)
+
+
+def test_agreement_tables_match_the_report(built):
+    report = json.loads((built / "annotations" / "reports" / "agreement.json").read_text())
+    rows = find_table(sheet(built), ["layer", "label", "A", "B", "strict F1"])
+    expected = [(layer, label, m["strict"]["a"], m["strict"]["b"], f"{m['strict']['f1']:.3f}", f"{m['overlap']['f1']:.3f}")
+                for layer, body in report["layers"].items() for label, m in body["spans"].items()]
+    assert [(r["layer"], r["label"], int(r["A"]), int(r["B"]), r["strict F1"], r["overlap F1"]) for r in rows] == expected
+    measures = {r["measure"]: r for r in find_table(sheet(built), ["measure", "on", "value"])}
+    claims = report["layers"]["claims"]
+    assert measures["claim factuality Cohen's kappa"]["value"] == f"{claims['factuality_kappa']:.3f}"
+    assert measures["claim cluster pairwise agreement"]["on"] == f"{claims['cluster_pairs']} pairs of those claims"
+
+
+def test_adjudication_outcomes_and_rules(built):
+    log = (built / "annotations" / "ADJUDICATION.md").read_text()
+    m = re.search(r"^(\d+) disagreements; the gold follows (.*)\.$", log, re.MULTILINE)
+    counts = {k: int(v) for k, v in re.findall(r"(\w+): (\d+)", m.group(2))}
+    report = json.loads((built / "annotations" / "reports" / "agreement.json").read_text())
+    assert int(m.group(1)) == len(report["disagreements"])
+    rows = find_table(sheet(built), ["layer", "disagreements", "gold as A"])
+    total = rows[-1]
+    assert total["layer"] == "all" and int(total["disagreements"]) == int(m.group(1))
+    for who in ("A", "B", "neither", "both"):
+        assert int(total[f"gold as {who}"]) == counts.get(who, 0)
+    per_layer = Counter(d["layer"] for d in report["disagreements"])
+    assert {r["layer"]: int(r["disagreements"]) for r in rows[:-1]} == {r["layer"]: per_layer.get(r["layer"], 0) for r in rows[:-1]}
+    rationale = yaml.safe_load((built / "annotations" / "passes" / "adjudicated" / "rationale.yaml").read_text())
+    reasons = []
+    for key, why in rationale["decisions"].items():
+        lo, _, hi = str(key).partition("-")
+        reasons += [str(why)] * (int(hi or lo) - int(lo) + 1)
+    rule_rows = find_table(sheet(built), ["rule", "decisions citing it"])
+    assert [r["rule"].strip("*") for r in rule_rows] == list(rationale["rules"])
+    for r in rule_rows:
+        rule = r["rule"].strip("*")
+        assert int(r["decisions citing it"]) == sum(1 for why in reasons if re.search(rf"\b{rule}\b", why))
+        assert r["statement"] == " ".join(rationale["rules"][rule].split())
+    text = " ".join(sheet(built).split())
+    ids = list(rationale["rules"])
+    assert f"({ids[0]}–{ids[-1]})" in text
+
+
+def test_preannotator_table_matches_the_report(built):
+    scores = json.loads((built / "annotations" / "reports" / "preannotation_scores.json").read_text())
+    rows = find_table(sheet(built), ["layer", "label", "tp", "fp", "fn"])
+    expected = [(layer, label, m["tp"], m["fp"], m["fn"], f"{m['f1']:.3f}")
+                for layer, body in scores["labels"].items() for label, m in body.items()]
+    assert [(r["layer"], r["label"], int(r["tp"]), int(r["fp"]), int(r["fn"]), r["F1"]) for r in rows] == expected
+    assert f"mode: {scores['mode']}" in sheet(built)
+
+
+def test_licences_copyright_and_version(built):
+    info = yaml.safe_load((built / "corpus" / "dataset.yaml").read_text())
+    text = " ".join(sheet(built).split())
+    assert " ".join(info["license_details"].split()) in text
+    assert f"Version {info['version']} of `{info['name']}`" in text
+    rows = find_table(sheet(built), ["document", "outlet", "copyright status"])
+    assert {code(r["document"]): r["copyright status"] for r in rows} == \
+        {rec["id"]: " ".join(rec["copyright"].split()) for rec in metadata(built)}
+    assert "@" not in re.sub(r"`[^`]*`|```.*?```", "", text, flags=re.DOTALL), "no e-mail addresses"
+    assert "http" not in text
+    body = card_body(built)
+    assert " ".join(info["license_details"].split()) in " ".join(body.split())
+    assert f"@misc{{{info['citation_key']}," in body
+
+
+# ---------------------------------------------------------------- README
+
+
+def test_front_matter_is_kept_byte_for_byte(built, tmp_path):
+    readme = (built / "README.md").read_text(encoding="utf-8")
+    front = readme[4: readme.index("\n---\n", 3) + 1]
+    assert "configs:" in front
+    out = datasheet.render(Layout(built), front_matter="pretty_name: other\n")
+    new = out[Layout(built).root / "README.md"].decode("utf-8")
+    assert new.startswith("---\npretty_name: other\n---\n# PactNews\n")
+    assert new[new.index("\n---\n", 3) + 5:] == card_body(built)
+
+
+def test_setup_commands_stay_first():
+    current = (REPO / "docs" / "card.template.md").read_text(encoding="utf-8")
+    head = current.split("\n\n<!--", 1)[0]
+    assert head.startswith("# PactNews\n\n```bash\n# 1. Set up, build the dataset")
+    assert "pip install -q -e '.[test,annotate]' && .venv/bin/pytest -q\n```" in head
+
+
+def test_quick_start_runs_against_the_built_copy(built, tmp_path):
+    body = card_body(built)
+    blocks = re.findall(r"```python\n(.*?)```", body, flags=re.DOTALL)
+    assert blocks, "no python code in the README"
+    script = tmp_path / "quick_start.py"
+    script.write_text("\n".join(blocks), encoding="utf-8")
+    env = {**os.environ, "HF_DATASETS_CACHE": str(tmp_path / "cache"), "HF_HUB_OFFLINE": "1",
+           "HF_DATASETS_OFFLINE": "1", "HF_DATASETS_DISABLE_PROGRESS_BARS": "1"}
+    run = subprocess.run([sys.executable, str(script)], cwd=built, env=env, capture_output=True, text=True,
+                         timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]
+    docs = gold(built)
+    first = sorted(docs)[0]
+    assert first in run.stdout
+    for doc_id, doc in docs.items():
+        for c in doc["claims"]:
+            if c["quantity_value"] is not None:
+                assert f"{doc_id} {float(c['quantity_value'])} {c['quantity_unit']} {c['factuality']}" in run.stdout
+
+
+def test_example_rows_are_real_rows(built, tmp_path):
+    import datasets
+
+    body = card_body(built)
+    examples = {}
+    for config in ("documents", "entities", "timexes", "claims", "ner", "claim_clusters"):
+        part = section(body, f"### `{config}`" + (" (default)" if config == "documents" else ""))
+        found = re.findall(r"```json\n(.*?)```", part, flags=re.DOTALL)
+        assert len(found) == 1, config
+        examples[config] = json.loads(found[0])
+    key = {"documents": ("id",), "ner": ("id",), "claim_clusters": ("cluster_id",)}
+    for config, example in examples.items():
+        rows = datasets.load_dataset(str(built), config, split="test", cache_dir=str(tmp_path / config))
+        fields = key.get(config, ("document_id", "id"))
+        match = [r for r in rows if all(r[f] == example[f] for f in fields)]
+        assert len(match) == 1, config
+        real = match[0]
+        assert list(example) == list(real), config
+        for field, value in example.items():
+            if isinstance(value, str) and value.endswith("…"):
+                assert real[field].startswith(value[:-1]) and len(real[field]) > len(value) - 1
+            elif isinstance(value, list):
+                shown = [v for v in value if not (isinstance(v, str) and v.startswith("… ") and v.endswith(" more"))]
+                assert len(value) == len(real[field]) or value[-1] == f"… {len(real[field]) - len(shown)} more"
+                for a, b in zip(shown, real[field]):
+                    if not isinstance(a, (dict, str)):
+                        assert a == b
+            elif not isinstance(value, dict):
+                assert value == real[field], (config, field)
+
+
+# ---------------------------------------------------------------- CITATION.cff
+
+
+def test_citation_cff_is_valid_and_carries_the_version(built):
+    info = yaml.safe_load((built / "corpus" / "dataset.yaml").read_text())
+    cff = yaml.safe_load((built / "CITATION.cff").read_text(encoding="utf-8"))
+    assert cff["cff-version"] == "1.2.0"
+    assert CFF_REQUIRED <= set(cff) <= CFF_KEYS
+    assert cff["version"] == str(info["version"])
+    assert cff["title"] == info["pretty_name"]
+    assert cff["type"] == "dataset"
+    assert cff["authors"] == [{"name": a} for a in info["authors"]]
+    assert not {"doi", "url", "identifiers", "repository-code", "license"} & set(cff)
+    assert len(set(cff["keywords"])) == len(cff["keywords"])
+
+
+# ---------------------------------------------------------------- staleness and determinism
+
+
+def test_check_is_clean_after_render_and_names_stale_files_after_a_change(built, tmp_path):
+    root = changed_copy(built, tmp_path / "repo")
+    layout = Layout(root)
+    assert datasheet.check(layout) == []
+    before = sheet(root)
+    docs = gold(root)
+    doc_id = sorted(docs)[-1]
+    linked = {r["to_id"] for r in docs[doc_id]["relations"]}
+    victim = next(e for e in docs[doc_id]["entities"] if e["id"] not in linked)
+    changed = dict(docs[doc_id], entities=[e for e in docs[doc_id]["entities"] if e is not victim])
+    (root / "annotations" / f"{doc_id}.json").write_text(standoff.dumps(changed), encoding="utf-8")
+    stale = datasheet.check(layout)
+    assert "DATASHEET.md" in stale and "README.md" in stale and "CITATION.cff" not in stale
+    after = datasheet.render(layout)[layout.root / "DATASHEET.md"].decode("utf-8")
+    assert after != before
+    row = {code(r["document"]): r for r in find_table(after, ["document", "entities", "timexes"])}[doc_id]
+    assert int(row["entities"]) == len(docs[doc_id]["entities"]) - 1
+    (root / "DATASHEET.md").unlink()
+    assert "DATASHEET.md" in datasheet.check(layout)
+
+
+def test_rendering_is_deterministic_and_independent_of_the_location(built, tmp_path):
+    first = datasheet.render(Layout(built))
+    again = datasheet.render(Layout(built))
+    assert first == again
+    other = changed_copy(built, tmp_path / "elsewhere" / "copy")
+    moved = datasheet.render(Layout(other))
+    assert {p.name: b for p, b in first.items()} == {p.name: b for p, b in moved.items()}
+    for data in first.values():
+        assert str(built).encode() not in data
+
+
+def test_render_reads_an_alternative_data_folder(built, tmp_path):
+    root = changed_copy(built, tmp_path / "repo")
+    shutil.move(root / "data", tmp_path / "staged-data")
+    with pytest.raises(datasheet.DatasheetError, match="pactnews build"):
+        datasheet.render(Layout(root))
+    out = datasheet.render(Layout(root), data_dir=tmp_path / "staged-data")
+    assert out[Layout(root).root / "DATASHEET.md"] == (built / "DATASHEET.md").read_bytes()
+
+
+def test_unknown_placeholder_names_the_template_line(built, tmp_path):
+    root = changed_copy(built, tmp_path / "repo")
+    path = root / "docs" / "datasheet.template.md"
+    path.write_text(path.read_text(encoding="utf-8") + "\nSee {{no_such_block}}.\n", encoding="utf-8")
+    with pytest.raises(datasheet.DatasheetError, match=r"datasheet\.template\.md:\d+: unknown placeholder \{\{no_such_block\}\}"):
+        datasheet.render(Layout(root))
+
+
+def test_repository_documents_are_current():
+    """The committed DATASHEET.md, README body and CITATION.cff are what the data gives (CI runs this too)."""
+    if not (REPO / "data" / "documents").is_dir():
+        pytest.skip("data/ is not built in this checkout; `pactnews build` writes it")
+    assert datasheet.check(Layout(REPO)) == []
