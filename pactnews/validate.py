@@ -31,7 +31,7 @@ from . import standoff, tables
 from .flatten import arrow_schema, flatten
 from .inventory import Inventory, load_inventory
 from .repo import Layout
-from .schemas import NULLABLE, entity_id_labels, id_pattern, table_schema, to_pandas
+from .schemas import id_pattern, table_schema, to_pandas
 
 # test id -> (level, what it checks)
 TESTS: dict[str, tuple[int, str]] = {
@@ -225,16 +225,17 @@ def _record_problems(rec, layer: str, file: str, doc: str) -> list[Incident]:
             continue
         v = rec[name]
         ok = type(v) in _PY_TYPES[typ]
+        expected = _JSON_NAMES[typ]
         if ok and type(v) is int and not _INT64[0] <= v <= _INT64[1]:
-            ok = False
+            ok, expected = False, "an integer that fits in 64 bits"
         if ok and type(v) is str:
             try:
                 v.encode("utf-8")
-            except UnicodeEncodeError:  # a lone surrogate from a \ud800 escape
-                ok = False
+            except UnicodeEncodeError:  # a lone surrogate, from a \ud800 escape
+                ok, expected = False, "a string of Unicode characters (no lone surrogates)"
         if not ok:
-            out.append(incident("wrong-type", f"{name} is {v!r} ({type(v).__name__}); expected {_JSON_NAMES[typ]}",
-                                found=repr(v), expected=_JSON_NAMES[typ], **where))
+            out.append(incident("wrong-type", f"{name} is {v!r} ({type(v).__name__}); expected {expected}",
+                                found=repr(v), expected=expected, **where))
     return out
 
 
@@ -266,12 +267,14 @@ def check_records(docs: dict[str, dict], files: dict[str, str], thorough: bool =
     """L1 checks of every record; returns (incidents, docs without the bad records, their ids).
 
     Bad records are left out of the tables (so they raise no second, derived
-    incident) but their ids still resolve relations.
+    incident) but their ids still resolve relations: the third result lists
+    (document, id, layer) of each, and for a relation (document, from_id,
+    "relations"), whose claim's source can then not be judged.
     """
     out: list[Incident] = []
     keys = sorted(docs)
     cleaned = dict(docs)
-    orphans = []  # (document_id, id) of records left out
+    orphans = []
     for layer in standoff.LAYERS:
         records = list(chain.from_iterable(docs[k][layer] for k in keys))
         if not thorough and _layer_passes_fast(records, layer):
@@ -283,8 +286,9 @@ def check_records(docs: dict[str, dict], files: dict[str, str], thorough: bool =
                 if problems:
                     out += problems
                     changed = True
-                    if isinstance(rec, dict) and isinstance(rec.get("id"), str):
-                        orphans.append((k, rec["id"]))
+                    key = "from_id" if layer == "relations" else "id"
+                    if isinstance(rec, dict) and isinstance(rec.get(key), str):
+                        orphans.append((k, rec[key], layer))
                 else:
                     kept.append(rec)
             if changed:
@@ -566,8 +570,9 @@ _LAYER_NAMES = list(standoff.SPAN_LAYERS) + ["(unchecked)"]
 class _SpanIndex:
     """Every span of every document, found by (document, id) through one sorted int64 key."""
 
-    def __init__(self, cols: Columns, orphans: list[tuple[str, str]], inv: Inventory):
+    def __init__(self, cols: Columns, orphans: list[tuple[str, str, str]], inv: Inventory):
         t = cols.tables
+        orphans = [(d, i) for d, i, layer in orphans if layer != "relations"]
         orphan_ids = pyarrow.array([i for _, i in orphans], pyarrow.string())
         self.vocab = pc.unique(pyarrow.chunked_array(
             [c for layer in standoff.SPAN_LAYERS for c in t[layer]["id"].chunks] + [orphan_ids], pyarrow.string()
@@ -623,14 +628,19 @@ def _targets_text(inv: Inventory, label: str) -> str:
     return " or ".join(f"{layer}:{lab}" if lab else layer for layer, lab in inv.relation_targets(label))
 
 
-def check_references(cols: Columns, orphans: list[tuple[str, str]], entities: dict | None, clusters: dict | None,
+def check_references(cols: Columns, orphans: list[tuple[str, str, str]], entities: dict | None, clusters: dict | None,
                      inv: Inventory, files: dict[str, str],
                      table_files: tuple[str, str] = ("entities.json", "claim_clusters.json")) -> list[Incident]:
     """Relations, and entity and cluster ids against their tables (a table that is None is not checked)."""
     out = []
     t = cols.tables
-    if t["relations"].num_rows:
-        out += _check_relations(cols, _SpanIndex(cols, orphans, inv), inv, files)
+    if t["relations"].num_rows or t["claims"].num_rows:
+        index = _SpanIndex(cols, orphans, inv)
+        number = {k: n for n, k in enumerate(cols.doc_ids)}
+        broken = [(number[d], i) for d, i, layer in orphans if layer == "relations"]
+        broken = index.key(np.array([n for n, _ in broken], dtype=np.int64),
+                           pyarrow.array([i for _, i in broken], pyarrow.string()))
+        out += _check_relations(cols, index, broken, inv, files)
     if entities is not None:
         names = pyarrow.array(list(entities), pyarrow.string())
         for layer in ("entities", "attributions"):
@@ -665,7 +675,13 @@ def check_references(cols: Columns, orphans: list[tuple[str, str]], entities: di
     return out
 
 
-def _check_relations(cols: Columns, index: _SpanIndex, inv: Inventory, files: dict[str, str]) -> list[Incident]:
+def _check_relations(cols: Columns, index: _SpanIndex, broken: np.ndarray, inv: Inventory,
+                     files: dict[str, str]) -> list[Incident]:
+    """Relation ends, types and targets, one relation of a type per claim, and source types.
+
+    `broken` holds the keys of claims that a relation left out for a format
+    problem starts from: their source type is not judged.
+    """
     out = []
     rel, doc = cols.tables["relations"], cols.doc["relations"]
     types = list(inv.raw["relations"]["types"])
@@ -722,13 +738,13 @@ def _check_relations(cols: Columns, index: _SpanIndex, inv: Inventory, files: di
     good = resolved & ~wrong_from & ~wrong_to
     source = types.index("claim_source")
     cue = types.index("claim_cue")
-    unsure = np.unique(from_key[~good & (label == source) & (from_key >= 0)])  # claims whose source is broken
+    unsure = np.unique(np.concatenate([from_key[~good & (label == source) & (from_key >= 0)], broken]))
     # at most one relation of a type per claim
     g = np.flatnonzero(good)
     pair = from_key[g] * (len(types) + 1) + label[g]
     order = np.argsort(pair, kind="stable")
     ps = pair[order]
-    new = np.concatenate(([True], ps[1:] != ps[:-1]))
+    new = np.concatenate(([True], ps[1:] != ps[:-1]))[: len(ps)]
     first = g[order][np.maximum.accumulate(np.where(new, np.arange(len(ps)), 0))]
     for i, f in zip(g[order][~new], first[~new]):
         r, fr = row(i), row(f)
@@ -755,12 +771,13 @@ def _check_source_types(cols, index, source, cue, from_key, to_layer, unsure, in
     s = np.flatnonzero(source)
     s = s[np.argsort(from_key[s], kind="stable")]
     has_source, pos = _lookup_sorted(from_key[s], key)
-    source_rel = s[pos]
-    implied = np.where(has_source, implied_by_layer[to_layer[source_rel]], author)
+    source_rel = s[pos] if len(s) else np.zeros(len(key), dtype=np.int64)
+    implied = np.full(len(key), author, dtype=np.int64)
+    implied[has_source] = implied_by_layer[to_layer[source_rel[has_source]]]
     q = np.flatnonzero(cue)
     q = q[np.argsort(from_key[q], kind="stable")]
     has_cue, qpos = _lookup_sorted(from_key[q], key)
-    cue_rel = q[qpos]
+    cue_rel = q[qpos] if len(q) else np.zeros(len(key), dtype=np.int64)
     given = _codes(claims["source_type"], values)
     judged = (given >= 0) & ~np.isin(key, unsure)
     wrong = judged & (given != implied)

@@ -149,6 +149,23 @@ def test_validate_annotations_is_pure_and_keeps_going_after_bad_records():
     assert doc == snapshot
 
 
+@pytest.mark.parametrize("layer, index, field, value", [
+    ("entities", 0, "start", 0.0),  # Arrow would truncate a float into an int64 column
+    ("entities", 0, "end", True),
+    ("claims", 0, "quantity_value", True),  # ... and turn a bool into 1.0
+    ("entities", 1, "start", 2 ** 70),
+    ("entities", 0, "text", "South\ud800Korea"),
+    ("relations", 0, "to_id", 5),
+], ids=lambda v: repr(v)[:12])
+def test_values_arrow_would_coerce_or_refuse_are_wrong_types(layer, index, field, value):
+    doc = valid_doc()
+    doc[layer][index][field] = value
+    ents, clus = valid_tables()
+    found = validate_annotations({BASE_ID: doc}, {BASE_ID: clean_text()}, ents, clus, inventory())
+    assert [(i.test_id, i.span_id) for i in found] == [("wrong-type", doc[layer][index]["id"])]
+    assert repr(value) in found[0].message
+
+
 def test_relation_to_a_record_with_a_format_problem_is_not_dangling():
     doc = valid_doc()
     e5 = next(r for r in doc["entities"] if r["id"] == "E5")  # the source of C2
@@ -156,6 +173,24 @@ def test_relation_to_a_record_with_a_format_problem_is_not_dangling():
     ents, clus = valid_tables()
     found = validate_annotations({BASE_ID: doc}, {BASE_ID: clean_text()}, ents, clus, inventory())
     assert [i.test_id for i in found] == ["wrong-type"]
+
+
+def test_a_source_relation_with_a_format_problem_leaves_its_claim_unjudged():
+    doc = valid_doc()
+    r1 = next(r for r in doc["relations"] if r["id"] == "R1")  # C2's claim_source
+    r1["to_id"] = ["E5"]
+    ents, clus = valid_tables()
+    found = validate_annotations({BASE_ID: doc}, {BASE_ID: clean_text()}, ents, clus, inventory())
+    assert [(i.test_id, i.span_id) for i in found] == [("wrong-type", "R1")]
+
+
+def test_claims_are_judged_even_when_a_corpus_has_no_relations():
+    doc = valid_doc()
+    doc["relations"] = []
+    ents, clus = valid_tables()
+    found = validate_annotations({BASE_ID: doc}, {BASE_ID: clean_text()}, ents, clus, inventory())
+    assert sorted((i.test_id, i.span_id) for i in found) == [("source-type-mismatch", "C2"),
+                                                             ("source-type-mismatch", "C3")]
 
 
 def test_author_claim_with_a_cue_is_a_source_type_mismatch():
