@@ -122,20 +122,14 @@ class Cleaned:
         }
 
 
-def _runs(indices: list[int]) -> list[tuple[int, int]]:
-    runs: list[tuple[int, int]] = []
-    for i in indices:
-        if runs and runs[-1][1] == i:
-            runs[-1] = (runs[-1][0], i + 1)
-        else:
-            runs.append((i, i + 1))
-    return runs
-
-
 def clean_text(raw: str, rules: list[Rule]) -> Cleaned:
-    """Apply the rules to one raw text."""
-    kept = list(range(len(raw)))  # raw index of each current character
+    """Apply the rules to one raw text.
+
+    The kept text is tracked as runs of raw text (clean_start, raw_start,
+    length), so each rule costs a pass over its matches, not over characters.
+    """
     current = raw
+    segments: list[tuple[int, int, int]] = [(0, 0, len(raw))] if raw else []
     removed: list[tuple[int, int, str]] = []
     for rule in rules:
         if rule.kind == "substitute":
@@ -143,32 +137,47 @@ def clean_text(raw: str, rules: list[Rule]) -> Cleaned:
         matches = [(m.start(), m.end()) for m in rule.pattern.finditer(current) if m.end() > m.start()]
         if not matches:
             continue
-        drop = set()
+        pieces, kept, out_pos, k = [], [], 0, 0
+        prev = 0
         for s, e in matches:
-            gone = kept[s:e]
-            drop.update(range(s, e))
-            removed += [(a, b, rule.name) for a, b in _runs(gone)]
-        kept = [r for i, r in enumerate(kept) if i not in drop]
-        current = "".join(raw[r] for r in kept)
-    chars = list(current)
+            pieces.append(current[prev:s])
+            prev = e
+        pieces.append(current[prev:])
+        # walk segments and matches together; both are in current-text order
+        for c, r, n in segments:
+            lo, hi = c, c + n
+            while lo < hi:
+                while k < len(matches) and matches[k][1] <= lo:
+                    k += 1
+                if k < len(matches) and matches[k][0] < hi:
+                    s, e = matches[k]
+                    if lo < s:
+                        kept.append((out_pos, r + lo - c, s - lo))
+                        out_pos += s - lo
+                    cut = min(e, hi)
+                    removed.append((r + max(lo, s) - c, r + cut - c, rule.name))
+                    lo = cut
+                else:
+                    kept.append((out_pos, r + lo - c, hi - lo))
+                    out_pos += hi - lo
+                    lo = hi
+        segments = kept
+        current = "".join(pieces)
     substituted: list[tuple[int, str, str, str]] = []
+    starts = [c for c, _, _ in segments]
     for rule in rules:
         if rule.kind != "substitute":
             continue
-        for i, ch in enumerate(chars):
-            if ch in rule.chars:
-                substituted.append((kept[i], ch, rule.replacement, rule.name))
-                chars[i] = rule.replacement
-    segments: list[tuple[int, int, int]] = []
-    for ci, r in enumerate(kept):
-        if segments and segments[-1][1] + segments[-1][2] == r:
-            c0, r0, n = segments[-1]
-            segments[-1] = (c0, r0, n + 1)
-        else:
-            segments.append((ci, r, 1))
+        hits = [m.start() for m in re.finditer("[" + re.escape(rule.chars) + "]", current)]
+        if not hits:
+            continue
+        for i in hits:
+            c, r, _ = segments[bisect.bisect_right(starts, i) - 1]
+            substituted.append((r + i - c, current[i], rule.replacement, rule.name))
+        current = current.translate({ord(ch): rule.replacement for ch in rule.chars})
     removed.sort()
     substituted.sort()
-    return Cleaned("".join(chars), len(raw), segments, removed, substituted)
+    return Cleaned(current, len(raw), segments, removed, substituted)
 
 
 def clean_batch(docs: list[dict], rules: list[Rule]) -> list[dict]:
