@@ -1,0 +1,60 @@
+"""The committed repository is consistent: every generated file is what its generator gives now.
+
+These run the real `--check` modes against the repository root (they write nothing there),
+so CI fails when corpus/clean/, schemas/, data/, the card, croissant.json, the manifest or
+the datasheet are out of date with corpus/ + annotations/ + schemas/labels.yaml.
+"""
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from pactnews.cli import main
+from pactnews.repo import Layout
+from pactnews.validate import validate_repository
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+GENERATED = ["corpus", "schemas", "annotations", "data", "README.md", "croissant.json", "MANIFEST.json", "DATASHEET.md"]
+
+
+def tracked_state() -> dict[str, str]:
+    """sha256 of every file under the inputs and generated outputs."""
+    out = {}
+    for name in GENERATED:
+        path = ROOT / name
+        files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
+        for f in files:
+            out[str(f.relative_to(ROOT))] = hashlib.sha256(f.read_bytes()).hexdigest()
+    return out
+
+
+@pytest.mark.parametrize("argv", [
+    ["clean", "--check"],
+    ["schemas", "--check"],
+    ["build", "--check"],
+], ids=lambda a: " ".join(a))
+def test_generated_files_are_up_to_date(argv, capsys):
+    before = tracked_state()
+    code = main(["--root", str(ROOT), *argv])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert tracked_state() == before, "a --check run changed the repository"
+
+
+def test_gold_annotations_validate():
+    incidents = validate_repository(Layout(ROOT))
+    assert incidents == [], "\n".join(map(str, incidents[:20]))
+
+
+def test_every_document_has_gold_in_every_layer():
+    import json
+
+    from pactnews.corpus import read_metadata
+
+    layout = Layout(ROOT)
+    for rec in read_metadata(layout):
+        doc = json.loads(layout.annotation_file(rec["id"]).read_text(encoding="utf-8"))
+        for layer in ("entities", "timexes", "attributions", "claims", "relations"):
+            assert doc[layer], f"{rec['id']} has no {layer}"
