@@ -99,31 +99,46 @@ def _yaml(path: Path, layout: Layout) -> dict:
 
 
 def read_built(layout: Layout, data_dir: Path) -> dict[str, Built]:
-    """Features, row count and example row of every config that has Parquet files under data_dir."""
+    """Features, row count and example row of every config that has rows under data_dir.
+
+    Row counts come from the Parquet footers; row groups are read one at a time until the
+    example is found, so a large build is not loaded whole (claim_clusters, which the
+    conflict table needs in full, excepted).
+    """
     import datasets
-    import pyarrow as pa
     import pyarrow.parquet as pq
 
     out = {}
     for config in CONFIGS:
         files = sorted((data_dir / config).glob(f"{SPLIT}-*.parquet"))
-        if not files:
+        num_rows = sum(pq.ParquetFile(p).metadata.num_rows for p in files)
+        if not num_rows:
             continue
-        table = pa.concat_tables([pq.read_table(p) for p in files])
-        if not table.num_rows:
-            continue
-        features = datasets.Features.from_arrow_schema(table.schema)
-        rows = table.to_pylist() if config == "claim_clusters" else []
-        index = example_index(config, table)
-        out[config] = Built(features, table.num_rows, table.slice(index, 1).to_pylist()[0], rows)
+        features = datasets.Features.from_arrow_schema(pq.read_schema(files[0]))
+        example, first = None, None
+        for path in files:
+            parquet = pq.ParquetFile(path)
+            for group in range(parquet.num_row_groups):
+                rows = parquet.read_row_group(group)
+                if not rows.num_rows:
+                    continue
+                first = first or rows.slice(0, 1).to_pylist()[0]
+                index = example_index(config, rows)
+                if index is not None:
+                    example = rows.slice(index, 1).to_pylist()[0]
+                    break
+            if example is not None:
+                break
+        every = pq.read_table(files).to_pylist() if config == "claim_clusters" else []
+        out[config] = Built(features, num_rows, example or first, every)
     if DEFAULT_CONFIG not in out:
         raise DatasheetError(f"{data_dir}: no Parquet files of the {DEFAULT_CONFIG!r} config; run `pactnews build` first "
                              "(the card shows real rows of the built dataset)")
     return out
 
 
-def example_index(config: str, table) -> int:
-    """The row a config's structure section shows: the first one that carries the config's point."""
+def example_index(config: str, rows) -> int | None:
+    """The row a config's structure section shows: the first that carries the config's point (None: none here)."""
     import pyarrow.compute as pc
 
     wanted = {
@@ -134,8 +149,7 @@ def example_index(config: str, table) -> int:
     }.get(config)
     if wanted is None:
         return 0
-    mask = wanted(table).to_pylist()
-    return next((i for i, keep in enumerate(mask) if keep), 0)
+    return next((i for i, keep in enumerate(wanted(rows).to_pylist()) if keep), None)
 
 
 def read_sources(layout: Layout, data_dir: Path | None = None, front_matter: str | None = None) -> Sources:

@@ -223,7 +223,7 @@ def test_every_section_and_every_question_is_answered(built):
             parts = body.split(f"### {q}\n", 1)[1]
             answer = re.split(r"\n### ", parts, maxsplit=1)[0]
             assert len(re.sub(r"\s+", " ", answer).strip()) > 40, f"{name}: {q!r} has no real answer"
-    assert "{{" not in text and "}}" not in text
+    assert not datasheet.PLACEHOLDER.search(text)
 
 
 def test_annotation_procedure_is_stated_honestly(built):
@@ -591,3 +591,22 @@ def test_repository_documents_are_current():
     if not (REPO / "data" / "documents").is_dir():
         pytest.skip("data/ is not built in this checkout; `pactnews build` writes it")
     assert datasheet.check(Layout(REPO)) == []
+
+
+def test_renders_a_corpus_without_passes_or_reports(tmp_path):
+    """The build-test fixture: a few annotated documents, no passes, no reports; the documents say so."""
+    root = buildkit.prepare(tmp_path / "repo", "fixture")
+    shutil.copytree(REPO / "docs", root / "docs")
+    rc, out = buildkit.run_cli(root, "build", "--quiet")
+    assert rc == 0, out
+    generate(root)
+    text = sheet(root)
+    docs = gold(root)
+    rows = {code(r["document"]): r for r in find_table(text, ["document", "entities", "timexes"])}
+    for rec in metadata(root):
+        doc = docs.get(rec["id"])
+        assert int(rows[rec["id"]]["claims"]) == (len(doc["claims"]) if doc else 0)
+    for missing in ("No agreement report", "No pair of annotation passes", "No pre-annotator scores"):
+        assert missing in text
+    assert datasheet.check(Layout(root)) == []
+    assert not datasheet.PLACEHOLDER.search(text) and not datasheet.PLACEHOLDER.search(card_body(root))
