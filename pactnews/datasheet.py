@@ -98,7 +98,7 @@ def _yaml(path: Path, layout: Layout) -> dict:
         raise DatasheetError(f"{_rel(layout, path)}: cannot be read as YAML: {exc}") from exc
 
 
-def read_built(layout: Layout, data_dir: Path) -> dict[str, Built]:
+def read_built(data_dir: Path) -> dict[str, Built]:
     """Features, row count and example row of every config that has rows under data_dir.
 
     Row counts come from the Parquet footers; row groups are read one at a time until the
@@ -205,7 +205,7 @@ def read_sources(layout: Layout, data_dir: Path | None = None, front_matter: str
         cluster_table=tables.read_clusters(layout.cluster_table) if layout.cluster_table.is_file() else {},
         agreement=agreement, preannotation=preannotation, passes=passes, rationale=rationale,
         guidelines_version=version, changelog_entry=changelog_has(layout.root, str(info["version"])),
-        built=read_built(layout, Path(data_dir) if data_dir else layout.data),
+        built=read_built(Path(data_dir) if data_dir else layout.data),
         front_matter=front_matter, templates=templates,
     )
 
@@ -229,10 +229,6 @@ def table(headers: list[str], rows: list[list], right: set[int] = frozenset()) -
 def figure(value: float) -> str:
     """A reported number as the texts write it: 12,000; 1,640,000,000; 2.5."""
     return f"{int(value):,}" if float(value).is_integer() else f"{value:,}"
-
-
-def ratio(value) -> str:
-    return "n/a" if value is None else f"{value:.3f}"
 
 
 def short_id(doc_id: str) -> str:
@@ -526,6 +522,14 @@ def rule_usage_table(adj: Adjudication | None) -> str:
             cited[rule] += 1
     rows = [[f"**{rule}**", cited.get(rule, 0), " ".join(text.split())] for rule, text in adj.rules.items()]
     return table(["rule", "decisions citing it", "statement"], rows, {1})
+
+
+def preannotation_table(src: Sources) -> str:
+    from .preannotate import markdown_table
+
+    if src.preannotation is None:
+        return "No pre-annotator scores (`annotations/reports/preannotation_scores.json`) in this version."
+    return markdown_table(src.preannotation).rstrip("\n")
 
 
 # ---------------------------------------------------------------- blocks: the built data
@@ -851,7 +855,6 @@ def blocks(src: Sources) -> dict[str, str]:
         "schema_version": src.inv.schema_version,
         "guidelines_version": src.guidelines_version or "(unversioned)",
         "split": SPLIT,
-        "languages": words(info.get("language") or []),
         "changelog_file": CHANGELOG,
         "changelog": (f"the entry {info['version']} of `{CHANGELOG}`" if src.changelog_entry
                       else f"`{CHANGELOG}` (no entry for {info['version']} yet)"),
@@ -899,7 +902,6 @@ def blocks(src: Sources) -> dict[str, str]:
         "preannotation_version": str(pre.get("model_version") or "(no report)"),
         "configs_list": words([f"`{c}`" for c in CONFIGS if c in src.built]),
         "n_configs": str(len(src.built)),
-        "default_config": DEFAULT_CONFIG,
         # tables and lists
         "documents_table": documents_table(src),
         "provenance_list": provenance_list(src),
@@ -925,14 +927,6 @@ def blocks(src: Sources) -> dict[str, str]:
     for config in CONFIGS:
         out[f"structure_{config}"] = structure_block(src, config)
     return out
-
-
-def preannotation_table(src: Sources) -> str:
-    from .preannotate import markdown_table
-
-    if src.preannotation is None:
-        return "No pre-annotator scores (`annotations/reports/preannotation_scores.json`) in this version."
-    return markdown_table(src.preannotation).rstrip("\n")
 
 
 # ---------------------------------------------------------------- templates and outputs

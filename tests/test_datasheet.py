@@ -237,6 +237,16 @@ def test_annotation_procedure_is_stated_honestly(built):
     assert "pactnews annotate --with-gold" in body and "pactnews pull" in body
 
 
+def test_every_block_is_used_and_every_placeholder_known(built):
+    src = datasheet.read_sources(Layout(built))
+    names = set(datasheet.blocks(src))
+    used = set()
+    for name in ("datasheet.template.md", "card.template.md"):
+        used |= set(datasheet.PLACEHOLDER.findall((REPO / "docs" / name).read_text(encoding="utf-8")))
+    assert used <= names, used - names
+    assert names <= used, f"generated but never shown: {sorted(names - used)}"
+
+
 def test_template_prose_hard_codes_no_figure():
     allowed = re.compile(r"SHA-256|UTF-8|TIMEX3|IOB2|OntoNotes 5\.0|^\s*\d+\. ", re.MULTILINE)
     for name in ("datasheet.template.md", "card.template.md"):
