@@ -719,9 +719,7 @@ def render_outputs(root: Path, dest: Path, num_proc: int = 1, progress: bool | N
 
 
 def manifest_json(ctx: Context, dest: Path, report: Report, yaml_text: str) -> str:
-    import datasets
-    import mlcroissant
-    import spacy
+    from importlib.metadata import version
 
     outputs = {}
     for config, files in report.files.items():
@@ -733,8 +731,7 @@ def manifest_json(ctx: Context, dest: Path, report: Report, yaml_text: str) -> s
         "name": ctx.info["name"],
         "version": str(ctx.info["version"]),
         "schema_version": ctx.inv.schema_version,
-        "generator": {"pyarrow": pa.__version__, "datasets": datasets.__version__, "spacy": spacy.__version__,
-                      "mlcroissant": getattr(mlcroissant, "__version__", "unknown")},
+        "generator": {name: version(name) for name in ("pyarrow", "datasets", "spacy", "mlcroissant", "huggingface_hub")},
         "parquet_options": PARQUET_OPTIONS,
         "documents": report.documents,
         "documents_without_annotations": report.without_annotations,
@@ -878,6 +875,12 @@ def run(args) -> int:
     if report.without_annotations:
         print(f"warning: {report.without_annotations} of {report.documents} documents have no annotation file; "
               "their layers are empty")
+    from .card import size_category
+
+    declared = read_dataset_info(Layout(root)).get("size_category")
+    if declared != size_category(report.documents):
+        print(f"warning: corpus/dataset.yaml size_category is {declared!r} but {report.documents} documents make "
+              f"{size_category(report.documents)!r}")
     if not changelog_has(root, info_version):
         print(f"warning: CHANGELOG.md has no entry for version {info_version}")
     for config in report.empty:
