@@ -1,0 +1,124 @@
+"""pactnews bench: the synthetic corpus and an end-to-end run at small N (no timing assertions)."""
+from __future__ import annotations
+
+import json
+from collections import Counter
+
+import pytest
+
+import buildkit
+from pactnews import bench, standoff
+from pactnews.clean import load_rules, clean_text
+from pactnews.inventory import load_inventory
+from pactnews.repo import Layout, sha256_text
+from pactnews.validate import validate_annotations
+
+REPO = buildkit.REPO
+HAS_GOLD = bool(buildkit.real_annotation_files())
+needs_gold = pytest.mark.skipif(not HAS_GOLD, reason="the repository has no annotation files to draw sentences from")
+
+
+def _unit_doc(text: str, spans: list[tuple], relations: list[tuple]) -> dict:
+    doc = standoff.empty("d", sha256_text(text))
+    for layer, sid, s, e, label, extra in spans:
+        doc[layer].append({"id": sid, "start": s, "end": e, "text": text[s:e], "label": label, **extra})
+    for rid, label, a, b in relations:
+        doc["relations"].append({"id": rid, "label": label, "from_id": a, "to_id": b})
+    return doc
+
+
+def test_units_keep_relations_inside_a_sentence_and_count_the_rest():
+    inv = load_inventory(Layout(REPO).labels)
+    text = "Officials said troops arrived. Seoul warned. Moscow denied it."
+    claim = {"source_type": "unnamed", "factuality": "asserted", "cluster_id": "c", "quantity_value": None,
+             "quantity_unit": None}
+    doc = _unit_doc(text, [
+        ("attributions", "A1", 0, 9, "SOURCE", {"entity_id": None}),
+        ("attributions", "A2", 10, 14, "CUE", {"entity_id": None}),
+        ("claims", "C1", 15, 29, "CLAIM", claim),
+        ("entities", "E1", 31, 36, "GPE", {"entity_id": "seoul"}),
+        ("attributions", "A3", 37, 43, "CUE", {"entity_id": None}),
+        ("claims", "C2", 52, 61, "CLAIM", {**claim, "source_type": "entity"}),
+    ], [("R1", "claim_source", "C1", "A1"), ("R2", "claim_cue", "C1", "A2"),
+        ("R3", "claim_source", "C2", "E1"), ("R4", "claim_cue", "C2", "A3")])
+    units, dropped = bench.sentence_units(text, doc, inv)
+    assert [u["text"] for u in units] == ["Officials said troops arrived.", "Seoul warned.", "Moscow denied it."]
+    assert [r["id"] for r in units[0]["relations"]] == ["R1", "R2"]
+    assert units[0]["claims"][0]["start"] == 15
+    assert units[2]["claims"] == []  # its source is in another sentence: the claim goes, counted
+    assert dropped == Counter(claim_source_outside_sentence=1, relation_outside_sentence=1,
+                              relation_of_dropped_claim=1)
+
+
+def test_a_span_across_a_sentence_end_keeps_the_sentences_together():
+    inv = load_inventory(Layout(REPO).labels)
+    text = "He said: Go. Now. Then left."
+    doc = _unit_doc(text, [("claims", "C1", 9, 17, "CLAIM", {
+        "source_type": "author", "factuality": "asserted", "cluster_id": "c", "quantity_value": None,
+        "quantity_unit": None})], [])
+    units, _ = bench.sentence_units(text, doc, inv)
+    assert [u["text"] for u in units] == ["He said: Go. Now.", "Then left."]
+    assert text[units[0]["start"] + 9: units[0]["start"] + 17] == "Go. Now."
+
+
+@needs_gold
+def test_generator_is_deterministic_and_its_documents_are_consistent():
+    pool = bench.unit_pool(REPO)
+    rules = load_rules(Layout(REPO).cleaning_rules)
+    inv = load_inventory(Layout(REPO).labels)
+    a = [bench.synthetic_document(pool, 7, i, rules) for i in range(15)]
+    b = [bench.synthetic_document(bench.unit_pool(REPO), 7, i, rules) for i in range(15)]
+    assert [standoff.dumps(d["annotation"]) for d in a] == [standoff.dumps(d["annotation"]) for d in b]
+    assert [d["raw"] for d in a] == [d["raw"] for d in b]
+    c = bench.synthetic_document(pool, 8, 0, rules)
+    assert c["text"] != a[0]["text"] or c["raw"] != a[0]["raw"]
+    assert any(d["raw"] != d["text"] for d in a)  # boilerplate was put back
+    for d in a:
+        assert clean_text(d["raw"], rules).text == d["text"]
+        for layer in standoff.SPAN_LAYERS:
+            for r in d["annotation"][layer]:
+                assert d["text"][r["start"]:r["end"]] == r["text"]
+    docs = {d["record"]["id"]: d["annotation"] for d in a}
+    texts = {d["record"]["id"]: d["text"] for d in a}
+    layout = Layout(REPO)
+    from pactnews import tables
+
+    incidents = validate_annotations(docs, texts, tables.read_entities(layout.entity_table),
+                                     tables.read_clusters(layout.cluster_table), inv)
+    assert incidents == []
+
+
+@needs_gold
+def test_same_seed_gives_a_byte_identical_repository(tmp_path):
+    one = bench.write_repository(REPO, tmp_path / "one", 12, seed=3)
+    two = bench.write_repository(REPO, tmp_path / "two", 12, seed=3, num_proc=2)
+    assert one == two
+    assert buildkit.tree_hashes(tmp_path / "one") == buildkit.tree_hashes(tmp_path / "two")
+    three = bench.write_repository(REPO, tmp_path / "three", 12, seed=4)
+    assert buildkit.tree_hashes(tmp_path / "three") != buildkit.tree_hashes(tmp_path / "one")
+    assert one["documents"] == 12 and one["spans_total"] > 0
+
+
+@needs_gold
+def test_bench_runs_every_stage_end_to_end(tmp_path):
+    rc, out = buildkit.run_cli(REPO, "bench", "--sizes", "20", "--work", str(tmp_path / "work"),
+                               "--out", str(tmp_path / "out"), "--quiet", "--num-proc", "2")
+    assert rc == 0, out
+    assert out.strip().splitlines()[-1].startswith("Benchmarked 1 size(s)")
+    results = json.loads((tmp_path / "out" / "results.json").read_text())
+    run = results["runs"]["20"]
+    assert set(run["stages"]) == set(bench.STAGES)
+    for stage, r in run["stages"].items():
+        assert r["documents"] > 0 and r["spans"] > 0 and r["peak_rss_mb"] > 0, stage
+        assert r["seconds"] > 0, stage
+    assert run["stages"]["validate"]["counts"]["incidents"] == 0, run["stages"]["validate"]["examples"]
+    assert run["stages"]["clean"]["counts"]["mismatches"] == 0
+    assert run["stages"]["ls_import"]["counts"].get("roundtrip_mismatches", 0) == 0
+    assert run["stages"]["ls_import"]["counts"]["issues"] == 0
+    assert run["stages"]["build"]["counts"]["rows:documents"] == 20
+    assert run["stages"]["load_warm"]["counts"]["rows:documents"] == 20
+    for key in ("nproc", "ram_gb", "python", "pyarrow", "datasets"):
+        assert results["machine"][key]
+    md = (tmp_path / "out" / "RESULTS.md").read_text()
+    assert "| build | 20 |" in md and bench.NOTES_MARKER in md
+    assert not (tmp_path / "work" / "n20").exists()  # scratch removed without --keep
