@@ -92,7 +92,7 @@ def test_decode_iob2_handles_adjacent_and_orphan_tags():
 WORDS = st.sampled_from(["Seoul", "Moscow", "said", "troops", "3,000", "U.S.", "the", "Kim’s", "June", "19", "-", ".", "(KCNA)"])
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=60, deadline=None, database=None)
 @given(st.lists(WORDS, min_size=1, max_size=30), st.data())
 def test_any_token_aligned_span_set_is_recovered(words, data):
     text = " ".join(words)
