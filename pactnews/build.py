@@ -26,11 +26,12 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+import yaml
 
 from . import features as feats
 from . import standoff, tables
 from .clean import clean_text, load_rules
-from .corpus import read_dataset_info, read_metadata
+from .corpus import CorpusError, read_dataset_info, read_metadata
 from .inventory import Inventory, load_inventory
 from .ner import ner_table
 from .repo import Layout, dump_json, sha256_bytes, sha256_text, write_files_atomically
@@ -98,6 +99,14 @@ def config_schema(features, config: str, info: dict, inv: Inventory) -> pa.Schem
 
 
 def make_context(root: Path) -> Context:
+    """Inventory, dataset info, rules, tables, features and metadata; unreadable inputs raise BuildError."""
+    try:
+        return _make_context(root)
+    except (CorpusError, OSError, ValueError, KeyError, TypeError, yaml.YAMLError) as exc:
+        raise BuildError([f"{type(exc).__name__}: {exc}"], "FAILED: the build inputs cannot be read; nothing written") from exc
+
+
+def _make_context(root: Path) -> Context:
     layout = Layout(root)
     inv = load_inventory(layout.labels)
     info = read_dataset_info(layout)
