@@ -6,9 +6,10 @@ of pactnews.schemas over the flat tables), L3 text (offsets and text against
 the clean corpus), L4 cross-references (relations, entity and cluster
 tables). Every check returns Incidents; only the CLI prints them.
 
-Checks work on whole columns: the per-span Python work is one slice-and-
-compare for the span text and, only when a fast column test finds a bad
-record, a scan of that layer to say which one.
+Checks work on whole columns (pandera, numpy, pyarrow.compute): span texts
+are compared with the clean text as UTF-32 code points in bulk, relation ends
+are found through one sorted int64 key per span, and Python runs per record
+only where a column test has found a bad one, to say which.
 """
 from __future__ import annotations
 
@@ -321,10 +322,13 @@ def _schema_incident(layer, schema, row, col, check, check_number, case, inv, fi
         typ = _JSON_NAMES[arrow_schema(layer).field(col).type]
         return incident("null-value", f"{col} is null; expected {typ}", found="null", expected=typ, **where)
     if name in ("multiple_fields_uniqueness", "field_uniqueness"):
-        f = first.loc[(doc, span)]
-        return incident("duplicate-id", f"id {span!r} is used twice in {layer} (first by the span at "
-                        f"{_s(_opt(f.get('start')))}:{_s(_opt(f.get('end')))}); expected a unique id in each document",
-                        found=repr(span), expected="a unique id", **where)
+        try:
+            f = first.loc[(doc, span)]
+            earlier = f" (first by the span at {_s(_opt(f.get('start')))}:{_s(_opt(f.get('end')))})"
+        except KeyError:
+            earlier = ""
+        return incident("duplicate-id", f"id {span!r} is used twice in {layer}{earlier}; expected a unique id in "
+                        "each document", found=repr(span), expected="a unique id", **where)
     if name.startswith("dtype"):
         return incident("wrong-type", f"column {col} has type {case}; expected {check}", found=str(case),
                         expected=str(check), **where)
