@@ -323,6 +323,23 @@ def test_no_annotation_files_passes_with_a_clear_summary(tmp_path, capsys):
     assert "no annotation files yet" in out and "5 documents" in out
 
 
+def test_another_annotation_folder_and_report_files_beside_the_documents(tmp_path, capsys):
+    root = make_repo(tmp_path)
+    folder = root / "annotations" / "passes" / "A"
+    shutil.copytree(VALID, folder)
+    (folder / "agreement.json").write_text('{"disagreements": []}', encoding="utf-8")
+    assert main(["--root", str(root), "validate", "--annotations", str(folder)]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[0].startswith("note: annotations/passes/A/agreement.json is not an annotation file")
+    assert lines[-1].startswith("PASSED: 1 documents, 20 spans, 4 relations, 0 incidents (annotations/passes/A/")
+    bad = json.loads((folder / f"{BASE_ID}.json").read_text(encoding="utf-8"))
+    bad["entities"][0]["label"] = "COUNTRY"
+    (folder / f"{BASE_ID}.json").write_text(json.dumps(bad), encoding="utf-8")
+    assert main(["--root", str(root), "validate", "--annotations", str(folder)]) == 1
+    assert f"[File annotations/passes/A/{BASE_ID}.json Doc {BASE_ID} Span E1 0:11]: [L2 unknown-label]" in \
+        capsys.readouterr().out
+
+
 def test_the_repository_itself_validates():
     incidents, stats = check_repository(Layout(ROOT))
     assert incidents == [], "\n".join(map(str, incidents[:20]))
