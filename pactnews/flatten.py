@@ -30,13 +30,19 @@ def flatten(docs: dict[str, dict], strict_types: bool = True) -> dict[str, pa.Ta
     as strings (validation uses this to report them instead of crashing).
     """
     out = {}
+    keys = sorted(docs)
     for layer in LAYERS:
-        columns = {"document_id": []} | {f: [] for f in FIELDS[layer]}
-        for doc_id in sorted(docs):
-            for rec in docs[doc_id].get(layer, []):
-                columns["document_id"].append(doc_id)
-                for f in FIELDS[layer]:
-                    columns[f].append(rec.get(f) if isinstance(rec, dict) else None)
+        doc_ids: list[str] = []
+        records: list = []
+        for doc_id in keys:
+            recs = docs[doc_id].get(layer, [])
+            doc_ids += [doc_id] * len(recs)
+            records += recs
+        plain = all(type(r) is dict for r in records)
+        columns = {"document_id": doc_ids}
+        for f in FIELDS[layer]:  # one pass per column
+            columns[f] = ([r.get(f) for r in records] if plain
+                          else [r.get(f) if isinstance(r, dict) else None for r in records])
         if strict_types:
             out[layer] = pa.table(columns, schema=arrow_schema(layer))
         else:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import pyarrow as pa
 
@@ -46,6 +47,7 @@ class Issue:
         return f"[{' '.join(loc)}]: [{self.severity.upper()} {self.test_id}] {self.message}"
 
 
+@lru_cache(maxsize=None)
 def _is_float(layer: str, attribute: str) -> bool:
     return pa.types.is_floating(arrow_schema(layer).field(attribute).type)
 
