@@ -224,7 +224,7 @@ def reference_clean(raw: str, spec: dict) -> str:
     return text
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=400, deadline=None, database=None)
 @given(st.text(st.sampled_from(ALPHABET), max_size=60), rule_sets())
 def test_random_texts_and_rules_project_exactly(raw, spec):
     cleaned = clean_text(raw, parse_rules(spec))
@@ -235,7 +235,7 @@ def test_random_texts_and_rules_project_exactly(raw, spec):
     assert cleaned.removed == sorted(cleaned.removed)
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=100, deadline=None, database=None)
 @given(st.text(st.sampled_from(ALPHABET), max_size=60), rule_sets())
 def test_cleaning_is_deterministic(raw, spec):
     a, b = clean_text(raw, parse_rules(spec)), clean_text(raw, parse_rules(spec))

@@ -185,7 +185,7 @@ def _escape(text: str) -> str:
     return "".join("\\" + ch if ch in "[]{}\\" else ch for ch in text)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=60, deadline=None, database=None)
 @given(flat_spans())
 def test_random_spans_survive_markup(spans):
     parts, at = [], 0

@@ -119,7 +119,9 @@ def test_not_utf8_names_the_byte():
 
 # ---- property: any document survives dumps -> loads unchanged ------------------------------
 
-_TEXT = st.text(st.characters(blacklist_categories=("Cs",)), max_size=12)
+# characters that stress JSON and UTF-8 (drawn from a list: no Unicode tables cached on disk)
+_CHAR = st.sampled_from(list('aZ0 "\\/\n\t\u00a0’“”é中😀{}[],:\u2028\x00\x7f'))
+_TEXT = st.text(_CHAR, max_size=12)
 _IDS = st.integers(1, 500)
 
 
@@ -130,7 +132,7 @@ def _spans(prefix, extra):
 
 
 _DOCS = st.fixed_dictionaries({
-    "document_id": st.text(min_size=1, max_size=10), "text_sha256": st.text("0123456789abcdef", min_size=64, max_size=64),
+    "document_id": st.text(_CHAR, min_size=1, max_size=10), "text_sha256": st.text("0123456789abcdef", min_size=64, max_size=64),
     "entities": _spans("E", {"entity_id": _TEXT}),
     "timexes": _spans("T", {"value": _TEXT}),
     "attributions": _spans("A", {"entity_id": st.none() | _TEXT}),
@@ -145,7 +147,7 @@ _DOCS = st.fixed_dictionaries({
 })
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200, deadline=None, database=None)
 @given(_DOCS)
 def test_any_document_round_trips(doc):
     text = standoff.dumps(doc)

@@ -392,7 +392,7 @@ def spans_over_texts(draw):
     return texts, rows
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300, deadline=None, database=None)
 @given(spans_over_texts())
 def test_text_mismatches_agrees_with_slicing(case):
     texts, rows = case
@@ -404,7 +404,7 @@ def test_text_mismatches_agrees_with_slicing(case):
     assert got == [texts[d][s:e] != t for d, s, e, t in rows]
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300, deadline=None, database=None)
 @given(st.lists(st.tuples(st.integers(0, 2), st.integers(0, 30), st.integers(1, 8)), max_size=30))
 def test_overlaps_finds_exactly_the_overlapping_spans(spans):
     doc = np.array([d for d, _, _ in spans], dtype=np.int64)
