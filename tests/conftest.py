@@ -1,0 +1,10 @@
+"""Shared test settings: nothing a test run leaves behind lands in the repository."""
+import os
+import tempfile
+
+from hypothesis import settings
+
+# Hypothesis keeps its example database outside the working tree.
+os.environ.setdefault("HYPOTHESIS_STORAGE_DIRECTORY", tempfile.mkdtemp(prefix="pactnews-hypothesis-"))
+settings.register_profile("pactnews", database=None, deadline=None)
+settings.load_profile("pactnews")
