@@ -40,6 +40,7 @@ STAGES = ("clean", "validate", "ls_export", "ls_import", "build", "load_cold", "
 PIPELINE = ("clean", "validate", "ls_export", "ls_import", "build", "load_cold", "load_warm")
 TARGETS = {"pipeline_seconds_at_100k": 600, "peak_rss_mb": 3072, "linear_ratio_100k_over_10k": 12,
            "load_warm_over_read_table": 3}
+PEAK_GROWTH = 1.5  # a stage's memory counts as independent of N when its peak grows less than this
 NOTES_MARKER = "<!-- notes: kept when the tables above are regenerated -->"
 
 _GAP = re.compile(r"[.!?][”\"’)]?([ \t]+)(?=\S)|(\n+)")
@@ -741,6 +742,12 @@ def evaluate(runs: dict) -> dict:
     peaks = {n: r["peak_rss_mb"] for n, r in runs.items()}
     out["peak_rss"] = {"mb": peaks, "target_mb": TARGETS["peak_rss_mb"],
                        "met": all(v <= TARGETS["peak_rss_mb"] for v in peaks.values())}
+    if len(runs) > 1:  # flat memory: each stage's peak at the largest N over its peak at the smallest
+        small, large = (runs[k] for k in (min(runs, key=int), max(runs, key=int)))
+        growth = {stage: round(r["peak_rss_mb"] / small["stages"][stage]["peak_rss_mb"], 2)
+                  for stage, r in large["stages"].items() if stage in small["stages"] and stage in PIPELINE}
+        out["peak_rss_independent_of_n"] = {"growth_largest_over_smallest_n": growth, "target": PEAK_GROWTH,
+                                            "met": all(v <= PEAK_GROWTH for v in growth.values())}
     if "10000" in runs and "100000" in runs:
         ratios = {}
         for stage, r in runs["100000"]["stages"].items():
@@ -815,6 +822,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--stages", default=",".join(STAGES), help=f"stages to run (default: all: {','.join(STAGES)})")
     parser.add_argument("--keep", action="store_true", help="keep each size's synthetic repository in the work folder")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    parser.add_argument("--report-only", action="store_true",
+                        help="run nothing: evaluate the targets and rewrite RESULTS.md from results.json")
 
 
 def run(args) -> int:
@@ -829,6 +838,14 @@ def run(args) -> int:
         return 2
     path = out / "results.json"
     results = json.loads(path.read_text()) if path.is_file() else {}
+    if args.report_only:
+        if not results:
+            print(f"{path} does not exist; run the benchmark first")
+            return 1
+        results["targets"] = evaluate(results["runs"])
+        _write_results(out, results)
+        print(f"Rewrote {path} targets and {out / 'RESULTS.md'} from {len(results['runs'])} run(s)")
+        return 0
     results.update({"machine": machine(), "commit": _git_commit(root), "seed": args.seed,
                     "batch_size": BATCH, "num_proc": args.num_proc})
     results.setdefault("runs", {})
@@ -839,12 +856,17 @@ def run(args) -> int:
         if not args.keep:
             shutil.rmtree(size_work, ignore_errors=True)
         results["targets"] = evaluate(results["runs"])
-        out.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(path, json.dumps(results, indent=1, sort_keys=True) + "\n")
-        md = out / "RESULTS.md"
-        notes = md.read_text(encoding="utf-8").split(NOTES_MARKER, 1)[1] if md.is_file() and NOTES_MARKER in \
-            md.read_text(encoding="utf-8") else ""
-        atomic_write_text(md, render_markdown(results, notes))
+        _write_results(out, results)
     print(f"Benchmarked {len(sizes)} size(s) ({', '.join(f'{n:,}' for n in sizes)} documents): "
           f"{path} and {out / 'RESULTS.md'}")
     return 0
+
+
+def _write_results(out: Path, results: dict) -> None:
+    """results.json and RESULTS.md; the notes below the marker in RESULTS.md are kept."""
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out / "results.json", json.dumps(results, indent=1, sort_keys=True) + "\n")
+    md = out / "RESULTS.md"
+    old = md.read_text(encoding="utf-8") if md.is_file() else ""
+    notes = old.split(NOTES_MARKER, 1)[1] if NOTES_MARKER in old else ""
+    atomic_write_text(md, render_markdown(results, notes))
