@@ -343,57 +343,74 @@ def explode(docs: pa.Table, layer: str, schema: pa.Schema) -> pa.Table:
 
 
 CLUSTERS_PER_ROW_GROUP = 64
+MEMBERS_PER_ROW_GROUP = 100_000
 
 
 def clusters_stage(claims: pa.Table, dcts: dict[str, str], cluster_table: dict, schema: pa.Schema):
     """Row groups of `claim_clusters`: one row per cluster with members, documents, DCTs, figures, conflict flag.
 
-    The claims are sorted by cluster with Arrow; only one cluster at a time
-    becomes Python objects, so memory follows the claims table, not its rows.
+    The claims are sorted by cluster with Arrow and each cluster's members are
+    assembled as Arrow arrays; only the claims that report a figure become
+    Python objects, so memory follows the size of the claims table.
     """
     claims = claims.sort_by([("cluster_id", "ascending"), ("document_id", "ascending"), ("start", "ascending"),
                              ("end", "ascending"), ("id", "ascending")])
-    keys = claims.column("cluster_id").to_pylist()
+    counts = claims.group_by("cluster_id").aggregate([("cluster_id", "count")]).sort_by("cluster_id")
     bounds: dict[str, tuple[int, int]] = {}
-    for i, key in enumerate(keys):
-        lo, _ = bounds.get(key, (i, i))
-        bounds[key] = (lo, i + 1)
-    del keys
-    rows = []
+    pos = 0
+    for cid, n in zip(counts.column("cluster_id").to_pylist(), counts.column("cluster_id_count").to_pylist()):
+        bounds[cid] = (pos, pos + n)
+        pos += n
+    dct_keys = pa.array(sorted(dcts), pa.string())
+    dct_values = pa.array([dcts[k] for k in sorted(dcts)], pa.string())
+    parts, members = [], 0
     for cid in sorted(set(cluster_table) | set(bounds)):
         lo, hi = bounds.get(cid, (0, 0))
-        rows.append(cluster_row(cid, claims.slice(lo, hi - lo).to_pylist(), dcts, cluster_table))
-        if len(rows) == CLUSTERS_PER_ROW_GROUP:
-            yield pa.Table.from_pylist(rows, schema=schema)
-            rows = []
-    if rows:
-        yield pa.Table.from_pylist(rows, schema=schema)
+        parts.append(cluster_row(cid, claims.slice(lo, hi - lo), dcts, dct_keys, dct_values, cluster_table, schema))
+        members += hi - lo
+        if len(parts) == CLUSTERS_PER_ROW_GROUP or members >= MEMBERS_PER_ROW_GROUP:
+            yield pa.concat_tables(parts)
+            parts, members = [], 0
+    if parts:
+        yield pa.concat_tables(parts)
 
 
-def cluster_row(cid: str, claims: list[dict], dcts: dict[str, str], cluster_table: dict) -> dict:
-    ms = [{
-        "document_id": c["document_id"], "dct": dcts.get(c["document_id"]), "claim_id": c["id"],
-        "start": c["start"], "end": c["end"], "text": c["text"], "source": c["source"],
-        "source_type": c["source_type"], "cue": c["cue_text"], "factuality": c["factuality"],
-        "quantity_value": c["quantity_value"], "quantity_unit": c["quantity_unit"],
-    } for c in claims]
-    docs = sorted({m["document_id"] for m in ms})
-    figures: dict[tuple, list[dict]] = {}
-    for m in ms:
-        if m["quantity_value"] is not None:
-            figures.setdefault((m["quantity_value"], m["quantity_unit"] or ""), []).append(m)
-    values = sorted({v for v, _ in figures})
-    return {
-        "cluster_id": cid,
-        "proposition": (cluster_table.get(cid) or {}).get("proposition"),
-        "num_claims": len(ms),
-        "documents": docs,
-        "dcts": [dcts.get(d) for d in docs],
-        "members": ms,
-        "figures": [{"value": v, "unit": u or None, "num_claims": len(figures[(v, u)])} for v, u in sorted(figures)],
-        "conflict": len(values) > 1,
-        "conflict_basis": _conflict_basis(values, figures),
+def cluster_row(cid: str, claims: pa.Table, dcts: dict[str, str], dct_keys: pa.Array, dct_values: pa.Array,
+                cluster_table: dict, schema: pa.Schema) -> pa.Table:
+    """One `claim_clusters` row from the cluster's claims (sorted by document and offsets)."""
+    doc_ids = claims.column("document_id").combine_chunks()
+    columns = {
+        "document_id": doc_ids, "dct": pc.take(dct_values, pc.index_in(doc_ids, value_set=dct_keys)),
+        "claim_id": claims.column("id"), "cue": claims.column("cue_text"),
     }
+    member_type = schema.field("members").type.value_type
+
+    def member_column(name: str) -> pa.Array:
+        col = columns[name] if name in columns else claims.column(name)
+        return col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+
+    struct = pa.StructArray.from_arrays([member_column(f.name) for f in member_type], fields=list(member_type))
+    members = pa.ListArray.from_arrays(pa.array([0, len(struct)], pa.int32()), struct, type=schema.field("members").type)
+    docs = sorted(set(doc_ids.unique().to_pylist()))
+    with_figure = claims.filter(pc.is_valid(claims.column("quantity_value")))
+    figures: dict[tuple, list[dict]] = {}
+    for m in with_figure.select(["document_id", "id", "quantity_value", "quantity_unit"]).to_pylist():
+        figures.setdefault((m["quantity_value"], m["quantity_unit"] or ""), []).append(
+            {"document_id": m["document_id"], "claim_id": m["id"]})
+    values = sorted({v for v, _ in figures})
+    row = {
+        "cluster_id": [cid],
+        "proposition": [(cluster_table.get(cid) or {}).get("proposition")],
+        "num_claims": [claims.num_rows],
+        "documents": [docs],
+        "dcts": [[dcts.get(d) for d in docs]],
+        "members": members,
+        "figures": [[{"value": v, "unit": u or None, "num_claims": len(figures[(v, u)])} for v, u in sorted(figures)]],
+        "conflict": [len(values) > 1],
+        "conflict_basis": [_conflict_basis(values, figures)],
+    }
+    return pa.Table.from_arrays([row[f.name] if isinstance(row[f.name], pa.Array) else pa.array(row[f.name], f.type)
+                                 for f in schema], schema=schema)
 
 
 def _number(v: float) -> str:
@@ -656,16 +673,17 @@ def build_data(ctx: Context, dest: Path, num_proc: int = 1, progress: bool | Non
         report.rows[config] = w.rows
         report.files[config] = sorted(w.files)
     t1 = time.perf_counter()
-    claims = read_claims(report.files["claims"], ctx.schemas["claims"])
     folder = dest / "data" / "claim_clusters"
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / shard_name(0, 1)
     report.rows["claim_clusters"] = 0
     with pq.ParquetWriter(path, ctx.schemas["claim_clusters"], **PARQUET_OPTIONS) as writer:
-        for part in clusters_stage(claims, dcts, ctx.cluster_table, ctx.schemas["claim_clusters"]):
+        # the claims table is handed over, not kept here: the stage drops it once it is sorted
+        parts = clusters_stage(read_claims(report.files["claims"], ctx.schemas["claims"]), dcts,
+                               ctx.cluster_table, ctx.schemas["claim_clusters"])
+        for part in parts:
             writer.write_table(part)
             report.rows["claim_clusters"] += part.num_rows
-    del claims
     report.files["claim_clusters"] = [path]
     for config, files in report.files.items():
         report.nbytes[config] = sum(uncompressed_size(p) for p in files)
@@ -754,12 +772,6 @@ def manifest_json(ctx: Context, dest: Path, report: Report, yaml_text: str) -> s
 
 
 # ---------------------------------------------------------------- install and check
-
-
-def generated_paths(dest: Path) -> list[str]:
-    """Relative paths of everything a build wrote under `dest` (README.md counts as its front matter)."""
-    out = [p.relative_to(dest).as_posix() for p in sorted((dest / "data").rglob("*")) if p.is_file()]
-    return out + [README, CROISSANT, MANIFEST]
 
 
 def stale_files(root: Path, dest: Path) -> list[str]:
