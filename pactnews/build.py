@@ -47,6 +47,7 @@ PARQUET_OPTIONS = dict(
 MANIFEST = "MANIFEST.json"
 CROISSANT = "croissant.json"
 README = "README.md"
+DOCUMENTATION = (README, "DATASHEET.md", "CITATION.cff")  # generated around hand-written templates
 CONFLICT_RULE = (
     "conflict is true when the claims of a cluster report two or more different numeric figures "
     "(quantity_value); claims without a figure (vague counts such as 'thousands') are not compared, "
@@ -739,6 +740,16 @@ def render_outputs(root: Path, dest: Path, num_proc: int = 1, progress: bool | N
     readme_path = Layout(root).root / README
     existing = readme_path.read_text(encoding="utf-8") if readme_path.is_file() else None
     (dest / README).write_text(render_readme(existing, yaml_text), encoding="utf-8")
+    # The datasheet, the card body and CITATION.cff: every figure in them comes from this build.
+    from .datasheet import DatasheetError
+    from .datasheet import render as render_documentation
+
+    try:
+        documentation = render_documentation(Layout(root), data_dir=dest / "data", front_matter=yaml_text)
+    except DatasheetError as exc:
+        raise BuildError([f"datasheet: {exc}"], "FAILED: the datasheet cannot be generated; nothing written") from exc
+    for path, data in documentation.items():
+        (dest / path.name).write_bytes(data)
     (dest / CROISSANT).write_text(croissant_json(ctx, report), encoding="utf-8")
     (dest / MANIFEST).write_text(manifest_json(ctx, dest, report, yaml_text), encoding="utf-8")
     report.timings["card_croissant_manifest"] = time.perf_counter() - t2
@@ -776,7 +787,6 @@ def manifest_json(ctx: Context, dest: Path, report: Report, yaml_text: str) -> s
 
 def stale_files(root: Path, dest: Path) -> list[str]:
     """Files of the repository that differ from a fresh build in `dest` (missing and extra ones too)."""
-    from .card import split_readme
 
     stale = []
     for config in feats.CONFIGS:
@@ -788,9 +798,9 @@ def stale_files(root: Path, dest: Path) -> list[str]:
     for name in (CROISSANT, MANIFEST):
         if not (root / name).is_file() or (root / name).read_bytes() != (dest / name).read_bytes():
             stale.append(name)
-    readme = root / README
-    if not readme.is_file() or split_readme(readme.read_text(encoding="utf-8"))[0] != split_readme((dest / README).read_text(encoding="utf-8"))[0]:
-        stale.append(f"{README} (front matter)")
+    for name in DOCUMENTATION:
+        if not (root / name).is_file() or (root / name).read_bytes() != (dest / name).read_bytes():
+            stale.append(name)
     return stale
 
 
@@ -814,7 +824,7 @@ def install(root: Path, dest: Path) -> None:
             if (dest / "data" / config).exists():
                 os.replace(dest / "data" / config, data / config)
                 installed.append(config)
-        files = {root / name: (dest / name).read_bytes() for name in (README, CROISSANT, MANIFEST)}
+        files = {root / name: (dest / name).read_bytes() for name in (*DOCUMENTATION, CROISSANT, MANIFEST)}
         write_files_atomically(files)
     except BaseException:
         for config in installed:
@@ -870,7 +880,7 @@ def run(args) -> int:
                 print(f"out of date: {name}")
             print(f"FAILED: {len(stale)} generated file(s) are out of date with corpus/ and annotations/; run `pactnews build`")
             return 1
-        print("data/, README.md front matter, croissant.json and MANIFEST.json are up to date")
+        print("data/, README.md, DATASHEET.md, CITATION.cff, croissant.json and MANIFEST.json are up to date")
         return 0
     dest = staging_dir(root)
     try:
@@ -913,5 +923,5 @@ def run(args) -> int:
     print(f"token view: {splits.get('split_at_span_boundary', 0)} token(s) split at span boundaries, "
           f"{splits.get('merge_sentences_in_span', 0)} sentence boundary(ies) inside spans removed")
     print(f"Built PactNews {info_version} from {report.documents} documents ({rows} rows): "
-          f"data/, README.md front matter, {CROISSANT}, {MANIFEST}")
+          f"data/, README.md, DATASHEET.md, CITATION.cff, {CROISSANT}, {MANIFEST}")
     return 0

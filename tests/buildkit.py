@@ -35,6 +35,7 @@ def copy_repo(dest: Path, annotations: bool = True) -> Path:
     dest.mkdir(parents=True, exist_ok=True)
     shutil.copytree(REPO / "corpus", dest / "corpus")
     shutil.copytree(REPO / "schemas", dest / "schemas", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(REPO / "docs", dest / "docs")  # the datasheet and card templates
     (dest / "annotations").mkdir()
     if annotations:
         for p in sorted((REPO / "annotations").glob("*.json")):  # gold documents and other reports

@@ -97,24 +97,25 @@ def test_check_catches_a_changed_data_file_card_and_extra_file(repo):
     assert rc == 1
     assert "out of date: data/ner/test-00000-of-00001.parquet" in out
     assert "out of date: data/claims/test-00000-of-00002.parquet" in out
-    assert "out of date: README.md (front matter)" in out
+    assert "out of date: README.md" in out
     assert "croissant.json" not in out
 
 
-def test_readme_body_is_kept_byte_for_byte(repo):
-    body = "\n# PactNews\n\nbody owned by the datasheet — ünïcode, trailing spaces   \n\n---\nnot front matter\n"
-    front, _ = split_readme((repo / "README.md").read_text(encoding="utf-8"))
-    (repo / "README.md").write_text(f"---\nold: 1\n---\n{body}", encoding="utf-8")
+def test_readme_is_generated_whole_and_hand_edits_are_flagged(repo):
+    """The front matter comes from the build, the body from docs/card.template.md: both are generated."""
+    built = (repo / "README.md").read_text(encoding="utf-8")
+    front, body = split_readme(built)
+    assert front and body.strip(), "the card needs both its metadata and its body"
+    (repo / "README.md").write_text(built.replace(body, body + "\nhand-written line\n"), encoding="utf-8")
+    rc, out = buildkit.run_cli(repo, "build", "--check", "--quiet")
+    assert rc == 1 and "out of date: README.md" in out
     rc, out = buildkit.run_cli(repo, "build", "--quiet")
     assert rc == 0, out
-    text = (repo / "README.md").read_text(encoding="utf-8")
-    assert text.endswith(body) and split_readme(text) == (front, body)
-    rc, out = buildkit.run_cli(repo, "build", "--check", "--quiet")
-    assert rc == 0, out  # a body edit does not make the build stale
+    assert (repo / "README.md").read_text(encoding="utf-8") == built
     (repo / "README.md").unlink()
     rc, out = buildkit.run_cli(repo, "build", "--quiet")
-    assert (repo / "README.md").read_text(encoding="utf-8") == f"---\n{front}---\n"
-
+    assert rc == 0, out
+    assert (repo / "README.md").read_text(encoding="utf-8") == built
 
 def test_a_misaligned_span_fails_the_build_and_changes_no_file(repo):
     path = repo / "annotations" / "003_4dc299c40bab5478.json"

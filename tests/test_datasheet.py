@@ -606,7 +606,6 @@ def test_repository_documents_are_current():
 def test_renders_a_corpus_without_passes_or_reports(tmp_path):
     """The build-test fixture: a few annotated documents, no passes, no reports; the documents say so."""
     root = buildkit.prepare(tmp_path / "repo", "fixture")
-    shutil.copytree(REPO / "docs", root / "docs")
     rc, out = buildkit.run_cli(root, "build", "--quiet")
     assert rc == 0, out
     generate(root)
