@@ -47,8 +47,7 @@ def built_repo(tmp_path_factory):
 @pytest.fixture
 def repo(built_repo, tmp_path):
     root = buildkit.fresh_copy(built_repo, tmp_path / "repo")
-    (root / "DATASHEET.md").write_text("# Datasheet\n")
-    (root / "CITATION.cff").write_text("cff-version: 1.2.0\n")
+    assert (root / "DATASHEET.md").is_file() and (root / "CITATION.cff").is_file()  # written by the build
     (root / "build").mkdir(exist_ok=True)
     (root / "build" / "junk.parquet").write_bytes(b"x")
     (root / "data" / ".README.md.tmp").write_bytes(b"half")
