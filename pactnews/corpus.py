@@ -17,7 +17,8 @@ def read_dataset_info(layout: Layout) -> dict:
 
 
 def read_metadata(layout: Layout) -> list[dict]:
-    records = yaml.safe_load(layout.metadata.read_text(encoding="utf-8"))["documents"]
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: same result, ~10x faster
+    records = yaml.load(layout.metadata.read_text(encoding="utf-8"), Loader=loader)["documents"]
     for rec in records:
         dct = rec.get("dct") or {}
         if dct.get("value") is not None:
