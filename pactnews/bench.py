@@ -278,7 +278,9 @@ def write_repository(src: Path, dest: Path, n: int, seed: int = SEED, num_proc: 
     for p in (src_layout.entity_table, src_layout.cluster_table):
         if p.is_file():
             shutil.copy2(p, layout.tables / p.name)
-    for name in ("README.md", "CHANGELOG.md"):
+    if (src / "docs").is_dir():  # the card and datasheet templates the build renders
+        shutil.copytree(src / "docs", repo / "docs")
+    for name in ("README.md", "CHANGELOG.md", "DATASHEET.md", "CITATION.cff"):
         if (src / name).is_file():
             shutil.copy2(src / name, repo / name)
     for p in repo.rglob("*"):
@@ -782,7 +784,7 @@ def render_markdown(results: dict, notes: str = "") -> str:
                   f"**{run['pipeline_seconds']:.0f} s**, peak RSS {run['peak_rss_mb']:.0f} MB.", "",
                   "| stage | documents | spans | seconds | docs/s | spans/s | peak RSS MB | x floor |",
                   "|---|---:|---:|---:|---:|---:|---:|---:|"]
-        for stage, r in run["stages"].items():
+        for stage, r in sorted(run["stages"].items(), key=lambda kv: STAGES.index(kv[0])):
             lines.append(f"| {stage} | {r['documents']:,} | {r['spans']:,} | {r['seconds']:.1f} | "
                          f"{r['docs_per_s'] or 0:,.0f} | {r['spans_per_s'] or 0:,.0f} | {r['peak_rss_mb']:.0f} | "
                          f"{r.get('ratio_to_floor') if r.get('ratio_to_floor') is not None else 'n/a'} |")
@@ -838,7 +840,7 @@ def run(args) -> int:
         return 2
     path = out / "results.json"
     results = json.loads(path.read_text()) if path.is_file() else {}
-    if args.report_only:
+    if args.report_only:  # the machine and commit stay those of the runs
         if not results:
             print(f"{path} does not exist; run the benchmark first")
             return 1
@@ -846,13 +848,15 @@ def run(args) -> int:
         _write_results(out, results)
         print(f"Rewrote {path} targets and {out / 'RESULTS.md'} from {len(results['runs'])} run(s)")
         return 0
-    results.update({"machine": machine(), "commit": _git_commit(root), "seed": args.seed,
+    commit = _git_commit(root)
+    results.update({"machine": machine(), "commit": commit, "seed": args.seed,
                     "batch_size": BATCH, "num_proc": args.num_proc})
     results.setdefault("runs", {})
     for n in sizes:
         size_work = work / f"n{n}"
         results["runs"][str(n)] = run_size(root, size_work, n, args.seed, args.num_proc, not args.quiet,
                                            args.preannotate_max, stages)
+        results["runs"][str(n)]["commit"] = commit
         if not args.keep:
             shutil.rmtree(size_work, ignore_errors=True)
         results["targets"] = evaluate(results["runs"])
