@@ -1,6 +1,7 @@
 """Reading the corpus: raw files plus their metadata records."""
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 import yaml
@@ -23,8 +24,8 @@ def read_metadata(layout: Layout) -> list[dict]:
         dct = rec.get("dct") or {}
         if dct.get("value") is not None:
             dct["value"] = str(dct["value"])  # YAML reads 2024-10-25 as a date
-    ids = [r["id"] for r in records]
-    dupes = sorted({i for i in ids if ids.count(i) > 1})
+    counts = Counter(r["id"] for r in records)
+    dupes = sorted(i for i, n in counts.items() if n > 1)
     if dupes:
         raise CorpusError(f"{layout.metadata}: document ids used twice: {dupes}")
     return sorted(records, key=lambda r: r["id"])
