@@ -223,7 +223,7 @@ def run(args) -> int:
     return 0
 
 
-def _outcome(item: dict, a: dict, b: dict, gold: dict) -> tuple[str, str, str, str]:
+def adjudication_outcome(item: dict, a: dict, b: dict, gold: dict) -> tuple[str, str, str, str]:
     """(A's version, B's version, gold's version, which pass the gold followed).
 
     Every span at the item's offsets counts: two claims on one span read "X; Y".
@@ -252,7 +252,7 @@ def decision_log(a: dict, b: dict, gold: dict, rationale: dict[int, str], rules:
     counts: dict[str, int] = {}
     rows = []
     for i, item in enumerate(items):
-        da, db, dg, followed = _outcome(item, a, b, gold)
+        da, db, dg, followed = adjudication_outcome(item, a, b, gold)
         counts[followed] = counts.get(followed, 0) + 1
         why = rationale.get(i, "")
         text = item["text"].replace("|", "\\|").replace("\n", " ")
@@ -283,7 +283,7 @@ def decision_log(a: dict, b: dict, gold: dict, rationale: dict[int, str], rules:
     return "\n".join(lines) + "\n"
 
 
-def _parse_rationale(raw: dict) -> tuple[dict[int, str], dict[str, str]]:
+def parse_rationale(raw: dict) -> tuple[dict[int, str], dict[str, str]]:
     rules = {str(k): str(v) for k, v in (raw.get("rules") or {}).items()}
     out: dict[int, str] = {}
     for key, why in (raw.get("decisions") or {}).items():
@@ -309,7 +309,7 @@ def run_adjudication_log(args) -> int:
     gold = standoff.read_all(layout.annotations)
     path = args.rationale or layout.passes / "adjudicated" / "rationale.yaml"
     raw = yaml.safe_load(path.read_text(encoding="utf-8")) if path.is_file() else {}
-    rationale, rules = _parse_rationale(raw or {})
+    rationale, rules = parse_rationale(raw or {})
     text = decision_log(a, b, gold, rationale, rules)
     atomic_write_text(layout.annotations / "ADJUDICATION.md", text)
     missing = len(disagreements(a, b)) - len(rationale)

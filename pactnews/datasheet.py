@@ -479,7 +479,7 @@ class Adjudication:
 
 def adjudication(src: Sources) -> Adjudication | None:
     """Every disagreement between the passes, which pass the gold follows, and the stated reason."""
-    from .agreement import _outcome, _parse_rationale, disagreements
+    from .agreement import adjudication_outcome, parse_rationale, disagreements
 
     if set(src.passes) != {"A", "B"} or not src.passes["A"] or not src.passes["B"]:
         return None
@@ -489,8 +489,8 @@ def adjudication(src: Sources) -> Adjudication | None:
             f"annotations/reports/agreement.json lists {len(src.agreement.get('disagreements', []))} disagreements "
             f"but passes A and B give {len(items)}; rerun `pactnews agreement annotations/passes/A annotations/passes/B "
             "--out annotations/reports/agreement`")
-    followed = [_outcome(item, src.passes["A"], src.passes["B"], src.gold)[3] for item in items]
-    reasons, rules = _parse_rationale(src.rationale or {})
+    followed = [adjudication_outcome(item, src.passes["A"], src.passes["B"], src.gold)[3] for item in items]
+    reasons, rules = parse_rationale(src.rationale or {})
     return Adjudication(items, followed, {i: r for i, r in reasons.items() if i < len(items)}, rules)
 
 
