@@ -261,7 +261,7 @@ def _title(text: str, rng: random.Random) -> str:
 def write_repository(src: Path, dest: Path, n: int, seed: int = SEED, num_proc: int = 1, progress=None) -> dict:
     """A synthetic repository of n documents under dest/repo; returns its statistics.
 
-    Written: corpus/ (metadata.yaml, raw/, rules, dataset.yaml; corpus/clean/ is
+    Written: corpus/ (metadata.jsonl, raw/, rules, dataset.yaml; corpus/clean/ is
     the clean stage's output), annotations/*.json and tables, schemas/, the
     top-level card and changelog; dest/manifest.jsonl holds per document the
     clean text hash, the annotation file hash and the counts.
@@ -336,11 +336,9 @@ def _generate_batch(ids: list[int]) -> list:
 
 
 def _write_metadata(layout: Layout, records: list[dict]) -> None:
-    import yaml
-
-    dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
-    body = yaml.dump({"documents": records}, Dumper=dumper, sort_keys=False, allow_unicode=True, width=120)
-    atomic_write_text(layout.metadata, "# Synthetic benchmark corpus (pactnews bench); not a release.\n" + body)
+    """corpus/metadata.jsonl: a crawl-sized corpus keeps one JSON record per line (read ~50x faster than YAML)."""
+    path = layout.root / "corpus" / "metadata.jsonl"
+    atomic_write_text(path, "".join(json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n" for r in records))
 
 
 def read_manifest(work: Path) -> list[dict]:

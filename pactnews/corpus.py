@@ -1,6 +1,7 @@
 """Reading the corpus: raw files plus their metadata records."""
 from __future__ import annotations
 
+import json
 from collections import Counter
 from pathlib import Path
 
@@ -18,8 +19,16 @@ def read_dataset_info(layout: Layout) -> dict:
 
 
 def read_metadata(layout: Layout) -> list[dict]:
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: same result, ~10x faster
-    records = yaml.load(layout.metadata.read_text(encoding="utf-8"), Loader=loader)["documents"]
+    """The metadata records sorted by id, from corpus/metadata.yaml or corpus/metadata.jsonl."""
+    path = layout.metadata
+    other = path.with_suffix(".jsonl" if path.suffix == ".yaml" else ".yaml")
+    if other.is_file():
+        raise CorpusError(f"{path} and {other.name} both exist; a corpus keeps its metadata in one of them")
+    if path.suffix == ".jsonl":
+        records = _read_jsonl(path)
+    else:
+        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: same result, ~10x faster
+        records = yaml.load(path.read_text(encoding="utf-8"), Loader=loader)["documents"]
     for rec in records:
         dct = rec.get("dct") or {}
         if dct.get("value") is not None:
@@ -29,6 +38,23 @@ def read_metadata(layout: Layout) -> list[dict]:
     if dupes:
         raise CorpusError(f"{layout.metadata}: document ids used twice: {dupes}")
     return sorted(records, key=lambda r: r["id"])
+
+
+def _read_jsonl(path: Path) -> list[dict]:
+    """One JSON object per line (blank lines skipped); a bad line names its number."""
+    records = []
+    with path.open(encoding="utf-8") as fh:
+        for n, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                rec = json.loads(line)
+            except ValueError as exc:
+                raise CorpusError(f"{path}: line {n}: not a JSON object: {exc}") from exc
+            if not isinstance(rec, dict) or not isinstance(rec.get("id"), str):
+                raise CorpusError(f"{path}: line {n}: expected a JSON object with a string id, found {line.strip()[:80]!r}")
+            records.append(rec)
+    return records
 
 
 def read_documents(layout: Layout) -> list[dict]:

@@ -39,7 +39,6 @@ class Layout:
     def __init__(self, root: Path):
         self.root = Path(root)
         self.raw = self.root / "corpus" / "raw"
-        self.metadata = self.root / "corpus" / "metadata.yaml"
         self.dataset = self.root / "corpus" / "dataset.yaml"
         self.cleaning_rules = self.root / "corpus" / "cleaning_rules.yaml"
         self.clean = self.root / "corpus" / "clean"
@@ -51,6 +50,14 @@ class Layout:
         self.schemas = self.root / "schemas"
         self.labels = self.schemas / "labels.yaml"
         self.data = self.root / "data"
+
+    @property
+    def metadata(self) -> Path:
+        """corpus/metadata.yaml (curated corpora), or corpus/metadata.jsonl (one record per line, for large
+        ones) when only that exists. `corpus.read_metadata` refuses a corpus that has both."""
+        yaml_path = self.root / "corpus" / "metadata.yaml"
+        jsonl = self.root / "corpus" / "metadata.jsonl"
+        return jsonl if jsonl.is_file() and not yaml_path.is_file() else yaml_path
 
     def annotation_file(self, doc_id: str) -> Path:
         return self.annotations / f"{doc_id}.json"

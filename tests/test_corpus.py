@@ -148,3 +148,44 @@ def test_clean_command_checks_and_rewrites_atomically(tmp_path, capsys):
     assert tree(root) == before
     assert main(["--root", str(root), "clean"]) == 0
     assert tree(root) == before, "cleaning twice must give the same bytes"
+
+
+def _as_jsonl(root: Path) -> Path:
+    """The copy's metadata.yaml rewritten as metadata.jsonl (one record per line, in reverse order)."""
+    records = yaml.safe_load((root / "corpus" / "metadata.yaml").read_text(encoding="utf-8"))["documents"]
+    path = root / "corpus" / "metadata.jsonl"
+    path.write_text("".join(json.dumps(r, default=str) + "\n\n" for r in reversed(records)), encoding="utf-8")
+    (root / "corpus" / "metadata.yaml").unlink()
+    return path
+
+
+def test_jsonl_metadata_gives_the_same_records_and_clean_output(tmp_path):
+    root = copy_repo(tmp_path)
+    expected = read_metadata(Layout(root))
+    outputs = render_outputs(Layout(root))
+    path = _as_jsonl(root)
+    assert Layout(root).metadata == path
+    assert read_metadata(Layout(root)) == expected
+    assert render_outputs(Layout(root)) == outputs
+
+
+def test_jsonl_metadata_errors_name_the_line(tmp_path):
+    root = copy_repo(tmp_path)
+    path = _as_jsonl(root)
+    lines = path.read_text(encoding="utf-8").splitlines()
+    lines[2] = lines[2][:-1]  # a record cut short
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.raises(CorpusError, match=r"metadata\.jsonl: line 3: not a JSON object"):
+        read_metadata(Layout(root))
+    path.write_text('["no", "object"]\n', encoding="utf-8")
+    with pytest.raises(CorpusError, match=r"line 1: expected a JSON object with a string id"):
+        read_metadata(Layout(root))
+
+
+def test_metadata_in_both_formats_is_refused(tmp_path):
+    root = copy_repo(tmp_path)
+    shutil.copy(root / "corpus" / "metadata.yaml", tmp_path / "keep.yaml")
+    _as_jsonl(root)
+    shutil.copy(tmp_path / "keep.yaml", root / "corpus" / "metadata.yaml")
+    with pytest.raises(CorpusError, match="metadata.jsonl both exist"):
+        read_metadata(Layout(root))
