@@ -59,6 +59,24 @@ def pipeline():
     return nlp
 
 
+def _layer_columns(docs: pa.Table, layer: str, inv: Inventory) -> list[list[dict]]:
+    """Per document, the layer's spans as {start, end, label name, id, text}, read column by column from the
+    nested `documents` column (label ids decoded through the inventory)."""
+    import pyarrow.compute as pc
+
+    col = docs.column(layer).combine_chunks()
+    flat = pc.list_flatten(col)
+    names = inv.labels(layer)
+    fields = {f: flat.field(f).to_pylist() for f in ("start", "end", "id", "text")}
+    labels = [names[k] for k in flat.field("label").to_pylist()]
+    offsets = col.offsets.to_pylist()
+    out = []
+    for lo, hi in zip(offsets, offsets[1:]):
+        out.append([{"start": s, "end": e, "label": lab, "id": i, "text": t} for s, e, lab, i, t in zip(
+            fields["start"][lo:hi], fields["end"][lo:hi], labels[lo:hi], fields["id"][lo:hi], fields["text"][lo:hi])])
+    return out
+
+
 def ner_spans(document_id: str, entities: list[dict], timexes: list[dict], inv: Inventory) -> list[Span]:
     """Entity and time spans under their NER labels, in text order; overlaps cannot be tagged."""
     timex_map = inv.timex_to_ner
@@ -74,15 +92,18 @@ def ner_spans(document_id: str, entities: list[dict], timexes: list[dict], inv: 
     return spans
 
 
-def _token_arrays(doc) -> tuple[list[int], list[int]]:
-    """Start and end offsets of every token, read in bulk (no Token objects)."""
-    from spacy.attrs import IDX, LENGTH
+def _token_arrays(doc):
+    """Start and end offsets (lists) and IS_PUNCT, IS_SPACE, ORTH (numpy) of every token, read in bulk (no Token
+    objects)."""
+    import numpy as np
+    from spacy.attrs import IDX, IS_PUNCT, IS_SPACE, LENGTH, ORTH
 
     if not len(doc):
-        return [], []
-    arr = doc.to_array([IDX, LENGTH])
-    starts = arr[:, 0].tolist()
-    return starts, [s + n for s, n in zip(starts, arr[:, 1].tolist())]
+        empty = np.zeros(0, dtype=np.uint64)
+        return [], [], empty, empty, empty
+    arr = doc.to_array([IDX, LENGTH, IS_PUNCT, IS_SPACE, ORTH])
+    starts = arr[:, 0].astype(np.int64)
+    return starts.tolist(), (starts + arr[:, 1].astype(np.int64)).tolist(), arr[:, 2], arr[:, 3], arr[:, 4]
 
 
 def _split_points(document_id: str, starts: list[int], ends: list[int], text: str,
@@ -91,32 +112,70 @@ def _split_points(document_id: str, starts: list[int], ends: list[int], text: st
     cuts: dict[int, set[int]] = {}
     for span in spans:
         for which, b in (("start", span.start), ("end", span.end)):
-            where = (
-                f"document {document_id}: {span.layer} {span.id} [{span.start}:{span.end}] {span.text!r}: "
-                f"its {which} {b} "
-            )
             edge = text[b:b + 1] if which == "start" else text[b - 1:b]
             if not edge or edge.isspace():
-                raise AlignmentError(where + f"is at {edge!r}; a span may not begin or end with white space or outside the text")
+                raise AlignmentError(_where(document_id, span, which, b)
+                                     + f"is at {edge!r}; a span may not begin or end with white space or outside the text")
             i = bisect.bisect_right(starts, b) - 1
             tok_start, tok_end = starts[i], ends[i]
-            if b in (tok_start, tok_end):
+            if b == tok_start or b == tok_end:
                 continue
             tok = text[tok_start:tok_end]
             if b > tok_end or tok.isspace():
                 raise AlignmentError(
-                    where + f"falls in the white space after token {tok!r} [{tok_start}:{tok_end}]; "
-                    "a span may not begin or end with white space"
+                    _where(document_id, span, which, b) + f"falls in the white space after token {tok!r} "
+                    f"[{tok_start}:{tok_end}]; a span may not begin or end with white space"
                 )
             left, right = text[b - 1], text[b]
             if left.isalnum() and right.isalnum():
                 raise AlignmentError(
-                    where + f"cuts token {tok!r} [{tok_start}:{tok_end}] between {left!r} and {right!r} "
-                    f"({tok[: b - tok_start]!r} | {tok[b - tok_start:]!r}); a token is split at a span "
-                    "boundary only where a letter or digit meets another character; fix the span"
+                    _where(document_id, span, which, b) + f"cuts token {tok!r} [{tok_start}:{tok_end}] between "
+                    f"{left!r} and {right!r} ({tok[: b - tok_start]!r} | {tok[b - tok_start:]!r}); a token is split "
+                    "at a span boundary only where a letter or digit meets another character; fix the span"
                 )
             cuts.setdefault(i, set()).add(b)
     return {i: sorted(bs) for i, bs in cuts.items()}
+
+
+def _where(document_id: str, span: Span, which: str, b: int) -> str:
+    return f"document {document_id}: {span.layer} {span.id} [{span.start}:{span.end}] {span.text!r}: its {which} {b} "
+
+
+@lru_cache(maxsize=1)
+def _punct_orths():
+    """The ORTH ids of the sentencizer's sentence-final characters (its configured punct_chars)."""
+    import numpy as np
+
+    nlp = pipeline()
+    return np.array(sorted(nlp.vocab.strings.add(c) for c in nlp.get_pipe("sentencizer").punct_chars), dtype=np.uint64)
+
+
+def sentence_starts(is_punct, orth):
+    """spaCy's Sentencizer rule over token arrays, without Token objects.
+
+    The sentencizer starts a sentence at the first token that is neither
+    punctuation nor one of its punct_chars after a token that is one of its
+    punct_chars; the first token starts one too. Equivalently: such a token
+    starts a sentence when a punct_chars token lies between it and the
+    previous such token. Equality with the component is tested.
+    """
+    import numpy as np
+
+    n = len(orth)
+    first = np.zeros(n, dtype=bool)
+    if not n:
+        return first
+    stop = np.isin(orth, _punct_orths())
+    word = ~stop & (is_punct == 0)
+    seen = np.cumsum(stop)
+    at = np.flatnonzero(word)
+    if len(at):
+        prev_seen = np.empty(len(at), dtype=seen.dtype)
+        prev_seen[0] = 0
+        prev_seen[1:] = seen[at[:-1]]
+        first[at[seen[at] > prev_seen]] = True
+    first[0] = True
+    return first
 
 
 @dataclass
@@ -131,11 +190,11 @@ class Tokens:
 
 def tokenize(document_id: str, text: str, spans: list[Span], stats: Stats) -> Tokens:
     """spaCy tokens and sentences that respect every span."""
-    from spacy.attrs import SENT_START
+    import numpy as np
 
     nlp = pipeline()
     doc = nlp.make_doc(text)
-    starts, ends = _token_arrays(doc)
+    starts, ends, is_punct, is_space, orth = _token_arrays(doc)
     cuts = _split_points(document_id, starts, ends, text, spans) if starts else {}
     if cuts:
         with doc.retokenize() as retok:
@@ -145,14 +204,15 @@ def tokenize(document_id: str, text: str, spans: list[Span], stats: Stats) -> To
                 orths = [text[a:b] for a, b in zip(edges, edges[1:])]
                 retok.split(tok, orths, heads=[(tok, 0)] * len(orths))
                 stats.counts["split_at_span_boundary"] += len(points)
-        starts, ends = _token_arrays(doc)
-    doc = nlp.get_pipe("sentencizer")(doc)
-    sent = (doc.to_array([SENT_START]).reshape(-1).tolist() if len(doc) else [])
-    space = [text[a:b].isspace() for a, b in zip(starts, ends)]
-    first = [v == 1 for v in sent]
-    for i in range(1, len(first)):  # a line break ends a sentence (headlines, captions)
-        if space[i - 1] and not space[i] and "\n" in text[starts[i - 1]:ends[i - 1]]:
-            first[i] = True
+        starts, ends, is_punct, is_space, orth = _token_arrays(doc)
+    first = sentence_starts(is_punct, orth)
+    space = is_space.astype(bool)
+    if len(space) > 1:  # a line break ends a sentence (headlines, captions)
+        breaks = np.zeros(len(space), dtype=bool)
+        for i in np.flatnonzero(space[:-1]).tolist():
+            breaks[i] = "\n" in text[starts[i]:ends[i]]
+        first[1:] |= breaks[:-1] & ~space[1:]
+    first = first.tolist()
     for span in spans:
         lo = bisect.bisect_left(starts, span.start)
         hi = bisect.bisect_left(starts, span.end)
@@ -160,48 +220,82 @@ def tokenize(document_id: str, text: str, spans: list[Span], stats: Stats) -> To
             if first[k]:
                 first[k] = False
                 stats.counts["merge_sentences_in_span"] += 1
-    return Tokens(starts, ends, space, first)
+    return Tokens(starts, ends, space.tolist(), first)
 
 
-def sentence_rows(document_id: str, text: str, spans: list[Span], tag_index: dict[str, int],
-                  stats: Stats) -> list[dict]:
-    """One row per sentence: tokens, their document offsets and IOB2 tag ids."""
+@dataclass
+class DocumentTokens:
+    """The token view of one document as arrays over its kept (non-white-space) tokens."""
+
+    starts: "object"  # numpy int64
+    ends: "object"
+    tags: "object"
+    sentence: "object"  # sentence number of each kept token, 0-based and dense
+    tokens: list[str]
+
+
+def document_tokens(document_id: str, text: str, spans: list[Span], tag_index: dict[str, int],
+                    stats: Stats) -> DocumentTokens:
+    """Kept tokens of a document with their offsets, IOB2 tag ids and sentence numbers."""
+    import numpy as np
+
     toks = tokenize(document_id, text, spans, stats)
     starts = toks.starts
-    tags = [0] * len(starts)
+    tags = np.zeros(len(starts), dtype=np.int64)
+    space = np.asarray(toks.space, dtype=bool)
     for span in spans:
         first = bisect.bisect_left(starts, span.start)
         last = bisect.bisect_left(starts, span.end)
         if first >= len(starts) or starts[first] != span.start:
             raise AlignmentError(f"document {document_id}: {span.layer} {span.id} [{span.start}:{span.end}]: no token starts at {span.start}")
         tags[first] = tag_index[f"B-{span.label}"]
-        inside = tag_index[f"I-{span.label}"]
-        for k in range(first + 1, last):
-            if not toks.space[k]:
-                tags[k] = inside
-    sentences: list[list[int]] = []
-    for i in range(len(starts)):
-        if toks.sent_start[i] or not sentences:
-            sentences.append([])
-        if not toks.space[i]:
-            sentences[-1].append(i)
+        if last > first + 1:
+            inside = tags[first + 1:last]
+            inside[~space[first + 1:last]] = tag_index[f"I-{span.label}"]
+    kept = np.flatnonzero(~space)
+    sent_no = np.cumsum(np.asarray(toks.sent_start, dtype=np.int64)) - 1 if len(starts) else np.zeros(0, np.int64)
+    sentence = sent_no[kept]
+    if len(sentence):  # sentences holding only white space are dropped: renumber densely
+        change = np.ones(len(sentence), dtype=np.int64)
+        change[0] = 0
+        change[1:] = sentence[1:] != sentence[:-1]
+        sentence = np.cumsum(change)
+    starts_a = np.asarray(starts, dtype=np.int64)[kept]
+    ends_a = np.asarray(toks.ends, dtype=np.int64)[kept]
+    s_list, e_list = starts_a.tolist(), ends_a.tolist()
+    return DocumentTokens(starts_a, ends_a, tags[kept], sentence, [text[a:b] for a, b in zip(s_list, e_list)])
+
+
+def sentence_rows(document_id: str, text: str, spans: list[Span], tag_index: dict[str, int],
+                  stats: Stats) -> list[dict]:
+    """One row per sentence: tokens, their document offsets and IOB2 tag ids."""
+    dt = document_tokens(document_id, text, spans, tag_index, stats)
     rows = []
-    for members in sentences:
-        if not members:
-            continue
-        k = len(rows)
+    bounds = _sentence_bounds(dt.sentence)
+    for k, (lo, hi) in enumerate(bounds):
         rows.append({
             "id": f"{document_id}-s{k:04d}",
             "document_id": document_id,
             "sentence_index": k,
-            "start": starts[members[0]],
-            "end": toks.ends[members[-1]],
-            "tokens": [text[starts[i]:toks.ends[i]] for i in members],
-            "token_starts": [starts[i] for i in members],
-            "token_ends": [toks.ends[i] for i in members],
-            "ner_tags": [tags[i] for i in members],
+            "start": int(dt.starts[lo]),
+            "end": int(dt.ends[hi - 1]),
+            "tokens": dt.tokens[lo:hi],
+            "token_starts": dt.starts[lo:hi].tolist(),
+            "token_ends": dt.ends[lo:hi].tolist(),
+            "ner_tags": dt.tags[lo:hi].tolist(),
         })
     return rows
+
+
+def _sentence_bounds(sentence) -> list[tuple[int, int]]:
+    """(first, end) kept-token positions of each sentence."""
+    import numpy as np
+
+    if not len(sentence):
+        return []
+    cut = np.flatnonzero(sentence[1:] != sentence[:-1]) + 1
+    edges = [0, *cut.tolist(), len(sentence)]
+    return list(zip(edges, edges[1:]))
 
 
 def decode_iob2(tags: list[str], starts: list[int], ends: list[int]) -> list[tuple[int, int, str]]:
@@ -227,34 +321,99 @@ def ner_table(docs: pa.Table, inv: Inventory, schema: pa.Schema) -> tuple[pa.Tab
     """Stage: a batch of `documents` rows -> a batch of `ner` rows, the counts, and one error per bad document.
 
     Every document's tags are decoded again and compared with its spans, so a
-    token view that loses a span cannot be written.
+    token view that loses a span cannot be written. The rows are assembled as
+    Arrow arrays from the token arrays (no per-token Python objects beyond the
+    token strings).
     """
-    ent_names, tim_names = inv.labels("entities"), inv.labels("timexes")
-    tag_names = inv.ner_tags
-    tag_index = {t: i for i, t in enumerate(tag_names)}
+    import numpy as np
+
+    tag_index = {t: i for i, t in enumerate(inv.ner_tags)}
     stats = Stats()
-    rows: list[dict] = []
     errors: list[str] = []
-    cols = docs.select(["id", "text", "entities", "timexes"]).to_pydict()
-    for doc_id, text, ents, tims in zip(cols["id"], cols["text"], cols["entities"], cols["timexes"]):
-        ents = [{**r, "label": ent_names[r["label"]]} for r in ents]
-        tims = [{**r, "label": tim_names[r["label"]]} for r in tims]
+    parts: list[tuple[str, DocumentTokens]] = []
+    layers = {layer: _layer_columns(docs, layer, inv) for layer in ("entities", "timexes")}
+    for n, (doc_id, text) in enumerate(zip(docs.column("id").to_pylist(), docs.column("text").to_pylist())):
+        ents, tims = (layers[layer][n] for layer in ("entities", "timexes"))
         try:
             spans = ner_spans(doc_id, ents, tims, inv)
-            doc_rows = sentence_rows(doc_id, text, spans, tag_index, stats)
+            dt = document_tokens(doc_id, text, spans, tag_index, stats)
         except AlignmentError as exc:
             errors.append(str(exc))
             continue
         expected = [(s.start, s.end, s.label) for s in spans]
-        found = [sp for r in doc_rows for sp in decode_iob2(
-            [tag_names[t] for t in r["ner_tags"]], r["token_starts"], r["token_ends"])]
+        found = decode_tokens(dt, inv.ner_tags)
         if found != expected:
             missing = sorted(set(expected) - set(found))
             extra = sorted(set(found) - set(expected))
             errors.append(f"document {doc_id}: [ner-roundtrip] the IOB2 tags do not give back the spans: "
                           f"missing {missing[:5]}, extra {extra[:5]}")
             continue
-        rows += doc_rows
+        parts.append((doc_id, dt))
     if errors:
         return schema.empty_table(), stats, errors
-    return pa.Table.from_pylist(rows, schema=schema), stats, errors
+    return _arrow_rows(parts, schema, np), stats, errors
+
+
+@lru_cache(maxsize=8)
+def _tag_parts(tag_names: tuple[str, ...]):
+    """For each tag id: its kind (0 O, 1 B, 2 I) and its label's number."""
+    import numpy as np
+
+    labels = sorted({t.partition("-")[2] for t in tag_names if t != "O"})
+    kind = np.array([{"O": 0, "B": 1, "I": 2}[t.partition("-")[0]] for t in tag_names], dtype=np.int8)
+    label = np.array([labels.index(t.partition("-")[2]) if t != "O" else -1 for t in tag_names], dtype=np.int64)
+    return kind, label, labels
+
+
+def decode_tokens(dt: DocumentTokens, tag_names) -> list[tuple[int, int, str]]:
+    """decode_iob2 over every sentence of a document at once, on arrays (the same spans, in text order)."""
+    import numpy as np
+
+    if not len(dt.tags):
+        return []
+    kind_of, label_of, labels = _tag_parts(tuple(tag_names))
+    kind, label = kind_of[dt.tags], label_of[dt.tags]
+    tagged = kind > 0
+    cont = np.zeros(len(kind), dtype=bool)  # an I- that continues the span of the token before it
+    cont[1:] = (kind[1:] == 2) & tagged[:-1] & (label[1:] == label[:-1]) & (dt.sentence[1:] == dt.sentence[:-1])
+    first = np.flatnonzero(tagged & ~cont)
+    cont_next = np.zeros(len(kind), dtype=bool)
+    cont_next[:-1] = cont[1:]
+    last = np.flatnonzero(tagged & ~cont_next)
+    return [(s, e, labels[k]) for s, e, k in zip(dt.starts[first].tolist(), dt.ends[last].tolist(),
+                                                 label[first].tolist())]
+
+
+def _arrow_rows(parts: list, schema: pa.Schema, np) -> pa.Table:
+    """`ner` rows of the documents in order, built as Arrow arrays."""
+    if not parts:
+        return schema.empty_table()
+    ids, doc_ids, index, offsets = [], [], [], [0]
+    for doc_id, dt in parts:
+        n = 0
+        for lo, hi in _sentence_bounds(dt.sentence):
+            ids.append(f"{doc_id}-s{n:04d}")
+            doc_ids.append(doc_id)
+            index.append(n)
+            offsets.append(offsets[-1] + hi - lo)
+            n += 1
+    starts = np.concatenate([dt.starts for _, dt in parts])
+    ends = np.concatenate([dt.ends for _, dt in parts])
+    tags = np.concatenate([dt.tags for _, dt in parts])
+    tokens = [t for _, dt in parts for t in dt.tokens]
+    off = np.asarray(offsets, dtype=np.int64)
+    first, last = off[:-1], off[1:] - 1
+    off32 = pa.array(off, pa.int32())
+
+    def listed(name: str, values) -> pa.Array:
+        t = schema.field(name).type
+        return pa.ListArray.from_arrays(off32, pa.array(values, t.value_type), type=t)
+
+    columns = {
+        "id": pa.array(ids, pa.string()), "document_id": pa.array(doc_ids, pa.string()),
+        "sentence_index": pa.array(index, pa.int64()), "start": pa.array(starts[first], pa.int64()),
+        "end": pa.array(ends[last], pa.int64()), "tokens": listed("tokens", tokens),
+        "token_starts": listed("token_starts", starts), "token_ends": listed("token_ends", ends),
+        "ner_tags": listed("ner_tags", tags),
+    }
+    return pa.Table.from_arrays([columns[f.name].cast(f.type) for f in schema], schema=schema)

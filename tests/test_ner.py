@@ -7,7 +7,8 @@ from hypothesis import strategies as st
 
 import buildkit
 from pactnews.inventory import load_inventory
-from pactnews.ner import AlignmentError, Stats, decode_iob2, ner_spans, sentence_rows
+from pactnews.ner import (AlignmentError, Stats, decode_iob2, decode_tokens, document_tokens, ner_spans, pipeline,
+                          sentence_rows, sentence_starts)
 
 INV = load_inventory(buildkit.REPO / "schemas" / "labels.yaml")
 TAGS = {t: i for i, t in enumerate(INV.ner_tags)}
@@ -116,3 +117,65 @@ def test_any_token_aligned_span_set_is_recovered(words, data):
     for r in rows:
         for tok, s, e in zip(r["tokens"], r["token_starts"], r["token_ends"]):
             assert text[s:e] == tok
+
+
+def spacy_sentence_starts(text: str) -> list[bool]:
+    """What spaCy's sentencizer component itself marks on the tokenizer's Doc."""
+    nlp = pipeline()
+    doc = nlp.get_pipe("sentencizer")(nlp.make_doc(text))
+    return [bool(t.is_sent_start) for t in doc]
+
+
+def array_sentence_starts(text: str) -> list[bool]:
+    from spacy.attrs import IS_PUNCT, ORTH
+
+    doc = pipeline().make_doc(text)
+    if not len(doc):
+        return []
+    arr = doc.to_array([IS_PUNCT, ORTH])
+    return sentence_starts(arr[:, 0], arr[:, 1]).tolist()
+
+
+def test_sentence_starts_equal_the_sentencizer_on_the_corpus():
+    texts = [p.read_text(encoding="utf-8") for p in sorted((buildkit.REPO / "corpus" / "clean").glob("*.txt"))]
+    assert texts
+    for text in texts:
+        assert array_sentence_starts(text) == spacy_sentence_starts(text)
+    assert sum(array_sentence_starts(texts[0])) > 5
+
+
+TEXT_PIECES = st.sampled_from(["Seoul", "said", ".", "!", "?", "...", "”", "\"", "(", ")", "-", "—", " ", "  ", "\n",
+                               "\n\n", "U.S.", "3,000", "。", "Kim’s", "a", ":", ";", "'"])
+
+
+@settings(max_examples=150, deadline=None, database=None)
+@given(st.lists(TEXT_PIECES, max_size=40).map("".join))
+def test_sentence_starts_equal_the_sentencizer_on_any_text(text):
+    assert array_sentence_starts(text) == spacy_sentence_starts(text)
+
+
+@settings(max_examples=60, deadline=None, database=None)
+@given(st.lists(st.sampled_from(INV.ner_tags[:9]), max_size=25), st.data())
+def test_decode_tokens_equals_decode_iob2_per_sentence(tags, data):
+    import numpy as np
+
+    from pactnews.ner import DocumentTokens
+
+    n = len(tags)
+    breaks = [data.draw(st.booleans()) for _ in range(n)]
+    sentence = np.cumsum([0] + [int(b) for b in breaks[1:]]) if n else np.zeros(0, np.int64)
+    starts = np.arange(n, dtype=np.int64) * 2
+    dt = DocumentTokens(starts, starts + 1, np.array([INV.ner_tags.index(t) for t in tags], dtype=np.int64),
+                        sentence, ["w"] * n)
+    expected = []
+    for k in sorted(set(sentence.tolist())):
+        idx = [i for i in range(n) if sentence[i] == k]
+        expected += decode_iob2([tags[i] for i in idx], [int(starts[i]) for i in idx], [int(starts[i]) + 1 for i in idx])
+    assert decode_tokens(dt, INV.ner_tags) == expected
+
+
+def test_document_tokens_number_sentences_densely():
+    text = "One. \n\n  \nTwo here.\nThree"
+    dt = document_tokens("doc", text, [], TAGS, Stats())
+    assert dt.tokens == ["One", ".", "Two", "here", ".", "Three"]
+    assert dt.sentence.tolist() == [0, 0, 1, 1, 1, 2]
