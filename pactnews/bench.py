@@ -341,8 +341,20 @@ def _write_metadata(layout: Layout, records: list[dict]) -> None:
     atomic_write_text(path, "".join(json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n" for r in records))
 
 
-def read_manifest(work: Path) -> list[dict]:
-    return [json.loads(line) for line in (work / "manifest.jsonl").read_text(encoding="utf-8").splitlines() if line]
+def read_manifest(work: Path, fields: tuple[str, ...] = ()) -> dict[str, list]:
+    """The manifest as columns: id, spans (all layers) and the named fields; read line by line, so a stage
+    holds a few short strings per document rather than every record."""
+    cols: dict[str, list] = {"id": [], "spans": [], **{f: [] for f in fields}}
+    with (work / "manifest.jsonl").open(encoding="utf-8") as fh:
+        for line in fh:
+            if not line.strip():
+                continue
+            m = json.loads(line)
+            cols["id"].append(m["id"])
+            cols["spans"].append(sum(m["layers"].values()))
+            for f in fields:
+                cols[f].append(m[f])
+    return cols
 
 
 # ---------------------------------------------------------------- batch drivers
@@ -527,9 +539,11 @@ def run_stage(stage: str, work: Path, num_proc: int, progress: bool, preannotate
     for name in IMPORTS.get(stage, ()):
         importlib.import_module(name)
     st = _setup(work)
-    manifest = read_manifest(work)
-    ids = [m["id"] for m in manifest]
-    spans_of = {m["id"]: sum(m["layers"].values()) for m in manifest}
+    wanted = {"clean": ("text_sha256",), "ls_export": ("dct",), "ls_import": ("annotation_sha256",),
+              "preannotate": ("dct",)}.get(stage, ())
+    manifest = read_manifest(work, wanted)
+    ids = manifest["id"]
+    spans_of = dict(zip(ids, manifest["spans"]))
     out: dict = {"stage": stage, "num_proc": num_proc}
     timings = {}
     t0 = time.perf_counter()
@@ -541,7 +555,7 @@ def run_stage(stage: str, work: Path, num_proc: int, progress: bool, preannotate
         from .corpus import read_metadata
 
         st["rules"] = load_rules(st["layout"].cleaning_rules)
-        st["expected"] = {m["id"]: m["text_sha256"] for m in manifest}
+        st["expected"] = dict(zip(ids, manifest["text_sha256"]))
         records = read_metadata(st["layout"])
         timings["read_metadata"] = time.perf_counter() - t0
         for c in _map(_clean_batch, _chunks(records, BATCH), num_proc, progress, len(records), "clean"):
@@ -551,14 +565,14 @@ def run_stage(stage: str, work: Path, num_proc: int, progress: bool, preannotate
             counts.update(c)
             examples += ex[: max(0, 5 - len(examples))]
     elif stage == "ls_export":
-        st["dct"] = {m["id"]: m["dct"] for m in manifest}
+        st["dct"] = dict(zip(ids, manifest["dct"]))
         shutil.rmtree(work / "ls", ignore_errors=True)
         jobs = list(enumerate(_chunks(ids, BATCH)))
         for c in _map(_export_batch, jobs, num_proc, progress, len(ids), "ls export"):
             counts.update(c)
         counts["bytes"] = sum(p.stat().st_size for p in (work / "ls").glob("*.json"))
     elif stage == "ls_import":
-        st["annotation_sha"] = {m["id"]: m["annotation_sha256"] for m in manifest}
+        st["annotation_sha"] = dict(zip(ids, manifest["annotation_sha256"]))
         jobs = list(enumerate(_chunks(ids, BATCH)))
         for c, ex in _map(_import_batch, jobs, num_proc, progress, len(ids), "ls import"):
             counts.update(c)
@@ -622,7 +636,7 @@ def run_stage(stage: str, work: Path, num_proc: int, progress: bool, preannotate
         entity_table = tables.read_entities(src.entity_table) if src.entity_table.is_file() else {}
         pre = Preannotator(build_lexicon(entity_table, gold), st["inv"])
         done = ids[:preannotate_max]
-        dct = {m["id"]: m["dct"] for m in manifest}
+        dct = dict(zip(ids, manifest["dct"]))
         t_setup = time.perf_counter() - t0
         from tqdm.auto import tqdm
 
