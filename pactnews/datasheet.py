@@ -17,6 +17,7 @@ import json
 import re
 from collections import Counter
 from dataclasses import dataclass, field
+from operator import itemgetter
 from pathlib import Path
 
 import yaml
@@ -42,6 +43,13 @@ SCALAR_CUT = 8  # values of a list of plain values shown in an example row
 QUOTE_CUT = 90  # characters of a claim text shown in the conflict table
 
 
+DETAIL_LIMIT = 50  # documents up to which the tables per document are shown; a larger corpus gets summaries
+TOP_VALUES = 5  # outlets and copyright statuses named in the summaries of a larger corpus
+CONFLICT_LIMIT = 20  # clusters with differing figures described one by one in a larger corpus
+DCT_LIMIT = 10  # distinct DCTs named one by one; more are given as a range
+EXAMPLE_BATCH = 16  # rows per batch while the example row of a config is searched
+
+
 class DatasheetError(ValueError):
     """An input the documents cannot be generated from; the message names the file."""
 
@@ -50,23 +58,198 @@ class DatasheetError(ValueError):
 
 
 @dataclass
+class Tally:
+    """The metadata, cleaning maps and gold annotations, counted one document at a time.
+
+    Only sums and counters are kept, so memory does not grow with the corpus; the rows
+    per document (records, doc_*) are kept only while `detail` (at most DETAIL_LIMIT documents).
+    """
+
+    detail: bool
+    n_documents: int = 0
+    n_annotated: int = 0
+    # metadata
+    titles: int = 0
+    urls: int = 0
+    outlets: Counter = field(default_factory=Counter)  # outlet (None: unknown) -> documents
+    dct_basis: Counter = field(default_factory=Counter)
+    dct_values: set = field(default_factory=set)
+    copyright: Counter = field(default_factory=Counter)  # status, white space folded -> documents
+    # cleaning maps
+    raw_chars: int = 0
+    clean_chars: int = 0
+    removed_runs: int = 0
+    removed_chars: int = 0
+    substituted: int = 0
+    rule_runs: Counter = field(default_factory=Counter)  # reason code -> runs removed + characters substituted
+    rule_chars: Counter = field(default_factory=Counter)  # reason code -> characters removed or substituted
+    rule_docs: Counter = field(default_factory=Counter)  # reason code -> documents it applied to
+    # gold
+    layers: Counter = field(default_factory=Counter)  # layer -> records
+    layer_max: Counter = field(default_factory=Counter)  # layer -> most records in one document
+    layer_none: Counter = field(default_factory=Counter)  # layer -> documents without a record (or gold file)
+    labels: dict = field(default_factory=dict)  # (layer, label) -> records; the inventory's labels first
+    label_docs: Counter = field(default_factory=Counter)  # (layer, label) -> documents with one
+    attributes: dict = field(default_factory=dict)  # claims attribute -> value -> claims
+    quantity_claims: int = 0
+    mentions: Counter = field(default_factory=Counter)  # entity id -> mentions
+    entity_docs: Counter = field(default_factory=Counter)  # entity id -> documents
+    person_ids: set = field(default_factory=set)
+    cluster_claims: Counter = field(default_factory=Counter)  # cluster id -> claims
+    cluster_docs: Counter = field(default_factory=Counter)  # cluster id -> documents
+    # per document, only with detail
+    records: list = field(default_factory=list)
+    doc_layers: dict = field(default_factory=dict)  # document id -> layer -> records
+    doc_labels: dict = field(default_factory=dict)  # (layer, label) -> document id -> records
+    doc_rules: dict = field(default_factory=dict)  # document id -> (runs per reason, characters per reason)
+    doc_lengths: dict = field(default_factory=dict)  # document id -> (raw chars, clean chars)
+
+    @classmethod
+    def start(cls, inv: Inventory, n_documents: int) -> "Tally":
+        t = cls(detail=n_documents <= DETAIL_LIMIT)
+        keys = [(layer, label) for layer in standoff.SPAN_LAYERS for label in inv.labels(layer)]
+        keys += [("relations", rel) for rel in inv.relation_types]
+        t.labels = dict.fromkeys(keys, 0)
+        t.doc_labels = {k: {} for k in keys} if t.detail else {}
+        t.attributes = {a: Counter() for a in inv.raw["values"]}
+        return t
+
+    def add_record(self, rec: dict) -> None:
+        dct = rec.get("dct") or {}
+        self.n_documents += 1
+        self.titles += bool(rec.get("title"))
+        self.urls += bool(rec.get("url"))
+        self.outlets[rec.get("source_outlet") or None] += 1
+        self.dct_basis[dct.get("basis") or "unknown"] += 1
+        if dct.get("value"):
+            self.dct_values.add(str(dct["value"]))
+        self.copyright[" ".join(str(rec.get("copyright") or "not recorded").split())] += 1
+        if self.detail:
+            self.records.append(rec)
+
+    def add_map(self, doc_id: str, m: dict) -> None:
+        runs: Counter = Counter()
+        chars: Counter = Counter()
+        for r in m["removed"]:
+            runs[r["reason"]] += 1
+            chars[r["reason"]] += r["raw_end"] - r["raw_start"]
+        subs = m.get("substituted", [])
+        for s in subs:
+            runs[s["reason"]] += 1
+            chars[s["reason"]] += 1
+        self.raw_chars += m["raw_length"]
+        self.clean_chars += m["clean_length"]
+        self.removed_runs += len(m["removed"])
+        self.removed_chars += sum(r["raw_end"] - r["raw_start"] for r in m["removed"])
+        self.substituted += len(subs)
+        self.rule_runs.update(runs)
+        self.rule_chars.update(chars)
+        self.rule_docs.update(runs.keys())
+        if self.detail:
+            self.doc_rules[doc_id] = (runs, chars)
+            self.doc_lengths[doc_id] = (m["raw_length"], m["clean_length"])
+
+    def add_gold(self, doc_id: str, doc: dict | None) -> None:
+        """One document's annotations (None: it has no gold file and counts zero everywhere)."""
+        self.n_annotated += doc is not None
+        doc = doc or {}
+        sizes = {}
+        for layer in standoff.LAYERS:
+            recs = doc.get(layer, [])
+            sizes[layer] = len(recs)
+            self.layers[layer] += len(recs)
+            if len(recs) > self.layer_max[layer]:
+                self.layer_max[layer] = len(recs)
+            if not recs:
+                self.layer_none[layer] += 1
+                continue
+            for label, n in Counter(map(_LABEL, recs)).items():
+                key = (layer, label)
+                self.labels[key] = self.labels.get(key, 0) + n
+                self.label_docs[key] += 1
+                if self.detail:
+                    self.doc_labels.setdefault(key, {})[doc_id] = n
+        spans = sum(sizes[layer] for layer in standoff.SPAN_LAYERS)
+        self.layer_max["spans"] = max(self.layer_max["spans"], spans)
+        self.layer_none["spans"] += not spans
+        entities = doc.get("entities", [])
+        ids = list(map(_ENTITY_ID, entities))
+        self.mentions.update(ids)
+        self.entity_docs.update(set(ids))
+        self.person_ids.update(e["entity_id"] for e in entities if e["label"] == "PERSON")
+        claims = doc.get("claims", [])
+        for attribute, counter in self.attributes.items():
+            counter.update(map(itemgetter(attribute), claims))
+        self.quantity_claims += sum(1 for c in claims if c.get("quantity_value") is not None)
+        clusters = list(map(_CLUSTER_ID, claims))
+        self.cluster_claims.update(clusters)
+        self.cluster_docs.update(set(clusters))
+        if self.detail:
+            self.doc_layers[doc_id] = sizes
+
+
+_LABEL, _ENTITY_ID, _CLUSTER_ID = itemgetter("label"), itemgetter("entity_id"), itemgetter("cluster_id")
+
+
+def tally_documents(layout: Layout, records: list[dict], inv: Inventory, keep=frozenset()) -> tuple[Tally, dict]:
+    """The tally of every document, reading its cleaning map and gold file one at a time.
+
+    Returns the tally and the gold of the documents in `keep` (those the annotation passes cover).
+    """
+    tally = Tally.start(inv, len(records))
+    kept = {}
+    for rec in records:
+        doc_id = rec["id"]
+        path = layout.clean / f"{doc_id}.map.json"
+        if not path.is_file():
+            raise DatasheetError(f"{_rel(layout, path)}: document {doc_id}: no cleaning map; run `pactnews clean`")
+        tally.add_record(rec)
+        tally.add_map(doc_id, _json(path, layout))
+        path = layout.annotation_file(doc_id)
+        doc = None
+        if path.is_file():
+            try:
+                doc = standoff.read(path)
+            except standoff.FormatError as exc:
+                raise DatasheetError(str(exc)) from exc
+        tally.add_gold(doc_id, doc)
+        if doc is not None and doc_id in keep:
+            kept[doc_id] = doc
+    return tally, kept
+
+
+class Cut(list):
+    """The first items of a longer list, cut while reading the Parquet file; `total` is the whole list's length."""
+
+    def __init__(self, items, total: int):
+        super().__init__(items)
+        self.total = total
+
+
+@dataclass
 class Built:
-    """One config of the built data/: its features, row count and the rows the documents show."""
+    """One config of the built data/: its features, row count and the example row the documents show."""
 
     features: object  # datasets.Features read from the Parquet schema
     num_rows: int
-    example: dict
-    rows: list = field(default_factory=list)  # every row, kept only for claim_clusters
+    example: dict  # top-level lists cut to what `trimmed` shows (Cut)
+
+
+@dataclass
+class Conflicts:
+    """The shipped claim clusters whose figures differ."""
+
+    total: int
+    clusters: list  # every one, as rows, for a small corpus; else the first CONFLICT_LIMIT, with counts only
 
 
 @dataclass
 class Sources:
     info: dict
-    records: list
-    maps: dict
+    tally: Tally
     rules: dict
     inv: Inventory
-    gold: dict
+    gold: dict  # the gold of the documents the annotation passes cover (the adjudication needs it whole)
     entity_table: dict
     cluster_table: dict
     agreement: dict | None
@@ -76,6 +259,7 @@ class Sources:
     guidelines_version: str | None
     changelog_entry: bool
     built: dict
+    conflicts: Conflicts | None
     front_matter: str | None
     templates: dict
 
@@ -98,42 +282,68 @@ def _yaml(path: Path, layout: Layout) -> dict:
         raise DatasheetError(f"{_rel(layout, path)}: cannot be read as YAML: {exc}") from exc
 
 
+def _parquet_files(data_dir: Path, config: str) -> list[Path]:
+    return sorted((data_dir / config).glob(f"{SPLIT}-*.parquet"))
+
+
+def struct_cut(config: str) -> int:
+    """Records of a list of records an example row of `config` shows."""
+    return 1 if config == DEFAULT_CONFIG else STRUCT_CUT
+
+
 def read_built(data_dir: Path) -> dict[str, Built]:
     """Features, row count and example row of every config that has rows under data_dir.
 
-    Row counts come from the Parquet footers; row groups are read one at a time until the
-    example is found, so a large build is not loaded whole (claim_clusters, which the
-    conflict table needs in full, excepted).
+    Row counts come from the Parquet footers; batches of EXAMPLE_BATCH rows are read until
+    the example is found, and its lists are cut in Arrow, so a large build is never loaded whole.
     """
     import datasets
     import pyarrow.parquet as pq
 
     out = {}
     for config in CONFIGS:
-        files = sorted((data_dir / config).glob(f"{SPLIT}-*.parquet"))
+        files = _parquet_files(data_dir, config)
         num_rows = sum(pq.ParquetFile(p).metadata.num_rows for p in files)
         if not num_rows:
             continue
         features = datasets.Features.from_arrow_schema(pq.read_schema(files[0]))
-        example, first = None, None
-        for path in files:
-            parquet = pq.ParquetFile(path)
-            for group in range(parquet.num_row_groups):
-                rows = parquet.read_row_group(group)
-                if not rows.num_rows:
-                    continue
-                first = first or rows.slice(0, 1).to_pylist()[0]
-                index = example_index(config, rows)
-                if index is not None:
-                    example = rows.slice(index, 1).to_pylist()[0]
-                    break
-            if example is not None:
-                break
-        every = pq.read_table(files).to_pylist() if config == "claim_clusters" else []
-        out[config] = Built(features, num_rows, example or first, every)
+        out[config] = Built(features, num_rows, find_example(config, files))
     if DEFAULT_CONFIG not in out:
         raise DatasheetError(f"{data_dir}: no Parquet files of the {DEFAULT_CONFIG!r} config; run `pactnews build` first "
                              "(the card shows real rows of the built dataset)")
+    return out
+
+
+def find_example(config: str, files: list[Path]) -> dict | None:
+    """The row a config's structure section shows (example_index), else its first row."""
+    import pyarrow.parquet as pq
+
+    first = None
+    for path in files:
+        for batch in pq.ParquetFile(path).iter_batches(batch_size=EXAMPLE_BATCH):
+            if not batch.num_rows:
+                continue
+            if first is None:
+                first = example_row(batch, 0, struct_cut(config))
+            index = example_index(config, batch)
+            if index is not None:
+                return example_row(batch, index, struct_cut(config))
+    return first
+
+
+def example_row(batch, index: int, structs: int) -> dict:
+    """One row as Python values; each top-level list keeps what `trimmed` shows of it (a Cut with its length)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    row = batch.slice(index, 1)
+    out = {}
+    for name, column in zip(row.schema.names, row.columns):
+        if not (pa.types.is_list(column.type) or pa.types.is_large_list(column.type)) or not column.is_valid()[0].as_py():
+            out[name] = column[0].as_py()
+            continue
+        keep = structs if pa.types.is_struct(column.type.value_type) else SCALAR_CUT
+        out[name] = Cut(pc.list_slice(column, 0, keep)[0].as_py(), pc.list_value_length(column)[0].as_py())
     return out
 
 
@@ -152,36 +362,72 @@ def example_index(config: str, rows) -> int | None:
     return next((i for i, keep in enumerate(wanted(rows).to_pylist()) if keep), None)
 
 
+CONFLICT_DETAIL = ("cluster_id", "proposition", "conflict_basis", "members")
+CONFLICT_SUMMARY = ("cluster_id", "proposition", "num_claims", "documents", "figures")
+
+
+def read_conflicts(data_dir: Path, detail: bool) -> Conflicts | None:
+    """The claim clusters with `conflict` set, read batch by batch from the columns the documents show.
+
+    detail: every such cluster with its members (a small corpus); else the number of them and
+    the first CONFLICT_LIMIT with their counts and figures, members left unread.
+    """
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    files = _parquet_files(data_dir, "claim_clusters")
+    if not sum(pq.ParquetFile(p).metadata.num_rows for p in files):
+        return None
+    columns = list(CONFLICT_DETAIL if detail else CONFLICT_SUMMARY) + ["conflict"]
+    total, clusters = 0, []
+    for path in files:
+        parquet = pq.ParquetFile(path)
+        groups = []
+        for g in range(parquet.num_row_groups):
+            n = pc.sum(parquet.read_row_group(g, columns=["conflict"]).column("conflict")).as_py() or 0
+            total += n
+            groups += [g] if n else []
+        if not groups or (not detail and len(clusters) >= CONFLICT_LIMIT):
+            continue
+        for batch in parquet.iter_batches(batch_size=EXAMPLE_BATCH, row_groups=groups, columns=columns):
+            hits = batch.filter(batch.column("conflict"))
+            if not detail:
+                hits = hits.slice(0, CONFLICT_LIMIT - len(clusters))
+                documents = pc.list_value_length(hits.column("documents")).to_pylist()
+                hits = hits.drop_columns(["documents"])
+                clusters += [dict(row, num_documents=n) for row, n in zip(hits.to_pylist(), documents)]
+                if len(clusters) >= CONFLICT_LIMIT:
+                    break
+            else:
+                clusters += hits.to_pylist()
+    return Conflicts(total, clusters)
+
+
 def read_sources(layout: Layout, data_dir: Path | None = None, front_matter: str | None = None) -> Sources:
-    """Everything the documents are made from; the only function here that reads files."""
+    """Everything the documents are made from; the only function here that reads files.
+
+    The annotation files and cleaning maps are read one document at a time into a Tally;
+    only the gold of the documents the passes A and B cover is kept whole.
+    """
     from .build import changelog_has
 
     info = read_dataset_info(layout)
+    inv = load_inventory(layout.labels)
     records = read_metadata(layout)
-    maps = {}
-    for rec in records:
-        path = layout.clean / f"{rec['id']}.map.json"
-        if not path.is_file():
-            raise DatasheetError(f"{_rel(layout, path)}: document {rec['id']}: no cleaning map; run `pactnews clean`")
-        maps[rec["id"]] = _json(path, layout)
-    gold = {}
-    for rec in records:
-        path = layout.annotation_file(rec["id"])
-        if path.is_file():
-            try:
-                gold[rec["id"]] = standoff.read(path)
-            except standoff.FormatError as exc:
-                raise DatasheetError(str(exc)) from exc
-    reports = layout.annotations / "reports"
-    agreement = _json(reports / "agreement.json", layout) if (reports / "agreement.json").is_file() else None
-    pre = reports / "preannotation_scores.json"
-    preannotation = _json(pre, layout) if pre.is_file() else None
     ids = {r["id"] for r in records}
     passes = {}
     for name in ("A", "B"):
         folder = layout.passes / name
         if folder.is_dir():
             passes[name] = {k: v for k, v in standoff.read_all(folder).items() if k in ids}
+    del ids
+    covered = {doc_id for docs in passes.values() for doc_id in docs}
+    tally, gold = tally_documents(layout, records, inv, keep=covered)
+    del records
+    reports = layout.annotations / "reports"
+    agreement = _json(reports / "agreement.json", layout) if (reports / "agreement.json").is_file() else None
+    pre = reports / "preannotation_scores.json"
+    preannotation = _json(pre, layout) if pre.is_file() else None
     rationale_path = layout.passes / "adjudicated" / "rationale.yaml"
     rationale = _yaml(rationale_path, layout) if rationale_path.is_file() else None
     guidelines = layout.annotations / "GUIDELINES.md"
@@ -198,14 +444,14 @@ def read_sources(layout: Layout, data_dir: Path | None = None, front_matter: str
         if not path.is_file():
             raise DatasheetError(f"{name}: the template does not exist")
         templates[name.as_posix()] = path.read_text(encoding="utf-8")
+    data_dir = Path(data_dir) if data_dir else layout.data
     return Sources(
-        info=info, records=records, maps=maps, rules=_yaml(layout.cleaning_rules, layout),
-        inv=load_inventory(layout.labels), gold=gold,
+        info=info, tally=tally, rules=_yaml(layout.cleaning_rules, layout), inv=inv, gold=gold,
         entity_table=tables.read_entities(layout.entity_table) if layout.entity_table.is_file() else {},
         cluster_table=tables.read_clusters(layout.cluster_table) if layout.cluster_table.is_file() else {},
         agreement=agreement, preannotation=preannotation, passes=passes, rationale=rationale,
         guidelines_version=version, changelog_entry=changelog_has(layout.root, str(info["version"])),
-        built=read_built(Path(data_dir) if data_dir else layout.data),
+        built=read_built(data_dir), conflicts=read_conflicts(data_dir, tally.detail),
         front_matter=front_matter, templates=templates,
     )
 
@@ -248,53 +494,42 @@ def clipped(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
-# ---------------------------------------------------------------- counts over the gold
-
-
-def layer_counts(src: Sources) -> dict[str, dict[str, int]]:
-    """document id -> layer -> number of records (documents without a gold file count zero)."""
-    return {r["id"]: {layer: len((src.gold.get(r["id"]) or {}).get(layer, [])) for layer in standoff.LAYERS}
-            for r in src.records}
-
-
-def label_counts(src: Sources) -> dict[tuple[str, str], dict[str, int]]:
-    """(layer, label) -> document id -> number of records, over every label of the inventory."""
-    out = {}
-    for layer in standoff.SPAN_LAYERS:
-        for label in src.inv.labels(layer):
-            out[(layer, label)] = {}
-    for rel in src.inv.relation_types:
-        out[("relations", rel)] = {}
-    for doc_id, doc in sorted(src.gold.items()):
-        for layer in standoff.LAYERS:
-            for rec in doc[layer]:
-                per_doc = out.setdefault((layer, rec["label"]), {})
-                per_doc[doc_id] = per_doc.get(doc_id, 0) + 1
-    return out
-
-
-def attribute_counts(src: Sources, attribute: str) -> Counter:
-    return Counter(c[attribute] for doc in src.gold.values() for c in doc["claims"])
-
-
-def mention_counts(src: Sources) -> tuple[Counter, dict[str, set]]:
-    """Entity mentions per entity id, and the documents each id occurs in."""
-    mentions: Counter = Counter()
-    docs: dict[str, set] = {}
-    for doc_id, doc in src.gold.items():
-        for e in doc["entities"]:
-            mentions[e["entity_id"]] += 1
-            docs.setdefault(e["entity_id"], set()).add(doc_id)
-    return mentions, docs
-
-
 # ---------------------------------------------------------------- blocks: the corpus
 
 
+def left_out(src: Sources, what: str, where: str) -> str:
+    """The sentence that stands for a table per document in a large corpus."""
+    return (f"With {src.tally.n_documents} documents, {what} is not shown here (tables per document are shown up to "
+            f"{DETAIL_LIMIT} documents); {where}")
+
+
+def most_common(counter: Counter, unknown: str) -> str:
+    """`A (3), B (2) and 4 others`: the TOP_VALUES most frequent values of a counter, None read as `unknown`."""
+    top = sorted(counter.items(), key=lambda kv: (-kv[1], str(kv[0])))
+    named = [f"{k if k is not None else unknown} ({n})" for k, n in top[:TOP_VALUES]]
+    rest = len(top) - len(named)
+    return words(named + ([f"{rest} other{'s' if rest > 1 else ''}"] if rest else []))
+
+
 def documents_table(src: Sources) -> str:
+    t = src.tally
+    if not t.detail:
+        known = t.n_documents - t.outlets.get(None, 0)
+        basis = ", ".join(f"{b} {n}" for b, n in sorted(t.dct_basis.items()))
+        rows = [[t.n_documents, t.titles, known, t.n_documents - known, t.urls, basis, t.raw_chars, t.clean_chars]]
+        return "\n".join([
+            table(["documents", "with a title", "outlet known", "outlet unknown", "URL known", "DCT basis",
+                   "raw chars", "clean chars"], rows, {0, 1, 2, 3, 4, 6, 7}),
+            "",
+            f"Outlets: {most_common(t.outlets, 'unknown')}.",
+            "",
+            left_out(src, "the table of every document", "each row of the `documents` config carries the "
+                     "document's metadata (`metadata.title`, `metadata.source_outlet`, `metadata.url`, "
+                     "`metadata.dct`, `metadata.raw_sha256`)."),
+        ])
     rows = []
-    for rec in src.records:
-        m = src.maps[rec["id"]]
+    for rec in t.records:
+        raw_length, clean_length = t.doc_lengths[rec["id"]]
         dct = rec.get("dct") or {}
         outlet = rec.get("source_outlet") or "unknown"
         rows.append([
@@ -303,8 +538,8 @@ def documents_table(src: Sources) -> str:
             outlet,
             f"{dct.get('value') or 'unknown'} ({dct.get('basis') or 'no basis recorded'})",
             f"`{rec['raw_sha256']}`",
-            m["raw_length"],
-            m["clean_length"],
+            raw_length,
+            clean_length,
         ])
     return table(["document", "title", "outlet", "DCT (basis)", "raw sha256", "raw chars", "clean chars"], rows, {5, 6})
 
@@ -317,8 +552,12 @@ def sentence(text) -> str:
 
 def provenance_list(src: Sources) -> str:
     """Per document: what the metadata says about title, outlet, URL and date, with the evidence."""
+    if not src.tally.detail:
+        return left_out(src, "the evidence of every document", "the `documents` config carries it in "
+                        "`metadata.title_basis`, `metadata.source_note`, `metadata.url_note` and "
+                        "`metadata.dct.evidence`.")
     out = []
-    for rec in src.records:
+    for rec in src.tally.records:
         dct = rec.get("dct") or {}
         title = f"“{rec['title']}”" if rec.get("title") else "none"
         out.append(f"- **`{rec['id']}`**")
@@ -334,24 +573,28 @@ def rule_rows(src: Sources) -> list[dict]:
     return list(src.rules.get("removals") or []) + list(src.rules.get("substitutions") or [])
 
 
+def runs_and_chars(n: int, chars: int) -> str:
+    return f"{n} ({chars})" if n else "0"
+
+
 def cleaning_table(src: Sources) -> str:
     """Removed runs (and characters) per reason code and document, from the cleaning maps."""
-    ids = [r["id"] for r in src.records]
+    t = src.tally
+    if not t.detail:
+        rows = [[f"`{r['name']}`", t.rule_docs[r["name"]], runs_and_chars(t.rule_runs[r["name"]], t.rule_chars[r["name"]])]
+                for r in rule_rows(src)]
+        return "\n".join([
+            table(["reason code", "documents", "all"], rows, {1, 2}),
+            "",
+            left_out(src, "the count per document", "`metadata.cleaning` of each row of the `documents` config "
+                     "has it."),
+        ])
+    ids = [r["id"] for r in t.records]
     rows = []
     for rule in rule_rows(src):
         name = rule["name"]
-        cells = []
-        total_n = total_c = 0
-        for doc_id in ids:
-            m = src.maps[doc_id]
-            runs = [r for r in m["removed"] if r["reason"] == name]
-            subs = [s for s in m.get("substituted", []) if s["reason"] == name]
-            n = len(runs) + len(subs)
-            chars = sum(r["raw_end"] - r["raw_start"] for r in runs) + len(subs)
-            total_n += n
-            total_c += chars
-            cells.append(f"{n} ({chars})" if n else "0")
-        rows.append([f"`{name}`", *cells, f"{total_n} ({total_c})" if total_n else "0"])
+        cells = [runs_and_chars(t.doc_rules[i][0][name], t.doc_rules[i][1][name]) for i in ids]
+        rows.append([f"`{name}`", *cells, runs_and_chars(t.rule_runs[name], t.rule_chars[name])])
     return table(["reason code", *[short_id(i) for i in ids], "all"], rows, set(range(1, len(ids) + 2)))
 
 
@@ -361,38 +604,59 @@ def rules_description_list(src: Sources) -> str:
 
 
 def counts_table(src: Sources) -> str:
-    counts = layer_counts(src)
+    t = src.tally
+    totals = [t.layers[layer] for layer in standoff.LAYERS] + [sum(t.layers[la] for la in standoff.SPAN_LAYERS)]
+    columns = [*standoff.LAYERS, "spans"]
+    right = set(range(1, len(columns) + 1))
+    if not t.detail:
+        rows = [
+            ["all", *totals],
+            ["mean per document", *[f"{n / max(t.n_documents, 1):.1f}" for n in totals]],
+            ["most in one document", *[t.layer_max[c] for c in columns]],
+            ["documents without any", *[t.layer_none[c] for c in columns]],
+        ]
+        return "\n".join([
+            table(["count", *columns], rows, right),
+            "",
+            left_out(src, "the count per document", "it is the length of each layer's list in the row of the "
+                     "`documents` config."),
+        ])
     rows = []
-    totals = {layer: 0 for layer in standoff.LAYERS}
-    for rec in src.records:
-        c = counts[rec["id"]]
-        spans = sum(c[layer] for layer in standoff.SPAN_LAYERS)
-        rows.append([f"`{rec['id']}`", *[c[layer] for layer in standoff.LAYERS], spans])
-        for layer in standoff.LAYERS:
-            totals[layer] += c[layer]
-    rows.append(["all", *[totals[layer] for layer in standoff.LAYERS],
-                 sum(totals[layer] for layer in standoff.SPAN_LAYERS)])
-    return table(["document", *standoff.LAYERS, "spans"], rows, set(range(1, len(standoff.LAYERS) + 2)))
+    for rec in t.records:
+        c = t.doc_layers[rec["id"]]
+        rows.append([f"`{rec['id']}`", *[c[layer] for layer in standoff.LAYERS],
+                     sum(c[layer] for layer in standoff.SPAN_LAYERS)])
+    rows.append(["all", *totals])
+    return table(["document", *columns], rows, right)
 
 
 def label_document_table(src: Sources) -> str:
-    ids = [r["id"] for r in src.records]
+    t = src.tally
+    if not t.detail:
+        rows = [[layer, f"`{label}`", t.label_docs[(layer, label)], n] for (layer, label), n in t.labels.items()]
+        return "\n".join([
+            table(["layer", "label", "documents", "all"], rows, {2, 3}),
+            "",
+            left_out(src, "the count per document", "\"documents\" counts the documents with at least one."),
+        ])
+    ids = [r["id"] for r in t.records]
     rows = []
-    for (layer, label), per_doc in label_counts(src).items():
-        rows.append([layer, f"`{label}`", *[per_doc.get(i, 0) for i in ids], sum(per_doc.values())])
+    for key, n in t.labels.items():
+        per_doc = t.doc_labels.get(key, {})
+        rows.append([key[0], f"`{key[1]}`", *[per_doc.get(i, 0) for i in ids], n])
     return table(["layer", "label", *[short_id(i) for i in ids], "all"], rows, set(range(2, len(ids) + 3)))
 
 
 def inventory_tables(src: Sources) -> str:
     """The label inventory of schemas/labels.yaml with the gold count of every label and value."""
-    counts = label_counts(src)
+    t = src.tally
     parts = []
     for layer in standoff.SPAN_LAYERS:
         spec = src.inv.raw["layers"][layer]
         parts.append(f"**{layer}**: {spec['description']} Id prefix `{spec['id_prefix']}`; "
                      f"overlapping spans {spec['overlap']}.")
         parts.append("")
-        rows = [[f"`{label}`", desc, sum(counts[(layer, label)].values()), len(counts[(layer, label)])]
+        rows = [[f"`{label}`", desc, t.labels[(layer, label)], t.label_docs[(layer, label)]]
                 for label, desc in src.inv.label_descriptions(layer).items()]
         parts.append(table(["label", "description", "gold spans", "documents"], rows, {2, 3}))
         attrs = spec.get("attributes") or {}
@@ -403,7 +667,7 @@ def inventory_tables(src: Sources) -> str:
             parts += [f"- `{k}`: {sentence(v)}" for k, v in attrs.items()]
         parts.append("")
     for attribute in src.inv.raw["values"]:
-        used = attribute_counts(src, attribute)
+        used = t.attributes[attribute]
         rows = [[f"`{v}`", desc, used.get(v, 0)] for v, desc in src.inv.value_descriptions(attribute).items()]
         parts.append(f"**claims.{attribute}** values:")
         parts.append("")
@@ -411,8 +675,7 @@ def inventory_tables(src: Sources) -> str:
         parts.append("")
     rows = []
     for rel, spec in src.inv.raw["relations"]["types"].items():
-        rows.append([f"`{rel}`", spec["description"], spec["from"], ", ".join(spec["to"]),
-                     sum(counts[("relations", rel)].values())])
+        rows.append([f"`{rel}`", spec["description"], spec["from"], ", ".join(spec["to"]), t.labels[("relations", rel)]])
     parts.append(f"**relations** (id prefix `{src.inv.id_prefix('relations')}`):")
     parts.append("")
     parts.append(table(["type", "description", "from", "to", "gold relations"], rows, {4}))
@@ -426,17 +689,13 @@ def ner_block(src: Sources) -> str:
             f"Time expressions join them as {timex}.")
 
 
-def quantity_claims(src: Sources) -> int:
-    return sum(1 for doc in src.gold.values() for c in doc["claims"] if c.get("quantity_value") is not None)
-
-
 def top_entities_table(src: Sources) -> str:
-    mentions, docs = mention_counts(src)
-    top = sorted(mentions.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP_ENTITIES]
+    t = src.tally
+    top = sorted(t.mentions.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP_ENTITIES]
     rows = []
     for eid, n in top:
         entry = src.entity_table.get(eid) or {}
-        rows.append([f"`{eid}`", entry.get("name", "(not in the table)"), entry.get("label", ""), n, len(docs[eid])])
+        rows.append([f"`{eid}`", entry.get("name", "(not in the table)"), entry.get("label", ""), n, t.entity_docs[eid]])
     return table(["entity id", "name", "label", "mentions", "documents"], rows, {3, 4})
 
 
@@ -448,14 +707,32 @@ def entity_label_table(src: Sources) -> str:
 
 
 def persons(src: Sources) -> list[str]:
-    used = {e["entity_id"] for doc in src.gold.values() for e in doc["entities"] if e["label"] == "PERSON"}
-    return sorted(src.entity_table[e]["name"] for e in used if e in src.entity_table)
+    return sorted(src.entity_table[e]["name"] for e in src.tally.person_ids if e in src.entity_table)
 
 
 def copyright_table(src: Sources) -> str:
+    t = src.tally
+    if not t.detail:
+        top = sorted(t.copyright.items(), key=lambda kv: (-kv[1], kv[0]))
+        rows = [[status, n] for status, n in top[:TOP_VALUES]]
+        if len(top) > TOP_VALUES:
+            rows.append([f"({len(top) - TOP_VALUES} other statuses)", sum(n for _, n in top[TOP_VALUES:])])
+        return "\n".join([
+            table(["copyright status", "documents"], rows, {1}),
+            "",
+            left_out(src, "the status of every document", "`metadata.copyright` of each row of the `documents` "
+                     "config has it."),
+        ])
     rows = [[f"`{r['id']}`", r.get("source_outlet") or "unknown", " ".join(str(r.get("copyright") or "not recorded").split())]
-            for r in src.records]
+            for r in t.records]
     return table(["document", "outlet", "copyright status"], rows)
+
+
+def dct_values(src: Sources) -> str:
+    values = sorted(src.tally.dct_values)
+    if len(values) > DCT_LIMIT:
+        return f"{values[0]} to {values[-1]}, {len(values)} distinct values"
+    return words(values)
 
 
 # ---------------------------------------------------------------- blocks: agreement, adjudication, pre-annotator
@@ -479,10 +756,10 @@ class Adjudication:
 
 def adjudication(src: Sources) -> Adjudication | None:
     """Every disagreement between the passes, which pass the gold follows, and the stated reason."""
-    from .agreement import adjudication_outcome, parse_rationale, disagreements
-
     if set(src.passes) != {"A", "B"} or not src.passes["A"] or not src.passes["B"]:
         return None
+    from .agreement import adjudication_outcome, disagreements, parse_rationale
+
     items = disagreements(src.passes["A"], src.passes["B"])
     if src.agreement is not None and len(src.agreement.get("disagreements", [])) != len(items):
         raise DatasheetError(
@@ -535,36 +812,58 @@ def preannotation_table(src: Sources) -> str:
 # ---------------------------------------------------------------- blocks: the built data
 
 
+def figures_text(figures: list[dict]) -> str:
+    """`1,500 soldiers (1 claim); 3,000 troops (2 claims)`, cut after SCALAR_CUT figures."""
+    shown = [f"{figure(f['value'])} {f['unit'] or ''}".strip()
+             + f" ({f['num_claims']} claim{'s' if f['num_claims'] != 1 else ''})" for f in figures[:SCALAR_CUT]]
+    rest = len(figures) - len(shown)
+    return "; ".join(shown + ([f"… {rest} more"] if rest else []))
+
+
+def more_conflicts(src: Sources) -> str:
+    c = src.conflicts
+    rest = c.total - len(c.clusters)
+    return f"\n\n{rest} more cluster{'s' if rest > 1 else ''} with differing figures are not shown here." if rest else ""
+
+
 def conflict_table(src: Sources) -> str:
-    """Every member of every shipped claim cluster whose numeric figures differ."""
-    built = src.built.get("claim_clusters")
-    if built is None:
+    """Every member of every shipped claim cluster whose numeric figures differ (per cluster in a large corpus)."""
+    if src.conflicts is None:
         return "The built data has no `claim_clusters` config (no claims)."
+    if not src.conflicts.total:
+        return "No claim cluster reports differing figures in this version."
+    if not src.tally.detail:
+        rows = [[f"`{c['cluster_id']}`", c["num_claims"], c["num_documents"], figures_text(c["figures"] or [])]
+                for c in src.conflicts.clusters]
+        return "\n".join([
+            left_out(src, "the list of every member claim", "the `members` field of the `claim_clusters` config "
+                     "has them. Per cluster:"),
+            "",
+            table(["cluster", "claims", "documents", "figures"], rows, {1, 2}),
+        ]) + more_conflicts(src)
     source_types = src.inv.values("source_type")
     facts = src.inv.values("factuality")
     rows = []
-    for cluster in built.rows:
-        if not cluster["conflict"]:
-            continue
+    for cluster in src.conflicts.clusters:
         for m in cluster["members"]:
             value = m["quantity_value"]
             fig = f"{figure(value)} {m['quantity_unit'] or ''}".strip() if value is not None else "no figure"
             rows.append([f"`{cluster['cluster_id']}`", f"`{m['document_id']}`", m["dct"] or "unknown", m["claim_id"],
                          fig, f"“{clipped(m['text'], QUOTE_CUT)}”", m["source"] or "(none)",
                          source_types[m["source_type"]], m["cue"] or "(none)", facts[m["factuality"]]])
-    if not rows:
-        return "No claim cluster reports differing figures in this version."
     return table(["cluster", "document", "DCT", "claim", "figure", "claim text", "source", "source type", "cue",
                   "factuality"], rows)
 
 
 def conflict_summary(src: Sources) -> str:
-    built = src.built.get("claim_clusters")
-    rows = [c for c in (built.rows if built else []) if c["conflict"]]
-    if not rows:
+    if src.conflicts is None or not src.conflicts.total:
         return "No claim cluster reports differing figures in this version."
+    if not src.tally.detail:
+        return "\n".join(f"- `{c['cluster_id']}`: {sentence(c['proposition'])} The build finds "
+                         f"{len(c['figures'] or [])} different figures in {c['num_claims']} claims of "
+                         f"{c['num_documents']} documents." for c in src.conflicts.clusters) + more_conflicts(src)
     return "\n".join(f"- `{c['cluster_id']}`: {sentence(c['proposition'])} The build finds "
-                     f"{sentence(c['conflict_basis'])}" for c in rows)
+                     f"{sentence(c['conflict_basis'])}" for c in src.conflicts.clusters)
 
 
 def configs_table(src: Sources) -> str:
@@ -709,8 +1008,9 @@ def trimmed(value, structs: int):
         return clipped(value, TEXT_CUT)
     if isinstance(value, list):
         keep = structs if any(isinstance(v, dict) for v in value) else SCALAR_CUT
+        total = value.total if isinstance(value, Cut) else len(value)
         head = [trimmed(v, structs) for v in value[:keep]]
-        return head + ([f"… {len(value) - keep} more"] if len(value) > keep else [])
+        return head + ([f"… {total - keep} more"] if total > keep else [])
     if isinstance(value, dict):
         return {k: trimmed(v, structs) for k, v in value.items()}
     return value
@@ -743,7 +1043,7 @@ def structure_block(src: Sources, config: str) -> str:
     if built is None:
         return f"This version has no rows in `{config}`; the config is left out of `data/` and the card."
     layer = config if config in standoff.LAYERS else None
-    structs = 1 if config == DEFAULT_CONFIG else STRUCT_CUT
+    structs = struct_cut(config)
     example = trimmed(built.example, structs)
     notes = class_label_notes(built.features, example)
     parts = [
@@ -824,23 +1124,10 @@ def bibtex(src: Sources) -> str:
 def blocks(src: Sources) -> dict[str, str]:
     """Placeholder name -> generated Markdown; one dict for both templates."""
     info = src.info
-    counts = layer_counts(src)
-    totals = {layer: sum(c[layer] for c in counts.values()) for layer in standoff.LAYERS}
-    dcts = [r.get("dct") or {} for r in src.records]
-    basis = Counter(d.get("basis") or "unknown" for d in dcts)
-    removed = [r for m in src.maps.values() for r in m["removed"]]
-    substituted = [s for m in src.maps.values() for s in m.get("substituted", [])]
-    mentions, _ = mention_counts(src)
-    used_clusters = Counter(c["cluster_id"] for doc in src.gold.values() for c in doc["claims"])
-    cluster_docs: dict[str, set] = {}
-    for doc_id, doc in src.gold.items():
-        for c in doc["claims"]:
-            cluster_docs.setdefault(c["cluster_id"], set()).add(doc_id)
+    t = src.tally
     adj = adjudication(src)
     followed = Counter(adj.followed) if adj else Counter()
     rule_ids = list(adj.rules) if adj else []
-    built_clusters = src.built.get("claim_clusters")
-    conflicts = [c for c in (built_clusters.rows if built_clusters else []) if c["conflict"]]
     pre = src.preannotation or {}
     agreement_docs = len((src.agreement or {}).get("documents", []))
     person_names = persons(src)
@@ -858,33 +1145,33 @@ def blocks(src: Sources) -> dict[str, str]:
         "changelog_file": CHANGELOG,
         "changelog": (f"the entry {info['version']} of `{CHANGELOG}`" if src.changelog_entry
                       else f"`{CHANGELOG}` (no entry for {info['version']} yet)"),
-        "n_documents": str(len(src.records)),
-        "n_annotated": str(len(src.gold)),
-        "n_entities": str(totals["entities"]),
-        "n_timexes": str(totals["timexes"]),
-        "n_attributions": str(totals["attributions"]),
-        "n_claims": str(totals["claims"]),
-        "n_relations": str(totals["relations"]),
-        "n_spans": str(sum(totals[layer] for layer in standoff.SPAN_LAYERS)),
-        "n_quantity_claims": str(quantity_claims(src)),
+        "n_documents": str(t.n_documents),
+        "n_annotated": str(t.n_annotated),
+        "n_entities": str(t.layers["entities"]),
+        "n_timexes": str(t.layers["timexes"]),
+        "n_attributions": str(t.layers["attributions"]),
+        "n_claims": str(t.layers["claims"]),
+        "n_relations": str(t.layers["relations"]),
+        "n_spans": str(sum(t.layers[layer] for layer in standoff.SPAN_LAYERS)),
+        "n_quantity_claims": str(t.quantity_claims),
         "n_entity_ids": str(len(src.entity_table)),
-        "n_entity_ids_used": str(len(mentions)),
+        "n_entity_ids_used": str(len(t.mentions)),
         "n_clusters": str(len(src.cluster_table)),
-        "n_clusters_used": str(len(used_clusters)),
-        "n_clusters_multi_document": str(sum(1 for d in cluster_docs.values() if len(d) > 1)),
-        "n_conflict_clusters": str(len(conflicts)),
-        "n_titles": str(sum(1 for r in src.records if r.get("title"))),
-        "n_outlets_known": str(sum(1 for r in src.records if r.get("source_outlet"))),
-        "n_outlets_unknown": str(sum(1 for r in src.records if not r.get("source_outlet"))),
-        "n_urls_known": str(sum(1 for r in src.records if r.get("url"))),
-        "n_dct_stated": str(basis.get("stated", 0)),
-        "n_dct_inferred": str(basis.get("inferred", 0)),
-        "dct_values": words(sorted({str(d.get("value")) for d in dcts if d.get("value")})),
-        "n_raw_chars": str(sum(m["raw_length"] for m in src.maps.values())),
-        "n_clean_chars": str(sum(m["clean_length"] for m in src.maps.values())),
-        "n_removed_runs": str(len(removed)),
-        "n_removed_chars": str(sum(r["raw_end"] - r["raw_start"] for r in removed)),
-        "n_substituted": str(len(substituted)),
+        "n_clusters_used": str(len(t.cluster_claims)),
+        "n_clusters_multi_document": str(sum(1 for n in t.cluster_docs.values() if n > 1)),
+        "n_conflict_clusters": str(src.conflicts.total if src.conflicts else 0),
+        "n_titles": str(t.titles),
+        "n_outlets_known": str(t.n_documents - t.outlets.get(None, 0)),
+        "n_outlets_unknown": str(t.outlets.get(None, 0)),
+        "n_urls_known": str(t.urls),
+        "n_dct_stated": str(t.dct_basis.get("stated", 0)),
+        "n_dct_inferred": str(t.dct_basis.get("inferred", 0)),
+        "dct_values": dct_values(src),
+        "n_raw_chars": str(t.raw_chars),
+        "n_clean_chars": str(t.clean_chars),
+        "n_removed_runs": str(t.removed_runs),
+        "n_removed_chars": str(t.removed_chars),
+        "n_substituted": str(t.substituted),
         "n_rules": str(len(rule_rows(src))),
         "n_persons": str(len(person_names)),
         "persons": words(person_names) or "(none)",
