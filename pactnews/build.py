@@ -347,12 +347,15 @@ CLUSTERS_PER_ROW_GROUP = 64
 MEMBERS_PER_ROW_GROUP = 100_000
 
 
-def clusters_stage(claims: pa.Table, dcts: dict[str, str], cluster_table: dict, schema: pa.Schema):
+def clusters_stage(claims: pa.Table, dcts: dict[str, str], cluster_table: dict, schema: pa.Schema,
+                   cluster_ids: list[str] | None = None):
     """Row groups of `claim_clusters`: one row per cluster with members, documents, DCTs, figures, conflict flag.
 
     The claims are sorted by cluster with Arrow and each cluster's members are
     assembled as Arrow arrays; only the claims that report a figure become
     Python objects, so memory follows the size of the claims table.
+    `cluster_ids` limits the rows to those clusters (the build passes over the
+    clusters in groups, see cluster_groups).
     """
     claims = claims.sort_by([("cluster_id", "ascending"), ("document_id", "ascending"), ("start", "ascending"),
                              ("end", "ascending"), ("id", "ascending")])
@@ -365,7 +368,8 @@ def clusters_stage(claims: pa.Table, dcts: dict[str, str], cluster_table: dict, 
     dct_keys = pa.array(sorted(dcts), pa.string())
     dct_values = pa.array([dcts[k] for k in sorted(dcts)], pa.string())
     parts, members = [], 0
-    for cid in sorted(set(cluster_table) | set(bounds)):
+    wanted = sorted(set(cluster_table) | set(bounds)) if cluster_ids is None else sorted(cluster_ids)
+    for cid in wanted:
         lo, hi = bounds.get(cid, (0, 0))
         parts.append(cluster_row(cid, claims.slice(lo, hi - lo), dcts, dct_keys, dct_values, cluster_table, schema))
         members += hi - lo
@@ -679,12 +683,13 @@ def build_data(ctx: Context, dest: Path, num_proc: int = 1, progress: bool | Non
     path = folder / shard_name(0, 1)
     report.rows["claim_clusters"] = 0
     with pq.ParquetWriter(path, ctx.schemas["claim_clusters"], **PARQUET_OPTIONS) as writer:
-        # the claims table is handed over, not kept here: the stage drops it once it is sorted
-        parts = clusters_stage(read_claims(report.files["claims"], ctx.schemas["claims"]), dcts,
-                               ctx.cluster_table, ctx.schemas["claim_clusters"])
-        for part in parts:
-            writer.write_table(part)
-            report.rows["claim_clusters"] += part.num_rows
+        # one pass over the staged claims per group of clusters: memory follows the group, not the corpus
+        for group in cluster_groups(report.files["claims"], ctx.cluster_table):
+            parts = clusters_stage(read_claims(report.files["claims"], ctx.schemas["claims"], set(group)), dcts,
+                                   ctx.cluster_table, ctx.schemas["claim_clusters"], group)
+            for part in parts:
+                writer.write_table(part)
+                report.rows["claim_clusters"] += part.num_rows
     report.files["claim_clusters"] = [path]
     for config, files in report.files.items():
         report.nbytes[config] = sum(uncompressed_size(p) for p in files)
@@ -702,10 +707,46 @@ CLUSTER_INPUT = ("document_id", "id", "start", "end", "text", "source", "source_
                  "factuality", "cluster_id", "quantity_value", "quantity_unit")
 
 
-def read_claims(files: list[Path], schema: pa.Schema) -> pa.Table:
-    """The columns of the staged claims files that the clusters stage reads."""
-    parts = [pq.read_table(p, columns=list(CLUSTER_INPUT)) for p in files]
-    parts = [t for t in parts if t.num_rows]
+def cluster_groups(files: list[Path], cluster_table: dict, budget: int | None = None) -> list[list[str]]:
+    """Every cluster id (of the table or of a claim), sorted, cut into consecutive groups of at most `budget`
+    member claims (a larger cluster is a group of its own)."""
+    budget = budget or MEMBERS_PER_PASS
+    counts: dict[str, int] = {}
+    for p in files:
+        col = pq.read_table(p, columns=["cluster_id"]).column("cluster_id")
+        if not len(col):
+            continue
+        vc = pc.value_counts(col.combine_chunks())
+        for cid, n in zip(vc.field("values").to_pylist(), vc.field("counts").to_pylist()):
+            counts[cid] = counts.get(cid, 0) + n
+    groups: list[list[str]] = []
+    size = 0
+    for cid in sorted(set(cluster_table) | set(counts)):
+        n = counts.get(cid, 0)
+        if not groups or size + n > budget:
+            groups.append([])
+            size = 0
+        groups[-1].append(cid)
+        size += n
+    return groups
+
+
+MEMBERS_PER_PASS = 500_000
+
+
+def read_claims(files: list[Path], schema: pa.Schema, clusters: set[str] | None = None) -> pa.Table:
+    """The columns of the staged claims files that the clusters stage reads (only the claims of `clusters`,
+    read row group by row group, when given)."""
+    parts = []
+    keep = pa.array(sorted(c for c in clusters if c is not None), pa.string()) if clusters is not None else None
+    for p in files:
+        f = pq.ParquetFile(p)
+        for g in range(f.num_row_groups):
+            t = f.read_row_group(g, columns=list(CLUSTER_INPUT))
+            if keep is not None:
+                t = t.filter(pc.is_in(t.column("cluster_id"), value_set=keep))
+            if t.num_rows:
+                parts.append(t)
     if not parts:
         return pa.schema([schema.field(c) for c in CLUSTER_INPUT]).empty_table()
     return pa.concat_tables(parts)

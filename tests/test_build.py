@@ -73,6 +73,24 @@ def test_output_does_not_depend_on_num_proc_and_shards_load(repo, tmp_path, monk
     assert docs["id"] == sorted(docs["id"])
 
 
+def test_claim_clusters_built_in_passes_over_cluster_groups_have_the_same_rows(repo, monkeypatch):
+    path = repo / "data" / "claim_clusters" / "test-00000-of-00001.parquet"
+    whole = pq.read_table(path).to_pylist()
+    files = sorted((repo / "data" / "claims").glob("*.parquet"))
+    groups = build.cluster_groups(files, {}, budget=2)
+    sizes = {}
+    for p in files:
+        for cid in pq.read_table(p, columns=["cluster_id"]).column("cluster_id").to_pylist():
+            sizes[cid] = sizes.get(cid, 0) + 1
+    assert [c for g in groups for c in g] == sorted(sizes) and len(groups) > 1
+    assert all(len(g) == 1 or sum(sizes[c] for c in g) <= 2 for g in groups)
+    monkeypatch.setattr(build, "MEMBERS_PER_PASS", 2)
+    rc, out = buildkit.run_cli(repo, "build", "--quiet")
+    assert rc == 0, out
+    assert pq.read_table(path).to_pylist() == whole
+    assert pq.ParquetFile(path).metadata.num_row_groups == len(build.cluster_groups(files, {}, budget=2))
+
+
 def test_check_passes_on_a_fresh_build_and_names_stale_files(repo):
     rc, out = buildkit.run_cli(repo, "build", "--check", "--quiet")
     assert rc == 0, out
