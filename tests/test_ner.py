@@ -7,8 +7,8 @@ from hypothesis import strategies as st
 
 import buildkit
 from pactnews.inventory import load_inventory
-from pactnews.ner import (AlignmentError, Stats, decode_iob2, decode_tokens, document_tokens, ner_spans, pipeline,
-                          sentence_rows, sentence_starts)
+from pactnews.ner import (AlignmentError, Stats, decode_iob2, decode_tokens, document_tokens, ner_spans, ner_table,
+                          pipeline, sentence_rows, sentence_starts)
 
 INV = load_inventory(buildkit.REPO / "schemas" / "labels.yaml")
 TAGS = {t: i for i, t in enumerate(INV.ner_tags)}
@@ -179,3 +179,26 @@ def test_document_tokens_number_sentences_densely():
     dt = document_tokens("doc", text, [], TAGS, Stats())
     assert dt.tokens == ["One", ".", "Two", "here", ".", "Three"]
     assert dt.sentence.tolist() == [0, 0, 1, 1, 1, 2]
+
+
+def test_the_stage_runs_under_datasets_map_and_gives_the_committed_ner_config(tmp_path):
+    """ner_table is a pure batch -> batch function: datasets.map(batched=True, num_proc=2) over the built
+    `documents` config gives the rows of the committed `ner` config."""
+    import datasets
+    import pyarrow.parquet as pq
+
+    from pactnews.build import make_context
+
+    ctx = make_context(buildkit.REPO)
+    docs = datasets.load_dataset(str(buildkit.REPO), "documents", split="test", cache_dir=str(tmp_path / "cache"))
+
+    def stage(batch):
+        table, _, errors = ner_table(batch, ctx.inv, ctx.schemas["ner"])
+        assert not errors
+        return table
+
+    mapped = docs.with_format("arrow").map(stage, batched=True, batch_size=2, num_proc=2,
+                                           remove_columns=docs.column_names)
+    committed = pq.read_table(sorted((buildkit.REPO / "data" / "ner").glob("*.parquet")))
+    assert mapped.num_rows == committed.num_rows > 100
+    assert mapped.data.table.select(committed.column_names).to_pylist() == committed.to_pylist()
