@@ -10,6 +10,12 @@ rows and the shipped claim clusters). Change the data and the documents follow;
 
 `render(layout)` reads and returns path -> bytes; it writes nothing. The README.md
 front matter belongs to `pactnews build` and is carried over byte for byte.
+
+Memory does not grow with the corpus: the annotation files and cleaning maps are read
+one document at a time into counts (Tally), the built Parquet files batch by batch and
+column by column. Tables with a row or column per document are shown up to
+DETAIL_LIMIT documents; a larger corpus gets their totals and points to the
+`documents` config, which has every document's figures.
 """
 from __future__ import annotations
 
@@ -41,13 +47,11 @@ TEXT_CUT = 100  # characters of a string field shown in an example row
 STRUCT_CUT = 2  # records of a list of records shown in an example row (one in `documents`)
 SCALAR_CUT = 8  # values of a list of plain values shown in an example row
 QUOTE_CUT = 90  # characters of a claim text shown in the conflict table
-
-
 DETAIL_LIMIT = 50  # documents up to which the tables per document are shown; a larger corpus gets summaries
 TOP_VALUES = 5  # outlets and copyright statuses named in the summaries of a larger corpus
 CONFLICT_LIMIT = 20  # clusters with differing figures described one by one in a larger corpus
 DCT_LIMIT = 10  # distinct DCTs named one by one; more are given as a range
-EXAMPLE_BATCH = 16  # rows per batch while the example row of a config is searched
+EXAMPLE_BATCH = 16  # rows per batch while a row of the built data is read
 
 
 class DatasheetError(ValueError):
@@ -105,8 +109,8 @@ class Tally:
     doc_lengths: dict = field(default_factory=dict)  # document id -> (raw chars, clean chars)
 
     @classmethod
-    def start(cls, inv: Inventory, n_documents: int) -> "Tally":
-        t = cls(detail=n_documents <= DETAIL_LIMIT)
+    def start(cls, inv: Inventory, detail: bool) -> "Tally":
+        t = cls(detail=detail)
         keys = [(layer, label) for layer in standoff.SPAN_LAYERS for label in inv.labels(layer)]
         keys += [("relations", rel) for rel in inv.relation_types]
         t.labels = dict.fromkeys(keys, 0)
@@ -191,19 +195,16 @@ class Tally:
 _LABEL, _ENTITY_ID, _CLUSTER_ID = itemgetter("label"), itemgetter("entity_id"), itemgetter("cluster_id")
 
 
-def tally_documents(layout: Layout, records: list[dict], inv: Inventory, keep=frozenset()) -> tuple[Tally, dict]:
-    """The tally of every document, reading its cleaning map and gold file one at a time.
+def tally_files(tally: Tally, layout: Layout, ids: list[str], keep=frozenset()) -> dict:
+    """Add the cleaning map and gold file of each document to the tally, one file at a time.
 
-    Returns the tally and the gold of the documents in `keep` (those the annotation passes cover).
+    Returns the gold of the documents in `keep` (those the annotation passes cover).
     """
-    tally = Tally.start(inv, len(records))
     kept = {}
-    for rec in records:
-        doc_id = rec["id"]
+    for doc_id in ids:
         path = layout.clean / f"{doc_id}.map.json"
         if not path.is_file():
             raise DatasheetError(f"{_rel(layout, path)}: document {doc_id}: no cleaning map; run `pactnews clean`")
-        tally.add_record(rec)
         tally.add_map(doc_id, _json(path, layout))
         path = layout.annotation_file(doc_id)
         doc = None
@@ -215,7 +216,15 @@ def tally_documents(layout: Layout, records: list[dict], inv: Inventory, keep=fr
         tally.add_gold(doc_id, doc)
         if doc is not None and doc_id in keep:
             kept[doc_id] = doc
-    return tally, kept
+    return kept
+
+
+def tally_documents(layout: Layout, records: list[dict], inv: Inventory, keep=frozenset()) -> tuple[Tally, dict]:
+    """The tally of every document, and the gold of those in `keep`."""
+    tally = Tally.start(inv, detail=len(records) <= DETAIL_LIMIT)
+    for rec in records:
+        tally.add_record(rec)
+    return tally, tally_files(tally, layout, [r["id"] for r in records], keep)
 
 
 class Cut(list):
@@ -294,8 +303,8 @@ def struct_cut(config: str) -> int:
 def read_built(data_dir: Path) -> dict[str, Built]:
     """Features, row count and example row of every config that has rows under data_dir.
 
-    Row counts come from the Parquet footers; batches of EXAMPLE_BATCH rows are read until
-    the example is found, and its lists are cut in Arrow, so a large build is never loaded whole.
+    Row counts come from the Parquet footers; the example is searched column-wise, read as a
+    single row and its lists are cut in Arrow, so a large build is never loaded whole.
     """
     import datasets
     import pyarrow.parquet as pq
@@ -314,37 +323,94 @@ def read_built(data_dir: Path) -> dict[str, Built]:
     return out
 
 
+EXAMPLE_KEYS = {"claims": ["quantity_value"], "claim_clusters": ["conflict"], "timexes": ["value", "text"],
+                "ner": ["tokens"]}  # the columns example_index looks at
+
+
+def batch_rows(config: str) -> int:
+    """Rows per batch when whole rows are read: one row of claim_clusters holds all of a cluster's member claims."""
+    return 1 if config == "claim_clusters" else EXAMPLE_BATCH
+
+
 def find_example(config: str, files: list[Path]) -> dict | None:
-    """The row a config's structure section shows (example_index), else its first row."""
+    """The row a config's structure section shows (example_index), else its first row.
+
+    Row groups are searched on the columns example_index needs; only the chosen row is read whole.
+    """
     import pyarrow.parquet as pq
 
     first = None
     for path in files:
-        for batch in pq.ParquetFile(path).iter_batches(batch_size=EXAMPLE_BATCH):
-            if not batch.num_rows:
+        parquet = pq.ParquetFile(path)
+        for group in range(parquet.num_row_groups):
+            if not parquet.metadata.row_group(group).num_rows:
                 continue
+            keys = EXAMPLE_KEYS.get(config)
+            index = example_index(config, parquet.read_row_group(group, columns=keys)) if keys else 0
             if first is None:
-                first = example_row(batch, 0, struct_cut(config))
-            index = example_index(config, batch)
+                first = read_row(parquet, group, 0, config)
             if index is not None:
-                return example_row(batch, index, struct_cut(config))
+                return read_row(parquet, group, index, config)
     return first
 
 
-def example_row(batch, index: int, structs: int) -> dict:
-    """One row as Python values; each top-level list keeps what `trimmed` shows of it (a Cut with its length)."""
+def read_row(parquet, group: int, index: int, config: str) -> dict:
+    """Row `index` of a row group as example_row gives it, read one column at a time.
+
+    A list of records is read field by field and each field cut at once, so that memory
+    holds at most one field of one row's list (a cluster's members grow with the corpus).
+    """
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    row = batch.slice(index, 1)
+    structs = struct_cut(config)
+    paths = [parquet.schema.column(i).path for i in range(len(parquet.schema))]  # leaves: members.list.element.text
     out = {}
-    for name, column in zip(row.schema.names, row.columns):
-        if not (pa.types.is_list(column.type) or pa.types.is_large_list(column.type)) or not column.is_valid()[0].as_py():
-            out[name] = column[0].as_py()
+    for column in parquet.schema_arrow:
+        kind = column.type
+        if not (pa.types.is_list(kind) and pa.types.is_struct(kind.value_type)):
+            out[column.name] = cut_value(_cell(parquet, group, index, column.name, config), structs)
             continue
-        keep = structs if pa.types.is_struct(column.type.value_type) else SCALAR_CUT
-        out[name] = Cut(pc.list_slice(column, 0, keep)[0].as_py(), pc.list_value_length(column)[0].as_py())
+        element = next(".".join(p.split(".")[:3]) for p in paths if p.startswith(column.name + "."))
+        items, total = None, 0
+        for child in kind.value_type:
+            cell = _cell(parquet, group, index, f"{element}.{child.name}", config)
+            if not cell.is_valid()[0].as_py():
+                break
+            total = pc.list_value_length(cell)[0].as_py()
+            part = pc.list_slice(cell, 0, structs)[0].as_py()
+            items = items if items is not None else [{} if v is not None else None for v in part]
+            for item, value in zip(items, part):
+                if item is not None:
+                    item.update(value)
+        out[column.name] = Cut(items, total) if items is not None else None
     return out
+
+
+def _cell(parquet, group: int, index: int, column: str, config: str):
+    """One column (or nested field path) of row `index` of a row group, as a one-row array."""
+    seen = 0
+    for batch in parquet.iter_batches(batch_size=batch_rows(config), row_groups=[group], columns=[column]):
+        if index < seen + batch.num_rows:
+            return batch.column(0).slice(index - seen, 1)
+        seen += batch.num_rows
+    raise IndexError(f"row {index} of row group {group}: the group has {seen} rows")
+
+
+def example_row(batch, index: int, structs: int) -> dict:
+    """One row of a record batch as Python values, each top-level list cut in Arrow (cut_value)."""
+    return {name: cut_value(column.slice(index, 1), structs) for name, column in zip(batch.schema.names, batch.columns)}
+
+
+def cut_value(cell, structs: int):
+    """The value of a one-row array; a list keeps what `trimmed` shows of it, as a Cut that knows its length."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if not (pa.types.is_list(cell.type) or pa.types.is_large_list(cell.type)) or not cell.is_valid()[0].as_py():
+        return cell[0].as_py()
+    keep = structs if pa.types.is_struct(cell.type.value_type) else SCALAR_CUT
+    return Cut(pc.list_slice(cell, 0, keep)[0].as_py(), pc.list_value_length(cell)[0].as_py())
 
 
 def example_index(config: str, rows) -> int | None:
@@ -389,7 +455,7 @@ def read_conflicts(data_dir: Path, detail: bool) -> Conflicts | None:
             groups += [g] if n else []
         if not groups or (not detail and len(clusters) >= CONFLICT_LIMIT):
             continue
-        for batch in parquet.iter_batches(batch_size=EXAMPLE_BATCH, row_groups=groups, columns=columns):
+        for batch in parquet.iter_batches(batch_size=batch_rows("claim_clusters"), row_groups=groups, columns=columns):
             hits = batch.filter(batch.column("conflict"))
             if not detail:
                 hits = hits.slice(0, CONFLICT_LIMIT - len(clusters))
@@ -821,9 +887,15 @@ def figures_text(figures: list[dict]) -> str:
 
 
 def more_conflicts(src: Sources) -> str:
-    c = src.conflicts
-    rest = c.total - len(c.clusters)
-    return f"\n\n{rest} more cluster{'s' if rest > 1 else ''} with differing figures are not shown here." if rest else ""
+    """The sentence that says how many clusters with differing figures a large corpus does not show ("" if none)."""
+    rest = src.conflicts.total - len(src.conflicts.clusters)
+    return (f"{rest} more cluster{'s' if rest > 1 else ''} with differing figures {'are' if rest > 1 else 'is'} "
+            f"not shown here (at most {CONFLICT_LIMIT} are); the `conflict` field of the `claim_clusters` config "
+            "marks every one.") if rest else ""
+
+
+def paragraphs(*parts: str) -> str:
+    return "\n\n".join(p for p in parts if p)
 
 
 def conflict_table(src: Sources) -> str:
@@ -835,12 +907,12 @@ def conflict_table(src: Sources) -> str:
     if not src.tally.detail:
         rows = [[f"`{c['cluster_id']}`", c["num_claims"], c["num_documents"], figures_text(c["figures"] or [])]
                 for c in src.conflicts.clusters]
-        return "\n".join([
+        return paragraphs(
             left_out(src, "the list of every member claim", "the `members` field of the `claim_clusters` config "
                      "has them. Per cluster:"),
-            "",
-            table(["cluster", "claims", "documents", "figures"], rows, {1, 2}),
-        ]) + more_conflicts(src)
+            table(["cluster", "claims", "documents", "figures"], rows, {1, 2}) if rows else "",
+            more_conflicts(src),
+        )
     source_types = src.inv.values("source_type")
     facts = src.inv.values("factuality")
     rows = []
@@ -859,9 +931,10 @@ def conflict_summary(src: Sources) -> str:
     if src.conflicts is None or not src.conflicts.total:
         return "No claim cluster reports differing figures in this version."
     if not src.tally.detail:
-        return "\n".join(f"- `{c['cluster_id']}`: {sentence(c['proposition'])} The build finds "
-                         f"{len(c['figures'] or [])} different figures in {c['num_claims']} claims of "
-                         f"{c['num_documents']} documents." for c in src.conflicts.clusters) + more_conflicts(src)
+        return paragraphs("\n".join(f"- `{c['cluster_id']}`: {sentence(c['proposition'])} The build finds "
+                                    f"{len(c['figures'] or [])} different figures in {c['num_claims']} claims of "
+                                    f"{c['num_documents']} documents." for c in src.conflicts.clusters),
+                          more_conflicts(src))
     return "\n".join(f"- `{c['cluster_id']}`: {sentence(c['proposition'])} The build finds "
                      f"{sentence(c['conflict_basis'])}" for c in src.conflicts.clusters)
 

@@ -619,3 +619,256 @@ def test_renders_a_corpus_without_passes_or_reports(tmp_path):
         assert missing in text
     assert datasheet.check(Layout(root)) == []
     assert not datasheet.PLACEHOLDER.search(text) and not datasheet.PLACEHOLDER.search(card_body(root))
+
+
+# ---------------------------------------------------------------- a corpus above the detail limit
+
+LARGE = datasheet.DETAIL_LIMIT + 30  # documents of the synthetic corpus: the summaries, not the tables per document
+
+
+@pytest.fixture(scope="module")
+def large(tmp_path_factory) -> Path:
+    """A synthetic repository of LARGE documents (pactnews bench), cleaned, built, documents generated.
+
+    Its last document has no gold file, so every layer has a document without records.
+    """
+    from pactnews.bench import write_repository
+
+    work = tmp_path_factory.mktemp("large")
+    write_repository(REPO, work, LARGE)
+    root = work / "repo"
+    (root / "annotations" / f"{records_of(root)[-1]['id']}.json").unlink()
+    for verb in ("clean", "build"):
+        rc, out = buildkit.run_cli(root, verb, "--quiet") if verb == "build" else buildkit.run_cli(root, verb)
+        assert rc == 0, out
+    generate(root)
+    return root
+
+
+def records_of(root: Path) -> list[dict]:
+    from pactnews.corpus import read_metadata
+
+    return read_metadata(Layout(root))
+
+
+def gold_of(root: Path) -> dict[str, dict]:
+    """The gold files, read with json alone, keyed by document id."""
+    out = {}
+    for rec in records_of(root):
+        path = root / "annotations" / f"{rec['id']}.json"
+        if path.is_file():
+            out[rec["id"]] = json.loads(path.read_text(encoding="utf-8"))
+    return out
+
+
+LAYERS = ["entities", "timexes", "attributions", "claims", "relations"]
+
+
+def test_large_corpus_shows_summaries_not_tables_per_document(large):
+    text, body = sheet(large), card_body(large)
+    records = records_of(large)
+    assert len(records) == LARGE > datasheet.DETAIL_LIMIT
+    ids = [r["id"] for r in records]
+    assert not [i for i in ids if i in text], "a document id in the datasheet: a table per document is left"
+    shown = sum(i in body for i in ids)
+    assert shown <= datasheet.SCALAR_CUT + 2, f"{shown} document ids in the card: more than its example rows show"
+    for headers in (["document", "title", "outlet"], ["document", "entities", "timexes"],
+                    ["document", "outlet", "copyright status"], ["cluster", "document", "DCT"]):
+        assert not [h for h, _ in md_tables(text) if h[: len(headers)] == headers], headers
+    assert text.count(f"With {LARGE} documents, ") >= 6
+    assert "`documents` config" in text
+    assert not datasheet.PLACEHOLDER.search(text) and not datasheet.PLACEHOLDER.search(body)
+
+
+def test_large_corpus_document_summary_from_the_files(large):
+    records = records_of(large)
+    raw = sum(len((large / "corpus" / r["raw_file"]).read_bytes().decode("utf-8")) for r in records)
+    clean = sum(len((large / "corpus" / "clean" / f"{r['id']}.txt").read_text(encoding="utf-8")) for r in records)
+    [row] = find_table(sheet(large), ["documents", "with a title", "outlet known"])
+    outlets = sum(1 for r in records if r.get("source_outlet"))
+    bases = Counter((r.get("dct") or {}).get("basis") or "unknown" for r in records)
+    assert row == {
+        "documents": str(len(records)), "with a title": str(sum(1 for r in records if r.get("title"))),
+        "outlet known": str(outlets), "outlet unknown": str(len(records) - outlets),
+        "URL known": str(sum(1 for r in records if r.get("url"))),
+        "DCT basis": ", ".join(f"{b} {n}" for b, n in sorted(bases.items())),
+        "raw chars": str(raw), "clean chars": str(clean),
+    }
+    statuses = Counter(" ".join(r["copyright"].split()) for r in records)
+    rows = find_table(sheet(large), ["copyright status", "documents"])
+    assert {r["copyright status"]: int(r["documents"]) for r in rows} == dict(statuses)
+
+
+def test_large_corpus_counts_from_the_annotation_files(large):
+    docs = gold_of(large)
+    n = len(records_of(large))
+    per_doc = [{layer: len(docs.get(i, {}).get(layer, [])) for layer in LAYERS} for i in [r["id"] for r in records_of(large)]]
+    for c in per_doc:
+        c["spans"] = sum(c[layer] for layer in LAYERS[:4])
+    rows = {r["count"]: r for r in find_table(sheet(large), ["count", "entities", "timexes"])}
+    for column in LAYERS + ["spans"]:
+        values = [c[column] for c in per_doc]
+        assert int(rows["all"][column]) == sum(values), column
+        assert rows["mean per document"][column] == f"{sum(values) / n:.1f}", column
+        assert int(rows["most in one document"][column]) == max(values), column
+        assert int(rows["documents without any"][column]) == sum(1 for v in values if not v), column
+    assert int(rows["documents without any"]["spans"]) >= 1, "the fixture's document without gold is not counted"
+    labels_yaml = yaml.safe_load((large / "schemas" / "labels.yaml").read_text())
+    keys = [(layer, label) for layer, spec in labels_yaml["layers"].items() for label in spec["labels"]]
+    keys += [("relations", t) for t in labels_yaml["relations"]["types"]]
+    rows = find_table(sheet(large), ["layer", "label", "documents", "all"])
+    assert [(r["layer"], code(r["label"])) for r in rows] == keys
+    for r in rows:
+        layer, label = r["layer"], code(r["label"])
+        per = [sum(1 for s in doc[layer] if s["label"] == label) for doc in docs.values()]
+        assert (int(r["documents"]), int(r["all"])) == (sum(1 for k in per if k), sum(per)), (layer, label)
+    summary = " ".join(card_body(large).split())
+    assert f"{sum(len(d['claims']) for d in docs.values())} claims" in summary
+
+
+def test_large_corpus_cleaning_from_the_maps(large):
+    rules = yaml.safe_load((large / "corpus" / "cleaning_rules.yaml").read_text())
+    names = [r["name"] for r in rules["removals"] + rules["substitutions"]]
+    maps = [json.loads((large / "corpus" / "clean" / f"{r['id']}.map.json").read_text()) for r in records_of(large)]
+    rows = find_table(sheet(large), ["reason code", "documents", "all"])
+    assert [code(r["reason code"]) for r in rows] == names
+    for r in rows:
+        name = code(r["reason code"])
+        runs = [[x for x in m["removed"] if x["reason"] == name] for m in maps]
+        subs = [[x for x in m["substituted"] if x["reason"] == name] for m in maps]
+        n = sum(len(a) + len(b) for a, b in zip(runs, subs))
+        chars = sum(x["raw_end"] - x["raw_start"] for a in runs for x in a) + sum(len(b) for b in subs)
+        assert int(r["documents"]) == sum(1 for a, b in zip(runs, subs) if a or b), name
+        assert r["all"] == (f"{n} ({chars})" if n else "0"), name
+    assert sum(int(r["documents"]) for r in rows) > 0, "no cleaning at all: the test would prove nothing"
+
+
+def test_large_corpus_entities_values_and_conflicts(large):
+    docs = gold_of(large)
+    mentions = Counter(e["entity_id"] for doc in docs.values() for e in doc["entities"])
+    in_docs = Counter(k for doc in docs.values() for k in {e["entity_id"] for e in doc["entities"]})
+    rows = find_table(sheet(large), ["entity id", "name", "label", "mentions"])
+    top = sorted(mentions.items(), key=lambda kv: (-kv[1], kv[0]))[: datasheet.TOP_ENTITIES]
+    assert [(code(r["entity id"]), int(r["mentions"]), int(r["documents"])) for r in rows] == \
+        [(k, n, in_docs[k]) for k, n in top]
+    values = yaml.safe_load((large / "schemas" / "labels.yaml").read_text())["values"]
+    tables = [rows for h, rows in md_tables(sheet(large)) if h == ["value", "description", "gold claims"]]
+    assert len(tables) == len(values)
+    for attribute, rows in zip(values, tables):
+        used = Counter(c[attribute] for doc in docs.values() for c in doc["claims"])
+        assert {code(r[0]): int(r[2]) for r in rows} == {v: used.get(v, 0) for v in values[attribute]}, attribute
+    members: dict[str, list] = {}
+    for doc_id, doc in docs.items():
+        for c in doc["claims"]:
+            members.setdefault(c["cluster_id"], []).append((doc_id, c))
+    conflicting = {k: v for k, v in members.items()
+                   if len({c["quantity_value"] for _, c in v if c["quantity_value"] is not None}) > 1}
+    assert conflicting, "no cluster with differing figures: the test would prove nothing"
+    rows = find_table(sheet(large), ["cluster", "claims", "documents", "figures"])
+    assert sorted(code(r["cluster"]) for r in rows) == sorted(conflicting)
+    for r in rows:
+        found = conflicting[code(r["cluster"])]
+        assert int(r["claims"]) == len(found)
+        assert int(r["documents"]) == len({d for d, _ in found})
+        figures = Counter((c["quantity_value"], c["quantity_unit"]) for _, c in found if c["quantity_value"] is not None)
+        for (value, unit), n in figures.items():
+            assert f"{int(value):,} {unit} ({n} claim{'s' if n > 1 else ''})" in r["figures"]
+    summary = " ".join(card_body(large).split())
+    for cid, found in conflicting.items():
+        assert f"`{cid}`" in summary and f"in {len(found)} claims of {len({d for d, _ in found})} documents" in summary
+
+
+def test_large_corpus_check_is_clean_and_sees_a_changed_annotation(large, tmp_path):
+    root = changed_copy(large, tmp_path / "repo")
+    layout = Layout(root)
+    assert datasheet.check(layout) == []
+    doc_id = sorted(gold_of(root))[-1]
+    doc = json.loads((root / "annotations" / f"{doc_id}.json").read_text(encoding="utf-8"))
+    linked = {r["to_id"] for r in doc["relations"]}
+    victim = next(e for e in doc["entities"] if e["id"] not in linked)
+    doc["entities"] = [e for e in doc["entities"] if e is not victim]
+    (root / "annotations" / f"{doc_id}.json").write_text(standoff.dumps(doc), encoding="utf-8")
+    assert "DATASHEET.md" in datasheet.check(layout)
+    after = datasheet.render(layout)[layout.root / "DATASHEET.md"].decode("utf-8")
+    rows = {r["count"]: r for r in find_table(after, ["count", "entities"])}
+    before = {r["count"]: r for r in find_table(sheet(large), ["count", "entities"])}
+    assert int(rows["all"]["entities"]) == int(before["all"]["entities"]) - 1
+
+
+def test_tally_keeps_whole_gold_only_of_the_documents_asked_for(large):
+    from pactnews.inventory import load_inventory
+
+    layout = Layout(large)
+    records, inv = records_of(large), load_inventory(layout.labels)
+    keep = {records[3]["id"], records[-2]["id"], records[-1]["id"]}  # the last one has no gold file
+    tally, kept = datasheet.tally_documents(layout, records, inv, keep=keep)
+    assert not tally.detail and tally.n_documents == LARGE and tally.n_annotated == LARGE - 1
+    assert not tally.records and not tally.doc_layers and not tally.doc_rules
+    assert set(kept) == keep - {records[-1]["id"]}
+    for doc_id, doc in kept.items():
+        assert doc == json.loads((large / "annotations" / f"{doc_id}.json").read_text(encoding="utf-8"))
+
+
+def test_rows_read_field_by_field_equal_the_whole_row_trimmed(large):
+    """read_row cuts lists while reading; shown through `trimmed` it must equal the row read whole."""
+    import pyarrow.parquet as pq
+
+    from pactnews.features import CONFIGS
+
+    seen = 0
+    for config in CONFIGS:
+        structs = datasheet.struct_cut(config)
+        for path in sorted((large / "data" / config).glob("test-*.parquet")):
+            parquet = pq.ParquetFile(path)
+            for group in range(parquet.num_row_groups):
+                rows = parquet.read_row_group(group)
+                for index in sorted({0, rows.num_rows // 2, rows.num_rows - 1} if rows.num_rows else set()):
+                    whole = rows.slice(index, 1).to_pylist()[0]
+                    cut = datasheet.read_row(parquet, group, index, config)
+                    assert datasheet.trimmed(cut, structs) == datasheet.trimmed(whole, structs), (config, group, index)
+                    batch = rows.slice(index, 1).to_batches()[0]
+                    assert datasheet.trimmed(datasheet.example_row(batch, 0, structs), structs) == \
+                        datasheet.trimmed(whole, structs), (config, group, index)
+                    seen += 1
+    assert seen >= 12
+    clusters = pq.read_table(large / "data" / "claim_clusters").to_pylist()
+    biggest = max(clusters, key=lambda c: len(c["members"]))
+    assert len(biggest["members"]) > datasheet.STRUCT_CUT, "no cluster with more members than shown: nothing cut"
+
+
+def test_conflicts_beyond_the_limit_are_counted_not_listed(large, monkeypatch):
+    monkeypatch.setattr(datasheet, "CONFLICT_LIMIT", 0)
+    conflicts = datasheet.read_conflicts(large / "data", detail=False)
+    assert conflicts.total >= 1 and conflicts.clusters == []
+    text = datasheet.render(Layout(large))[Layout(large).root / "DATASHEET.md"].decode("utf-8")
+    more = "more cluster" + ("s" if conflicts.total > 1 else "")
+    assert f"{conflicts.total} {more} with differing figures" in text
+    assert not [h for h, _ in md_tables(text) if h[:2] == ["cluster", "claims"]]
+    monkeypatch.setattr(datasheet, "CONFLICT_LIMIT", 20)
+    full = datasheet.read_conflicts(large / "data", detail=True)
+    assert all("members" in c for c in full.clusters) and len(full.clusters) == conflicts.total
+
+
+def test_detail_limit_switches_the_real_corpus_to_summaries_with_the_same_totals(built, monkeypatch):
+    """Below the limit the tables per document; above it their totals, which must equal the tables' own."""
+    rows = find_table(sheet(built), ["document", "entities", "timexes"])
+    docs = find_table(sheet(built), ["document", "title", "outlet"])
+    monkeypatch.setattr(datasheet, "DETAIL_LIMIT", len(docs) - 1)
+    text = datasheet.render(Layout(built))[Layout(built).root / "DATASHEET.md"].decode("utf-8")
+    summary = {r["count"]: r for r in find_table(text, ["count", "entities", "timexes"])}
+    assert {c: summary["all"][c] for c in LAYERS + ["spans"]} == {c: rows[-1][c] for c in LAYERS + ["spans"]}
+    for c in LAYERS:
+        assert int(summary["most in one document"][c]) == max(int(r[c]) for r in rows[:-1])
+    [row] = find_table(text, ["documents", "with a title", "outlet known"])
+    assert int(row["raw chars"]) == sum(int(r["raw chars"]) for r in docs)
+    assert int(row["clean chars"]) == sum(int(r["clean chars"]) for r in docs)
+    assert int(row["outlet unknown"]) == sum(1 for r in docs if r["outlet"] == "unknown")
+    labels = {(r["layer"], r["label"]): r["all"] for r in find_table(sheet(built), ["layer", "label", "000"])}
+    assert {(r["layer"], r["label"]): r["all"] for r in find_table(text, ["layer", "label", "documents", "all"])} == labels
+    assert "| `nk-troops-in-russia-count` |" in text and not find_table_or_none(text, ["cluster", "document", "DCT"])
+    monkeypatch.setattr(datasheet, "DETAIL_LIMIT", len(docs))
+    assert datasheet.check(Layout(built)) == []
+
+
+def find_table_or_none(text: str, first_headers: list[str]):
+    return [rows for h, rows in md_tables(text) if h[: len(first_headers)] == first_headers]
