@@ -1,10 +1,14 @@
 """Where things live in the repository, and the only helpers that touch disk."""
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
+import secrets
+import sys
 import tempfile
+from itertools import chain
 from pathlib import Path
 
 MARKER = Path("schemas") / "labels.yaml"
@@ -104,27 +108,294 @@ def write_files_atomically(files: dict[Path, bytes]) -> None:
     staged are they renamed into place. A failure while staging leaves every
     target untouched.
     """
-    staged: list[tuple[str, Path]] = []
-    try:
+    with StagedWrites() as staged:
         for path, data in files.items():
-            path = Path(path)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-            staged.append((tmp, path))
-            os.chmod(tmp, FILE_MODE)
+            staged.stage(path, data)
+
+
+class StagedWrites:
+    """Many files replaced all at once or not at all, without holding their contents.
+
+    `stage` writes each new content to a temporary file beside its target
+    (`.<name>.<token>.tmp`); `commit` makes them durable and only then renames
+    every staged file into place; `abort` removes them. With sync_each (the
+    default) each file is fsynced as it is staged; without it `commit` flushes
+    their file systems once (syncfs on Linux): for thousands of small files,
+    one flush instead of one journal commit per file. As a context manager it
+    commits on success and aborts on any exception. Other processes may stage
+    with the same token (`StagedWrites(token)`) and hand their targets over
+    with `adopt`; `abort` also sweeps the watched folders for temporary files
+    of this token, so a worker killed while staging leaves nothing behind.
+    """
+
+    def __init__(self, token: str | None = None, *, sync_each: bool = True):
+        self.token = token or f"{os.getpid()}-{secrets.token_hex(6)}"
+        self.sync_each = sync_each
+        self._targets: list[str] = []  # plain strings: a 100,000-document commit stays small
+        self._folders: set[str] = set()
+
+    def __enter__(self) -> "StagedWrites":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.commit()
+        else:
+            self.abort()
+
+    def __len__(self) -> int:
+        return len(self._targets)
+
+    def temp_path(self, path: Path) -> Path:
+        path = Path(path)
+        return path.parent / f".{path.name}.{self.token}.tmp"
+
+    def watch(self, folder: Path) -> None:
+        """A folder that `abort` sweeps for this token's temporary files (beyond those of staged targets)."""
+        self._folders.add(os.fspath(folder))
+
+    def stage(self, path: Path, data: bytes) -> None:
+        """Write `data` beside `path` (fsynced with sync_each); `path` itself changes only at `commit`."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._folders.add(os.fspath(path.parent))
+        tmp = self.temp_path(path)
+        again = False
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # O_EXCL: never another run's file
+        except FileExistsError:
+            if os.fspath(path) not in self._targets:
+                raise
+            again = True  # the same target staged twice: the last content wins, as in a dict
+            fd = os.open(tmp, os.O_WRONLY | os.O_TRUNC)
+        try:
             with os.fdopen(fd, "wb") as fh:
+                os.fchmod(fh.fileno(), FILE_MODE)
                 fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-    except BaseException:
-        for tmp, _ in staged:
-            if os.path.exists(tmp):
+                if self.sync_each:
+                    fh.flush()
+                    os.fsync(fh.fileno())
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
-        raise
-    for tmp, path in staged:
-        os.replace(tmp, path)
+            raise
+        if not again:
+            self._targets.append(os.fspath(path))
+
+    def adopt(self, targets) -> None:
+        """Targets another process staged with this token; they commit and abort with ours."""
+        for target in targets:
+            target = os.fspath(target)
+            self._targets.append(target)
+            self._folders.add(os.path.dirname(target))
+
+    def detach(self) -> list[str]:
+        """The staged targets, handed over (to `adopt` in another process); this object forgets them."""
+        targets, self._targets = self._targets, []
+        return targets
+
+    def commit(self) -> None:
+        """Make every staged file durable, rename each into place, then make the renames durable."""
+        k = 0
+        try:
+            if not self.sync_each:
+                _make_durable([self.temp_path(t) for t in self._targets], self._folders)
+            for k, target in enumerate(self._targets):
+                os.replace(self.temp_path(target), target)
+        except BaseException:
+            self._targets = self._targets[k:]
+            self.abort()
+            raise
+        self._targets = []
+        for folder in sorted(self._folders):
+            _fsync_folder(folder)
+
+    def abort(self) -> None:
+        """Remove every staged file of this token; no target changes."""
+        for target in self._targets:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.temp_path(target))
+        self._targets = []
+        suffix = f".{self.token}.tmp"
+        for folder in sorted(self._folders):
+            with contextlib.suppress(FileNotFoundError, NotADirectoryError):
+                for entry in os.scandir(folder):
+                    if entry.name.startswith(".") and entry.name.endswith(suffix):
+                        with contextlib.suppress(FileNotFoundError):
+                            os.unlink(entry.path)
+
+
+def _make_durable(paths: list[Path], folders) -> None:
+    """Everything written to `paths` on disk: syncfs per file system on Linux (sync() there waits for the
+    writes, as fsync does), else fsync of each file."""
+    if sys.platform.startswith("linux") and paths:
+        import ctypes
+
+        try:
+            syncfs = ctypes.CDLL(None, use_errno=True).syncfs
+        except (OSError, AttributeError):
+            syncfs = None
+        devices = {}
+        for folder in folders:
+            with contextlib.suppress(OSError):
+                devices.setdefault(os.stat(folder).st_dev, folder)
+        for folder in devices.values():
+            if syncfs is None:
+                os.sync()
+                return
+            fd = os.open(folder, os.O_RDONLY)
+            try:
+                if syncfs(fd) != 0:
+                    err = ctypes.get_errno()
+                    raise OSError(err, f"syncfs failed: {os.strerror(err)}", folder)
+            finally:
+                os.close(fd)
+        return
+    for path in paths:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _fsync_folder(folder: str) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # some file systems refuse fsync on a directory; the renames are done
+        pass
+    finally:
+        os.close(fd)
+
+
+def map_batches(fn, batches, num_proc: int = 1, *, initializer=None, initargs=(), progress: bool | None = None,
+                total: int | None = None, desc: str = "", size=len):
+    """fn over the batches, results in batch order: in this process, or in a fork pool of num_proc workers.
+
+    At most 2*num_proc batches are in flight, so results never pile up. The
+    initializer runs once per worker (or once here), so context is inherited,
+    not pickled per batch. A progress bar (tqdm, on stderr) counts `size` of
+    each batch; None shows it only on a terminal.
+    """
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=total, desc=desc, unit="doc", disable=(not progress) if progress is not None else None,
+               file=sys.stderr, leave=False, mininterval=1.0)
+    try:
+        if num_proc <= 1:
+            if initializer is not None:
+                initializer(*initargs)
+            for batch in batches:
+                result = fn(batch)
+                bar.update(size(batch))
+                yield result
+            return
+        import multiprocessing
+        from collections import deque
+
+        with multiprocessing.get_context("fork").Pool(num_proc, initializer=initializer, initargs=initargs) as pool:
+            pending: deque = deque()
+            for batch in batches:
+                pending.append((size(batch), pool.apply_async(fn, (batch,))))
+                if len(pending) >= 2 * num_proc:
+                    n, result = pending.popleft()
+                    yield result.get()
+                    bar.update(n)
+            while pending:
+                n, result = pending.popleft()
+                yield result.get()
+                bar.update(n)
+    finally:
+        bar.close()
+
+
+def batched(items: list, size: int) -> list[list]:
+    return [items[k:k + size] for k in range(0, len(items), size)]
 
 
 def dump_json(obj) -> str:
     """Canonical JSON: sorted keys, UTF-8, two-space indent, trailing newline."""
-    return json.dumps(obj, ensure_ascii=False, indent=2, sort_keys=True) + "\n"
+    try:
+        parts: list[str] = []
+        _indented(obj, "", parts)
+        return "".join(parts) + "\n"
+    except _Unsupported:
+        return json.dumps(obj, ensure_ascii=False, indent=2, sort_keys=True) + "\n"
+
+
+class _Unsupported(Exception):
+    pass
+
+
+_json_str = json.encoder.encode_basestring  # the C encoder of ensure_ascii=False
+_JSON_CONST = {None: "null", True: "true", False: "false"}
+
+
+def _indented(obj, pad: str, out: list[str]) -> None:
+    """json.dumps(obj, ensure_ascii=False, indent=2, sort_keys=True), byte for byte, for strings, ints, None,
+    booleans, lists and dicts with string keys; anything else (floats) raises _Unsupported.
+
+    The standard library indents in pure Python, one generator step per value;
+    this writes runs of integers and flat records in one go, several times
+    faster on the offset maps of corpus/clean/.
+    """
+    t = type(obj)
+    if t is str:
+        out.append(_json_str(obj))
+    elif t is int:
+        out.append(int.__repr__(obj))
+    elif t is dict:
+        if not obj:
+            out.append("{}")
+            return
+        if not set(map(type, obj)) <= _STR:
+            raise _Unsupported
+        inner = pad + "  "
+        keys = sorted(obj)
+        if set(map(type, obj.values())) <= _SCALAR:  # a flat record
+            out.append("{\n" + inner + (",\n" + inner).join(
+                [_json_str(k) + ": " + (_json_str(v) if type(v) is str else int.__repr__(v)) for k, v in
+                 zip(keys, map(obj.__getitem__, keys))]) + "\n" + pad + "}")
+            return
+        sep = "{\n" + inner
+        for key in keys:
+            out.append(sep + _json_str(key) + ": ")
+            _indented(obj[key], inner, out)
+            sep = ",\n" + inner
+        out.append("\n" + pad + "}")
+    elif t is list or t is tuple:
+        if not obj:
+            out.append("[]")
+            return
+        inner = pad + "  "
+        types = set(map(type, obj))
+        if types == _INT:
+            out.append("[\n" + inner + (",\n" + inner).join(map(int.__repr__, obj)) + "\n" + pad + "]")
+            return
+        if types == _LIST and min(map(len, obj)) and set(map(type, chain.from_iterable(obj))) == _INT:  # int rows
+            deeper = ",\n" + inner + "  "
+            if len(set(map(len, obj))) == 1:  # one %-format over all the numbers at once
+                row = "[\n" + inner + "  " + deeper.join(["%d"] * len(obj[0])) + "\n" + inner + "]"
+                body = (",\n" + inner).join([row] * len(obj)) % tuple(chain.from_iterable(obj))
+            else:
+                body = (",\n" + inner).join(
+                    ["[\n" + inner + "  " + deeper.join(map(int.__repr__, v)) + "\n" + inner + "]" for v in obj])
+            out.append("[\n" + inner + body + "\n" + pad + "]")
+            return
+        sep = "[\n" + inner
+        for v in obj:
+            out.append(sep)
+            _indented(v, inner, out)
+            sep = ",\n" + inner
+        out.append("\n" + pad + "]")
+    elif obj is None or t is bool:
+        out.append(_JSON_CONST[obj])
+    else:
+        raise _Unsupported
+
+
+_STR, _INT, _LIST, _SCALAR = {str}, {int}, {list}, {str, int}
