@@ -253,3 +253,13 @@ def test_bad_rules_are_refused_with_their_place(spec, message):
     with pytest.raises(ValueError, match=message) as err:
         parse_rules(spec, "rules.yaml")
     assert "rules.yaml:" in str(err.value)
+
+
+@settings(max_examples=200, deadline=None, database=None)
+@given(st.text(st.sampled_from(list("abcX\u00a0 ")), max_size=40), st.text(st.sampled_from(list("abX\u00a0")), min_size=1,
+                                                                           max_size=3), st.sampled_from(list("ab ")))
+def test_a_substitution_is_one_translate_even_when_its_replacement_is_one_of_its_chars(raw, chars, replacement):
+    spec = {"substitutions": [{"name": "sub", "kind": "substitute", "chars": chars, "replacement": replacement}]}
+    cleaned = clean_text(raw, parse_rules(spec))
+    assert cleaned.text == raw.translate({ord(c): replacement for c in chars})
+    assert [o for o, *_ in cleaned.substituted] == [i for i, c in enumerate(raw) if c in chars]
