@@ -189,3 +189,77 @@ def test_metadata_in_both_formats_is_refused(tmp_path):
     shutil.copy(tmp_path / "keep.yaml", root / "corpus" / "metadata.yaml")
     with pytest.raises(CorpusError, match="metadata.jsonl both exist"):
         read_metadata(Layout(root))
+
+
+# ---- `pactnews clean` in batches -----------------------------------------------------------
+
+import pactnews.commands.clean as clean_command  # noqa: E402
+
+
+def clean_tree(root: Path) -> dict[str, bytes]:
+    return tree(root / "corpus" / "clean")
+
+
+@pytest.mark.parametrize("num_proc", [1, 2])
+@pytest.mark.parametrize("batch_size", [1, 2, 200])
+def test_clean_output_does_not_depend_on_batches_or_processes(tmp_path, monkeypatch, capsys, num_proc, batch_size):
+    monkeypatch.setattr(clean_command, "BATCH_SIZE", batch_size)
+    root = copy_repo(tmp_path)
+    committed = clean_tree(root)
+    shutil.rmtree(root / "corpus" / "clean")
+    assert main(["--root", str(root), "clean", "--num-proc", str(num_proc)]) == 0
+    assert capsys.readouterr().out.strip().splitlines()[-1] == "Cleaned 5 documents: corpus/clean/"
+    assert clean_tree(root) == committed
+    assert main(["--root", str(root), "clean", "--check", "--num-proc", str(num_proc)]) == 0
+
+
+def test_clean_records_is_render_outputs_batch_by_batch():
+    from pactnews.clean import load_rules
+
+    records = read_metadata(LAYOUT)
+    rules = load_rules(LAYOUT.cleaning_rules)
+    whole = render_outputs(LAYOUT)
+    parts = {}
+    for k in range(0, len(records), 2):
+        parts.update(clean_command.clean_records(LAYOUT, rules, records[k:k + 2]))
+    assert list(parts) == list(whole) and parts == whole
+
+
+@pytest.mark.parametrize("num_proc", [1, 2])
+def test_a_failure_in_a_later_batch_changes_no_file_and_leaves_no_temporary_file(tmp_path, monkeypatch, num_proc):
+    monkeypatch.setattr(clean_command, "BATCH_SIZE", 2)
+    root = copy_repo(tmp_path)
+    for path in (root / "corpus" / "clean").iterdir():  # every output stale: the early batches stage them all
+        path.write_bytes(b"stale " + path.read_bytes())
+    last = sorted((root / "corpus" / "raw").glob("*.txt"))[-1]  # the third batch's only document
+    last.write_bytes(last.read_bytes() + b" ")
+    before = tree(root)
+    with pytest.raises(CorpusError, match=f"{last.stem}.*raw_sha256"):
+        main(["--root", str(root), "clean", "--num-proc", str(num_proc)])
+    assert tree(root) == before
+    assert not [p for p in (root / "corpus" / "clean").iterdir() if p.name.startswith(".")]
+
+
+def test_clean_check_in_batches_names_the_stale_files_and_writes_nothing(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(clean_command, "BATCH_SIZE", 2)
+    root = copy_repo(tmp_path)
+    stale = [root / "corpus" / "clean" / "001_69d675cf0e69e825.map.json", root / "corpus" / "clean" / "004_c055902274b992f8.txt"]
+    for path in stale:
+        path.write_text("stale", encoding="utf-8")
+    before = tree(root)
+    assert main(["--root", str(root), "clean", "--check", "--num-proc", "2"]) == 1
+    out = capsys.readouterr().out
+    assert "['corpus/clean/001_69d675cf0e69e825.map.json', 'corpus/clean/004_c055902274b992f8.txt']" in out
+    assert tree(root) == before
+
+
+def test_clean_rewrites_only_what_changed(tmp_path):
+    root = copy_repo(tmp_path)
+    target = root / "corpus" / "clean" / "002_b6446a1b2c005969.txt"
+    committed = target.read_bytes()
+    target.write_text("stale", encoding="utf-8")
+    untouched = root / "corpus" / "clean" / "003_4dc299c40bab5478.txt"
+    inode = untouched.stat().st_ino
+    assert clean_command.clean_corpus(Layout(root)) == (5, 1)
+    assert target.read_bytes() == committed
+    assert untouched.stat().st_ino == inode, "an up-to-date file is not replaced"
