@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 from collections import Counter, deque
+from collections.abc import Collection
 from dataclasses import dataclass
 from itertools import chain
 from operator import itemgetter
@@ -31,7 +33,7 @@ import pyarrow.compute as pc
 from . import standoff, tables
 from .flatten import arrow_schema, flatten
 from .inventory import Inventory, load_inventory
-from .repo import Layout
+from .repo import Layout, batched, map_batches
 from .schemas import id_pattern, table_schema, to_pandas
 
 # test id -> (level, what it checks)
@@ -832,12 +834,25 @@ def validate_annotations(docs: dict[str, dict], texts: dict[str, str], entities:
                          files: dict[str, str] | None = None, *,
                          table_files: tuple[str, str] = ("annotations/tables/entities.json",
                                                          "annotations/tables/claim_clusters.json")) -> list[Incident]:
-    """Every incident of a set of annotation documents (keyed by document id); pure.
+    """Every incident of a set of annotation documents (keyed by document id) and of the tables; pure.
 
     `files` names the file of each document and `table_files` the entity and
     cluster tables, for the messages only. A table or `texts` given as None
     could not be read: the checks against it are left out (the reader has
     reported why).
+    """
+    out = validate_documents(docs, texts, entities, clusters, inv, files, table_files=table_files)
+    return sorted(out + check_tables(entities, clusters, inv, *table_files), key=_sort_key)
+
+
+def validate_documents(docs: dict[str, dict], texts: dict[str, str], entities: dict, clusters: dict, inv,
+                       files: dict[str, str] | None = None, *,
+                       table_files: tuple[str, str] = ("annotations/tables/entities.json",
+                                                       "annotations/tables/claim_clusters.json")) -> list[Incident]:
+    """validate_annotations without the checks of the tables themselves: what depends on these documents.
+
+    Every check here looks within one document (and at the tables), so a
+    corpus may be validated in batches of documents with the same incidents.
     """
     files = {k: (files or {}).get(k, f"annotations/{k}.json") for k in docs}
     out, docs = check_documents(docs, files)
@@ -851,11 +866,12 @@ def validate_annotations(docs: dict[str, dict], texts: dict[str, str], entities:
     if texts is not None:
         out += check_text(cols, docs, texts, inv, files)
     out += check_references(cols, orphans, entities, clusters, inv, files, table_files)
-    out += check_tables(entities, clusters, inv, *table_files)
     return sorted(out, key=_sort_key)
 
 
 _FORMAT_ERROR = re.compile(r"^(?P<path>.*?): \[L(?P<level>\d) (?P<test>[a-z0-9-]+)\] (?P<message>.*)$", re.DOTALL)
+
+BATCH_SIZE = 200  # documents per batch: metadata records with their annotation files
 
 
 def _rel(layout: Layout, path: Path) -> str:
@@ -865,20 +881,16 @@ def _rel(layout: Layout, path: Path) -> str:
         return str(path)
 
 
-def check_corpus(layout: Layout, inv: Inventory) -> tuple[list[Incident], dict[str, str] | None, list[str] | None]:
-    """Metadata, raw files and corpus/clean/; returns (incidents, clean texts by id, metadata ids).
+def check_corpus_batch(layout: Layout, inv: Inventory, rules, records: list[dict]) -> tuple[list[Incident], dict[str, str]]:
+    """Metadata records, their raw files and their corpus/clean/ files; returns (incidents, clean texts by id).
 
-    Texts and ids are None when the metadata cannot be read.
+    Without rules (they could not be read) the clean files are not compared. A raw file that is missing, changed or not UTF-8 is one raw-file-invalid
+    incident for the batch, and its clean files are then not compared.
     """
-    from .commands.clean import render_outputs
-    from .corpus import CorpusError, read_metadata
+    from .commands.clean import clean_records
+    from .corpus import CorpusError
 
     meta_file = _rel(layout, layout.metadata)
-    try:
-        records = read_metadata(layout)
-    except Exception as exc:  # noqa: BLE001 - any unreadable metadata is one incident
-        return [incident("invalid-metadata", f"{type(exc).__name__}: {exc}; expected a readable metadata.yaml",
-                         file=meta_file, found=type(exc).__name__, expected="a readable metadata.yaml")], None, None
     out = []
     pattern = inv.timex_value_re
     for rec in records:
@@ -887,34 +899,50 @@ def check_corpus(layout: Layout, inv: Inventory) -> tuple[list[Incident], dict[s
             out.append(incident("malformed-dct-value", f"dct.value is {value!r}; expected a TIMEX3 value "
                                 "(timex_value_pattern in schemas/labels.yaml)", file=meta_file, doc=rec["id"],
                                 found=repr(value), expected="a TIMEX3 value"))
-    ids = [r["id"] for r in records]
     try:
-        expected = render_outputs(layout)
+        expected = clean_records(layout, rules, records) if rules is not None else {}
     except (CorpusError, OSError, ValueError) as exc:
         out.append(incident("raw-file-invalid", f"{type(exc).__name__}: {exc}; expected raw files byte-identical "
                             "to their raw_sha256", file=meta_file, found=type(exc).__name__,
                             expected="raw files byte-identical to their raw_sha256"))
-        expected = None
-    if expected is not None:
-        produced = set(expected)
-        for path, data in sorted(expected.items()):
-            if not path.is_file() or path.read_bytes() != data:
-                state = "is missing" if not path.is_file() else "differs from what the raw file and rules give"
-                out.append(incident("clean-text-stale", f"{_rel(layout, path)} {state}; expected the output of "
-                                    "`pactnews clean` (run it)", file=_rel(layout, path), doc=path.name.split(".")[0],
-                                    found=state, expected="the output of `pactnews clean`"))
-        for path in sorted(layout.clean.glob("*")):
-            if path.is_file() and path not in produced:
-                out.append(incident("clean-text-stale", f"{_rel(layout, path)} is an extra file; expected only "
-                                    "files `pactnews clean` writes (no metadata record names it)",
-                                    file=_rel(layout, path), found="an extra file",
-                                    expected="only files `pactnews clean` writes"))
+        expected = {}
+    on_disk = {}
+    for path, data in expected.items():
+        try:
+            found = on_disk[path] = path.read_bytes()
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+            found = None
+        if found != data:
+            state = "is missing" if not path.is_file() else "differs from what the raw file and rules give"
+            out.append(incident("clean-text-stale", f"{_rel(layout, path)} {state}; expected the output of "
+                                "`pactnews clean` (run it)", file=_rel(layout, path), doc=path.name.split(".")[0],
+                                found=state, expected="the output of `pactnews clean`"))
     texts = {}
-    for doc_id in ids:
-        path = layout.clean / f"{doc_id}.txt"
-        if path.is_file():
-            texts[doc_id] = path.read_bytes().decode("utf-8", errors="replace")
-    return out, texts, ids
+    for rec in records:
+        path = layout.clean / f"{rec['id']}.txt"
+        data = on_disk.get(path)
+        if data is None and path.is_file():
+            data = path.read_bytes()
+        if data is not None:
+            texts[rec["id"]] = data.decode("utf-8", errors="replace")
+    return out, texts
+
+
+def extra_clean_files(layout: Layout, ids) -> list[Incident]:
+    """Files in corpus/clean/ that `pactnews clean` does not write for these document ids."""
+    if not layout.clean.is_dir():
+        return []
+    ids = set(ids)
+    out = []
+    for name in sorted(e.name for e in os.scandir(layout.clean) if e.is_file()):
+        stem = name[:-4] if name.endswith(".txt") else name[:-9] if name.endswith(".map.json") else None
+        if stem not in ids:
+            path = layout.clean / name
+            out.append(incident("clean-text-stale", f"{_rel(layout, path)} is an extra file; expected only "
+                                "files `pactnews clean` writes (no metadata record names it)",
+                                file=_rel(layout, path), found="an extra file",
+                                expected="only files `pactnews clean` writes"))
+    return out
 
 
 def _read_table(reader, path: Path, layout: Layout, needed: bool) -> tuple[dict | None, list[Incident]]:
@@ -933,7 +961,7 @@ def _read_table(reader, path: Path, layout: Layout, needed: bool) -> tuple[dict 
                              expected="a table as written by pactnews.tables")]
 
 
-def is_annotation_file(path: Path, ids: list[str] | None) -> bool:
+def is_annotation_file(path: Path, ids: Collection[str] | None) -> bool:
     """A document file: named after a corpus document, or a JSON object that declares the standoff format.
 
     Other JSON files beside them (reports such as agreement.json) are not annotations.
@@ -947,15 +975,10 @@ def is_annotation_file(path: Path, ids: list[str] | None) -> bool:
     return isinstance(obj, dict) and (obj.get("format") == standoff.FORMAT or {"document_id", "text_sha256"} <= set(obj))
 
 
-def check_repository(layout: Layout, annotations: Path | None = None) -> tuple[list[Incident], dict]:
-    """Corpus and annotation files of a repository; returns (incidents, counts for the summary)."""
-    inv = load_inventory(layout.labels)
-    out, texts, ids = check_corpus(layout, inv)
-    folder = Path(annotations) if annotations else layout.annotations
-    docs, files = {}, {}
-    paths, ignored = [], []
-    for path in sorted(folder.glob("*.json")):
-        (paths if is_annotation_file(path, ids) else ignored).append(path)
+def _annotation_incidents(layout: Layout, paths: list[Path], texts: dict[str, str] | None, entities, clusters,
+                          inv: Inventory, table_files: tuple[str, str]) -> tuple[list[Incident], Counter]:
+    """Read and validate annotation files (all of one batch); returns (incidents, counts of documents, spans, relations)."""
+    out, docs, files = [], {}, {}
     for path in paths:
         rel = _rel(layout, path)
         try:
@@ -965,20 +988,151 @@ def check_repository(layout: Layout, annotations: Path | None = None) -> tuple[l
             m = _FORMAT_ERROR.match(str(exc))
             test, message = (m["test"], m["message"]) if m else ("invalid-json", str(exc))
             out.append(incident(test, message, file=rel, doc=path.stem, level=int(m["level"]) if m else 1))
-    entities, more = _read_table(tables.read_entities, folder / "tables" / "entities.json", layout, bool(paths))
+    if docs:
+        out += validate_documents(docs, texts, entities, clusters, inv, files, table_files=table_files)
+    counts = Counter(documents=len(paths),
+                     spans=sum(len(d.get(layer, [])) for d in docs.values() for layer in standoff.SPAN_LAYERS),
+                     relations=sum(len(d.get("relations", [])) for d in docs.values()))
+    return out, counts
+
+
+def validate_batch(layout: Layout, inv: Inventory, entities: dict | None, clusters: dict | None, records: list[dict],
+                   *, rules=None, annotations: Path | None = None) -> list[Incident]:
+    """Every incident of a batch of metadata records and of the annotation files named after them; sorted.
+
+    What `pactnews validate` runs per batch: dct values, raw files, corpus/clean/
+    and the annotation files (of `annotations`, default annotations/) against
+    the tables. The checks of the tables themselves, of extra files in
+    corpus/clean/ and of files named after no document are not per batch.
+    """
+    from .clean import load_rules
+
+    folder = Path(annotations) if annotations else layout.annotations
+    rules = load_rules(layout.cleaning_rules) if rules is None else rules
+    out, texts = check_corpus_batch(layout, inv, rules, records)
+    paths = [p for p in (folder / f"{r['id']}.json" for r in records) if p.is_file()]
+    more, _ = _annotation_incidents(layout, paths, texts, entities, clusters, inv, _table_files(layout, folder))
+    return sorted(out + more, key=_sort_key)
+
+
+def _table_files(layout: Layout, folder: Path) -> tuple[str, str]:
+    return _rel(layout, folder / "tables" / "entities.json"), _rel(layout, folder / "tables" / "claim_clusters.json")
+
+
+# ---- the batch driver (runs in pool workers; the context is inherited through fork) ----
+
+_CONTEXT: dict = {}
+
+
+def _init(context: dict) -> None:
+    _CONTEXT.update(context)
+
+
+def _run_batch(job: tuple[list[dict], list[str]]) -> tuple[list[Incident], Counter, list[str]]:
+    """(incidents, counts, ignored files) of metadata records and annotation file names.
+
+    Files named after one of the records are annotations; the others are
+    annotations only if they declare the standoff format (is_annotation_file).
+    """
+    records, names = job
+    c = _CONTEXT
+    layout, folder = c["layout"], c["folder"]
+    out: list[Incident] = []
+    texts: dict[str, str] | None = None if c["metadata_failed"] else {}
+    if records:
+        out, texts = check_corpus_batch(layout, c["inv"], c["rules"], records)
+    ids = {r["id"] for r in records}
+    paths, ignored = [], []
+    for name in names:
+        path = folder / name
+        (paths if is_annotation_file(path, ids) else ignored).append(path)
+    more, counts = _annotation_incidents(layout, paths, texts, c["entities"], c["clusters"], c["inv"], c["table_files"])
+    return out + more, counts, [_rel(layout, p) for p in ignored]
+
+
+def _jobs(records: list[dict], names: list[str], others: list[str]):
+    """Batches of metadata records with their annotation files; then batches of the files named after no record."""
+    names_set = set(names)
+    for batch in batched(records, BATCH_SIZE):
+        yield batch, [f"{r['id']}.json" for r in batch if f"{r['id']}.json" in names_set]
+    for rest in batched(others, BATCH_SIZE):
+        yield [], rest
+
+
+def check_repository(layout: Layout, annotations: Path | None = None, num_proc: int = 1,
+                     progress: bool | None = False) -> tuple[list[Incident], dict]:
+    """Corpus and annotation files of a repository; returns (incidents, counts for the summary).
+
+    Streams: metadata records and their annotation files go in batches of
+    BATCH_SIZE (in a fork pool of num_proc workers), so memory does not grow
+    with the corpus apart from the records themselves; the tables and
+    corpus/clean/ as a whole are checked once.
+    """
+    from .clean import load_rules
+    from .corpus import CorpusError, read_metadata
+
+    inv = load_inventory(layout.labels)
+    out: list[Incident] = []
+    meta_file = _rel(layout, layout.metadata)
+    try:
+        records = read_metadata(layout)
+        ids: list[str] | None = [r["id"] for r in records]
+    except Exception as exc:  # noqa: BLE001 - any unreadable metadata is one incident
+        out.append(incident("invalid-metadata", f"{type(exc).__name__}: {exc}; expected a readable metadata.yaml",
+                            file=meta_file, found=type(exc).__name__, expected="a readable metadata.yaml"))
+        records, ids = [], None
+    rules, raw_invalid = None, []
+    if records:
+        try:
+            rules = load_rules(layout.cleaning_rules)
+        except (CorpusError, OSError, ValueError) as exc:  # as a raw file that cannot be cleaned
+            raw_invalid.append(incident("raw-file-invalid", f"{type(exc).__name__}: {exc}; expected raw files "
+                                        "byte-identical to their raw_sha256", file=meta_file, found=type(exc).__name__,
+                                        expected="raw files byte-identical to their raw_sha256"))
+    folder = Path(annotations) if annotations else layout.annotations
+    names = sorted(p.name for p in folder.glob("*.json"))
+    named = {f"{i}.json" for i in ids or ()}
+    others = [n for n in names if n not in named]
+    has_documents = any(n in named for n in names) or any(is_annotation_file(folder / n, ids) for n in others)
+    entities, more = _read_table(tables.read_entities, folder / "tables" / "entities.json", layout, has_documents)
     out += more
-    clusters, more = _read_table(tables.read_clusters, folder / "tables" / "claim_clusters.json", layout, bool(paths))
+    clusters, more = _read_table(tables.read_clusters, folder / "tables" / "claim_clusters.json", layout, has_documents)
     out += more
-    if docs or entities or clusters or entities is None or clusters is None:
-        out += validate_annotations(docs, texts, entities, clusters, inv, files, table_files=(
-            _rel(layout, folder / "tables" / "entities.json"), _rel(layout, folder / "tables" / "claim_clusters.json")))
+    table_files = _table_files(layout, folder)
+    out += check_tables(entities, clusters, inv, *table_files)
+    context = dict(layout=layout, folder=folder, inv=inv, rules=rules, entities=entities, clusters=clusters,
+                   table_files=table_files, metadata_failed=ids is None)
+    counts: Counter = Counter()
+    ignored: list[str] = []
+    stale, seen = [], set()
+    jobs = _jobs(records, names, others)
+    for incidents, c, ign in map_batches(_run_batch, jobs, num_proc, initializer=_init, initargs=(context,),
+                                         progress=progress, total=len(records) + len(others), desc="validate",
+                                         size=lambda job: len(job[0]) or len(job[1])):
+        counts.update(c)
+        ignored += ign
+        for i in incidents:
+            if i.test_id == "raw-file-invalid":
+                raw_invalid.append(i)
+            elif i.test_id == "clean-text-stale":
+                stale.append(i)
+            elif i.file is None and i.document_id is None:  # a whole-table schema failure: once, not per batch
+                if i not in seen:
+                    seen.add(i)
+                    out.append(i)
+            else:
+                out.append(i)
+    if raw_invalid:  # the first bad raw file stands for them all; clean/ is not compared against a broken corpus
+        out.append(raw_invalid[0])
+    elif ids is not None:
+        out += stale + extra_clean_files(layout, ids)
     stats = {
-        "documents": len(paths),
-        "spans": sum(len(d.get(layer, [])) for d in docs.values() for layer in standoff.SPAN_LAYERS),
-        "relations": sum(len(d.get("relations", [])) for d in docs.values()),
+        "documents": counts["documents"],
+        "spans": counts["spans"],
+        "relations": counts["relations"],
         "where": f"{_rel(layout, folder)}/ against {_rel(layout, layout.clean)}/",
         "corpus_documents": len(ids or ()),
-        "ignored": [_rel(layout, p) for p in ignored],
+        "ignored": ignored,
     }
     return sorted(out, key=_sort_key), stats
 
@@ -1030,10 +1184,14 @@ def add_arguments(parser) -> None:
                              "e.g. a converted pass under annotations/passes/A)")
     parser.add_argument("--limit", type=int, default=None, metavar="N",
                         help="print at most N incidents per test id (the summary still counts all)")
+    parser.add_argument("--num-proc", type=int, default=1, metavar="N",
+                        help="worker processes (default 1; the incidents are the same for any N)")
+    parser.add_argument("--progress", action="store_true", help="show a progress bar even when stderr is not a terminal")
 
 
 def run(args) -> int:
     layout = Layout(args.root)
-    incidents, stats = check_repository(layout, args.annotations)
+    incidents, stats = check_repository(layout, args.annotations, num_proc=args.num_proc,
+                                        progress=True if args.progress else None)
     print(format_report(incidents, limit=args.limit, **stats))
     return 1 if incidents else 0

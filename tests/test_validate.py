@@ -519,3 +519,98 @@ def test_json_schema_accepts_the_valid_fixture_and_is_a_valid_schema():
     schema = schemas.standoff_json_schema(inventory())
     jsonschema.Draft202012Validator.check_schema(schema)
     jsonschema.validate(json.loads((VALID / f"{BASE_ID}.json").read_bytes()), schema)
+
+
+# ---- streaming: batches and processes give the same incidents ------------------------------
+
+import pactnews.validate as validate_module  # noqa: E402
+from pactnews.corpus import read_metadata  # noqa: E402
+
+
+def batched_run(root: Path, monkeypatch, batch_size: int, num_proc: int, annotations: Path | None = None):
+    monkeypatch.setattr(validate_module, "BATCH_SIZE", batch_size)
+    incidents, stats = check_repository(Layout(root), annotations, num_proc=num_proc)
+    return incidents, stats, format_report(incidents, **stats)
+
+
+@pytest.mark.parametrize("fixture", FIXTURES, ids=[p.stem for p in FIXTURES])
+def test_invalid_fixture_gives_the_same_incidents_in_batches(fixture, tmp_path, monkeypatch):
+    root = make_repo(tmp_path)
+    shutil.copy(fixture, root / "annotations" / f"{drop_in_name(fixture)}.json")
+    whole = batched_run(root, monkeypatch, 10_000, 1)
+    assert [i.test_id for i in whole[0]] == [fixture.stem]
+    assert batched_run(root, monkeypatch, 2, 2) == whole
+
+
+def _many_problems(tmp_path: Path) -> Path:
+    """The real annotations with a problem in several documents, the corpus and the folder."""
+    root = make_repo(tmp_path)
+    shutil.rmtree(root / "annotations")
+    shutil.copytree(ROOT / "annotations", root / "annotations", ignore=shutil.ignore_patterns("passes"))
+    ids = [r["id"] for r in read_metadata(Layout(root))]
+    first = root / "annotations" / f"{ids[0]}.json"
+    doc = json.loads(first.read_text(encoding="utf-8"))
+    doc["entities"][0]["label"] = "COUNTRY"
+    first.write_text(json.dumps(doc), encoding="utf-8")
+    last = root / "annotations" / f"{ids[4]}.json"
+    doc = json.loads(last.read_text(encoding="utf-8"))
+    doc["claims"][0]["text"] += "!"
+    doc["relations"][0]["to_id"] = "E999"
+    last.write_text(json.dumps(doc), encoding="utf-8")
+    (root / "annotations" / f"{ids[3]}.json").write_text("{", encoding="utf-8")
+    stale = root / "corpus" / "clean" / f"{ids[2]}.map.json"
+    stale.write_text(stale.read_text(encoding="utf-8") + " ", encoding="utf-8")
+    (root / "corpus" / "clean" / "zzz_extra.txt").write_text("x", encoding="utf-8")
+    stray = dict(valid_doc(), document_id="999_not_in_the_corpus")
+    (root / "annotations" / "999_not_in_the_corpus.json").write_text(json.dumps(stray), encoding="utf-8")
+    (root / "annotations" / "agreement.json").write_text('{"pairs": []}', encoding="utf-8")
+    return root
+
+
+@pytest.mark.parametrize("batch_size, num_proc", [(1, 1), (2, 1), (2, 2), (3, 2)])
+def test_many_problems_give_the_same_report_in_any_batches(tmp_path, monkeypatch, batch_size, num_proc):
+    root = _many_problems(tmp_path)
+    whole = batched_run(root, monkeypatch, 10_000, 1)
+    found = {i.test_id for i in whole[0]}
+    assert {"unknown-label", "span-text-mismatch", "dangling-relation", "invalid-json", "clean-text-stale",
+            "unknown-document"} <= found, whole[2]
+    assert sum(i.test_id == "clean-text-stale" for i in whole[0]) == 2  # the changed map and the extra file
+    assert whole[1]["ignored"] == ["annotations/agreement.json"] and whole[1]["documents"] == 6
+    assert batched_run(root, monkeypatch, batch_size, num_proc) == whole
+
+
+def test_a_bad_raw_file_in_a_later_batch_is_one_incident_as_in_one_batch(tmp_path, monkeypatch):
+    root = make_repo(tmp_path)
+    shutil.copy(VALID / f"{BASE_ID}.json", root / "annotations" / f"{BASE_ID}.json")
+    ids = [r["id"] for r in read_metadata(Layout(root))]
+    for doc_id in (ids[1], ids[4]):  # two bad raw files, in the first and the last batch
+        p = root / "corpus" / "raw" / f"{doc_id}.txt"
+        p.write_bytes(p.read_bytes() + b" ")
+    whole = batched_run(root, monkeypatch, 10_000, 1)
+    assert [i.test_id for i in whole[0]] == ["raw-file-invalid"] and ids[1] in whole[0][0].message
+    assert batched_run(root, monkeypatch, 2, 2) == whole
+
+
+def test_validate_batch_covers_its_records_and_their_annotation_files(tmp_path):
+    root = _many_problems(tmp_path)
+    layout = Layout(root)
+    records = read_metadata(layout)
+    inv = inventory()
+    entities, clusters = tables.read_entities(layout.entity_table), tables.read_clusters(layout.cluster_table)
+    whole, _ = check_repository(layout)
+    parts = []
+    for k in range(0, len(records), 2):
+        batch = validate_module.validate_batch(layout, inv, entities, clusters, records[k:k + 2])
+        assert {i.document_id for i in batch} <= {r["id"] for r in records[k:k + 2]}
+        parts += batch
+    not_per_batch = [i for i in whole if i.document_id not in {r["id"] for r in records}]
+    assert sorted(parts + not_per_batch, key=str) == sorted(whole, key=str)
+    assert {i.file for i in not_per_batch} == {"corpus/clean/zzz_extra.txt", "annotations/999_not_in_the_corpus.json"}
+
+
+def test_validate_command_takes_num_proc(tmp_path, capsys):
+    root = _many_problems(tmp_path)
+    assert main(["--root", str(root), "validate"]) == 1
+    one = capsys.readouterr().out
+    assert main(["--root", str(root), "validate", "--num-proc", "2"]) == 1
+    assert capsys.readouterr().out == one
