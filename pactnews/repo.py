@@ -386,6 +386,13 @@ def _indented(obj, pad: str, out: list[str]) -> None:
                     ["[\n" + inner + "  " + deeper.join(map(int.__repr__, v)) + "\n" + inner + "]" for v in obj])
             out.append("[\n" + inner + body + "\n" + pad + "]")
             return
+        if types == _DICT and _same_flat_records(obj):  # rows of one record type
+            keys = sorted(obj[0])
+            heads = [f"\n{inner}  {_json_str(k)}: " for k in keys]
+            enc = _scalar_json
+            rows = ["{" + ",".join([h + enc(d[k]) for h, k in zip(heads, keys)]) + "\n" + inner + "}" for d in obj]
+            out.append("[\n" + inner + (",\n" + inner).join(rows) + "\n" + pad + "]")
+            return
         sep = "[\n" + inner
         for v in obj:
             out.append(sep)
@@ -398,4 +405,15 @@ def _indented(obj, pad: str, out: list[str]) -> None:
         raise _Unsupported
 
 
-_STR, _INT, _LIST, _SCALAR = {str}, {int}, {list}, {str, int}
+_STR, _INT, _LIST, _DICT, _SCALAR = {str}, {int}, {list}, {dict}, {str, int}
+
+
+def _scalar_json(v) -> str:
+    return _json_str(v) if type(v) is str else int.__repr__(v)
+
+
+def _same_flat_records(rows: list[dict]) -> bool:
+    """Dicts with one set of string keys (at least one) and only str or int values."""
+    keys = rows[0].keys()
+    return (bool(keys) and set(map(type, keys)) <= _STR and all(r.keys() == keys for r in rows)
+            and set(map(type, chain.from_iterable(r.values() for r in rows))) <= _SCALAR)
