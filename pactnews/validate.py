@@ -10,6 +10,11 @@ Checks work on whole columns (pandera, numpy, pyarrow.compute): span texts
 are compared with the clean text as UTF-32 code points in bulk, relation ends
 are found through one sorted int64 key per span, and Python runs per record
 only where a column test has found a bad one, to say which.
+
+Every check but those of the tables and of corpus/clean/ as a folder looks
+within one document, so `pactnews validate` streams: metadata records and
+their annotation files go in batches (validate_batch), in a fork pool with
+--num-proc, and memory does not grow with the corpus.
 """
 from __future__ import annotations
 
