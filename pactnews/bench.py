@@ -9,9 +9,11 @@ raw text is the clean text with boilerplate put back (date prefix, ad and
 newsletter footer), so cleaning has real work. What cannot be carried is
 dropped and counted by reason code. Document i depends only on (seed, i).
 
-Each stage runs in its own child process over batches of documents (the
-stage functions are the package's pure batch functions), so its peak RSS is
-its own. The floor is pyarrow writing and reading the built tables.
+Each stage runs in its own child process, so its peak RSS is its own.
+clean, validate and build are the commands themselves (`clean_corpus`,
+`check_repository`, `render_outputs`, each with --num-proc); the Label
+Studio conversion is the package's pure batch functions driven over batches
+in a fork pool. The floor is pyarrow writing and reading the built tables.
 """
 from __future__ import annotations
 
@@ -30,7 +32,7 @@ from collections import Counter
 from pathlib import Path
 
 from . import standoff, tables
-from .repo import Layout, atomic_write_text, dump_json, sha256_text
+from .repo import Layout, atomic_write_text, sha256_bytes, sha256_text
 
 SIZES = (1_000, 10_000, 100_000)
 SEED = 20241025
@@ -411,31 +413,6 @@ def _setup(work: Path) -> dict:
     return _STATE
 
 
-def _clean_batch(records: list[dict]) -> Counter:
-    """Stage driver: raw files of a batch -> corpus/clean/<id>.txt and .map.json (as `pactnews clean` writes)."""
-    from .clean import clean_batch
-    from .repo import write_files_atomically
-
-    layout = _STATE["layout"]
-    docs = []
-    for rec in records:
-        data = (layout.metadata.parent / rec["raw_file"]).read_bytes()
-        if hashlib.sha256(data).hexdigest() != rec["raw_sha256"]:
-            raise SystemExit(f"{rec['raw_file']}: document {rec['id']}: raw_sha256 differs from the file")
-        docs.append({**rec, "raw_text": data.decode("utf-8")})
-    files = {}
-    counts = Counter()
-    for doc in clean_batch(docs, _STATE["rules"]):
-        files[layout.clean / f"{doc['id']}.txt"] = doc["text"].encode("utf-8")
-        record = {"document_id": doc["id"], "raw_sha256": doc["raw_sha256"], **doc["cleaning"].to_record()}
-        files[layout.clean / f"{doc['id']}.map.json"] = dump_json(record).encode("utf-8")
-        counts["documents"] += 1
-        counts["mismatches"] += sha256_text(doc["text"]) != _STATE["expected"][doc["id"]]
-        counts.update({f"removed:{k}": v for k, v in doc["cleaning"].counts().items()})
-    write_files_atomically(files)
-    return counts
-
-
 def _read_batch(ids: list[str]) -> tuple[dict, dict, dict]:
     layout = _STATE["layout"]
     docs, texts, files = {}, {}, {}
@@ -445,16 +422,6 @@ def _read_batch(ids: list[str]) -> tuple[dict, dict, dict]:
         texts[doc_id] = (layout.clean / f"{doc_id}.txt").read_text(encoding="utf-8")
         files[doc_id] = f"annotations/{doc_id}.json"
     return docs, texts, files
-
-
-def _validate_batch(ids: list[str]) -> tuple[Counter, list[str]]:
-    from .validate import validate_annotations
-
-    docs, texts, files = _read_batch(ids)
-    incidents = validate_annotations(docs, texts, _STATE["entities"], _STATE["clusters"], _STATE["inv"], files)
-    counts = Counter(documents=len(docs), incidents=len(incidents))
-    counts.update(f"incident:{i.test_id}" for i in incidents)
-    return counts, [str(i) for i in incidents[:5]]
 
 
 def _export_batch(job: tuple[int, list[str]]) -> Counter:
@@ -524,7 +491,7 @@ def _peak_mb() -> dict:
 
 # imported before a stage's clock starts: the stage times its work, not Python's imports
 IMPORTS = {
-    "clean": ("pactnews.clean", "pactnews.corpus"), "validate": ("pactnews.validate",),
+    "clean": ("pactnews.commands.clean",), "validate": ("pactnews.validate",),
     "ls_export": ("pactnews.labelstudio.tasks",), "ls_import": ("pactnews.labelstudio.convert",),
     "build": ("pactnews.build", "pactnews.card", "pactnews.croissant", "spacy", "mlcroissant"),
     "load_cold": ("datasets",), "load_warm": ("datasets",), "floor": ("pyarrow.parquet", "pactnews.build"),
@@ -550,20 +517,22 @@ def run_stage(stage: str, work: Path, num_proc: int, progress: bool, preannotate
     counts: Counter = Counter()
     examples: list[str] = []
     done = ids
-    if stage == "clean":
-        from .clean import load_rules
-        from .corpus import read_metadata
+    if stage == "clean":  # the command itself: `pactnews clean --num-proc N`
+        from .commands.clean import clean_corpus
 
-        st["rules"] = load_rules(st["layout"].cleaning_rules)
-        st["expected"] = dict(zip(ids, manifest["text_sha256"]))
-        records = read_metadata(st["layout"])
-        timings["read_metadata"] = time.perf_counter() - t0
-        for c in _map(_clean_batch, _chunks(records, BATCH), num_proc, progress, len(records), "clean"):
-            counts.update(c)
-    elif stage == "validate":
-        for c, ex in _map(_validate_batch, _chunks(ids, BATCH), num_proc, progress, len(ids), "validate"):
-            counts.update(c)
-            examples += ex[: max(0, 5 - len(examples))]
+        documents, changed = clean_corpus(st["layout"], num_proc=num_proc, progress=progress)
+        counts.update(documents=documents, files_written=changed)
+        seconds = time.perf_counter() - t0
+        expected = dict(zip(ids, manifest["text_sha256"]))  # checked after the clock stops
+        counts["mismatches"] = sum(sha256_bytes((st["layout"].clean / f"{i}.txt").read_bytes()) != expected[i]
+                                   for i in ids)
+    elif stage == "validate":  # the command itself: `pactnews validate --num-proc N`
+        from .validate import check_repository
+
+        incidents, summary = check_repository(st["layout"], num_proc=num_proc, progress=progress)
+        counts.update(documents=summary["documents"], incidents=len(incidents))
+        counts.update(f"incident:{i.test_id}" for i in incidents)
+        examples += [str(i) for i in incidents[:5]]
     elif stage == "ls_export":
         st["dct"] = dict(zip(ids, manifest["dct"]))
         shutil.rmtree(work / "ls", ignore_errors=True)
@@ -651,7 +620,8 @@ def run_stage(stage: str, work: Path, num_proc: int, progress: bool, preannotate
         out["slowest_component"] = slowest[0]
     else:
         raise SystemExit(f"unknown stage {stage!r}; expected one of {STAGES}")
-    seconds = time.perf_counter() - t0
+    if stage != "clean":
+        seconds = time.perf_counter() - t0
     docs = counts.get("documents", 0)
     spans = sum(spans_of.get(d, 0) for d in done[:docs]) if docs else 0
     out.update(seconds=round(seconds, 3), documents=docs, spans=spans,
