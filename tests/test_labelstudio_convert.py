@@ -1,4 +1,6 @@
 """canonical -> Label Studio result -> canonical is the identity, on real texts and on generated ones."""
+import copy
+import gc
 import random
 
 import pytest
@@ -6,6 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from label_studio_sdk.label_interface import LabelInterface
 
 from pactnews import standoff
+from pactnews.inventory import Inventory
 from pactnews.labelstudio.config import labeling_config
 from pactnews.labelstudio.convert import from_result, to_result
 
@@ -117,3 +120,94 @@ def test_quantity_values_read_back_as_the_same_float():
                           "factuality": "asserted", "cluster_id": "k", "quantity_value": value, "quantity_unit": "u"}]
         back, _ = roundtrip(doc, text)
         assert back["claims"][0]["quantity_value"] == value
+
+
+# ---------------------------------------------------------------- the short paths and the checks behind them
+
+def one_claim(text: str = "x" * 10) -> tuple[dict, str]:
+    doc = standoff.empty("d", "h")
+    doc["claims"] = [{"id": "C1", "start": 0, "end": 10, "text": text, "label": "CLAIM", "source_type": "author",
+                      "factuality": "asserted", "cluster_id": None, "quantity_value": None, "quantity_unit": None}]
+    return doc, text
+
+
+def with_value(control: str, text_value) -> list[dict]:
+    doc, text = one_claim()
+    result = to_result(doc, text, INV)
+    result.append({"id": "C1", "from_name": control, "to_name": "text", "type": "textarea",
+                   "value": {"start": 0, "end": 10, "text": text_value}})
+    return result
+
+
+@pytest.mark.parametrize("text_value, expected", [
+    (["3000"], 3000.0), (" 5,000 ", 5000.0), (["  ", " 1.5 "], 1.5), (["", " "], None), ([], None),
+])
+def test_textarea_values_in_every_shape_are_read(text_value, expected):
+    back, issues = from_result(with_value("claims_quantity_value", text_value), "x" * 10, "d", "h", INV)
+    assert issues == [] and back["claims"][0]["quantity_value"] == expected
+
+
+@pytest.mark.parametrize("text_value, test_id", [
+    (["a", "b"], "value-count"), ([3], "malformed-item"), (None, "malformed-item"), (["many"], "not-a-number"),
+    (["inf"], "not-a-number"),
+])
+def test_textarea_values_that_do_not_fit_are_reported(text_value, test_id):
+    _, issues = from_result(with_value("claims_quantity_value", text_value), "x" * 10, "d", "h", INV)
+    assert [(i.test_id, i.region) for i in issues] == [(test_id, "C1")]
+
+
+@pytest.mark.parametrize("labels, start, test_id, found", [
+    (["PERSONA"], 0, "unknown-label", "'PERSONA'"), ([["GPE"]], 0, "unknown-label", "['GPE']"),
+    ([1], 0, "unknown-label", "label 1 "), (["GPE", "ORG"], 0, "label-count", "['GPE', 'ORG']"),
+    (["GPE"], True, "offset-out-of-range", "start=True"), (["GPE"], "0", "offset-out-of-range", "start='0'"),
+    (["GPE"], 11, "offset-out-of-range", "[11:10]"),
+])
+def test_bad_regions_are_reported_with_what_was_found(labels, start, test_id, found):
+    result = [{"id": "E1", "from_name": "entities", "to_name": "text", "type": "labels",
+               "value": {"start": start, "end": 10, "labels": labels}}]
+    back, issues = from_result(result, "x" * 10, "d", "h", INV)
+    assert [(i.test_id, i.region) for i in issues] == [(test_id, "E1")] and back["entities"] == []
+    assert found in issues[0].message
+
+
+def test_each_inventory_is_asked_for_itself():
+    """What the converters take from an inventory is kept per inventory object, not shared between them."""
+    raw = copy.deepcopy(INV.raw)
+    raw["layers"]["entities"]["labels"]["SHIP"] = "Vessels."
+    raw["values"]["factuality"]["rumoured"] = "Heard of."
+    wider = Inventory(raw)
+    doc, text = one_claim()
+    doc["claims"][0]["factuality"] = "rumoured"
+    doc["entities"] = [{"id": "E1", "start": 0, "end": 4, "text": "xxxx", "label": "SHIP", "entity_id": None}]
+    result = to_result(doc, text, wider)
+    assert from_result(result, text, "d", "h", wider) == (doc, [])
+    _, issues = from_result(result, text, "d", "h", INV)
+    assert sorted(i.test_id for i in issues) == ["unknown-choice", "unknown-label"]
+    assert from_result(result, text, "d", "h", wider) == (doc, [])
+
+
+def test_same_span_twice_is_a_duplicate_unless_claim_attributes_differ():
+    doc, text = one_claim()
+    twin = {**doc["claims"][0], "id": "C2"}
+    doc["claims"].append(twin)
+    _, issues = from_result(to_result(doc, text, INV), text, "d", "h", INV)
+    assert [(i.test_id, i.region) for i in issues] == [("duplicate-region", "C2")]
+    twin["factuality"] = "hedged"  # one claim span in two readings: allowed
+    back, issues = from_result(to_result(doc, text, INV), text, "d", "h", INV)
+    assert issues == [] and [c["id"] for c in back["claims"]] == ["C1", "C2"]
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_the_collector_is_left_as_it_was(enabled):
+    doc, text = one_claim()
+    was = gc.isenabled()
+    try:
+        gc.enable() if enabled else gc.disable()
+        to_result(doc, text, INV)
+        from_result(to_result(doc, text, INV), text, "d", "h", INV)
+        assert gc.isenabled() is enabled
+        with pytest.raises(KeyError):
+            to_result({"claims": [{"id": "C1"}]}, text, INV)
+        assert gc.isenabled() is enabled
+    finally:
+        gc.enable() if was else gc.disable()

@@ -11,11 +11,18 @@ free number, in text order).
 Offsets are Unicode code points over the clean text. ``value.text`` is
 informative: start/end are authoritative and a differing ``value.text`` is
 reported as a warning.
+
+Both directions run once per document on corpora of 100,000 documents: what
+they ask of the inventory is worked out once per inventory (``_plan``), the
+common case of a well-formed item takes the shortest path (anything unusual
+falls through to the checks that name the problem), and the cycle collector
+is paused while one document is converted (``_collector_paused``).
 """
 from __future__ import annotations
 
+import gc
 import math
-import re
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -25,6 +32,8 @@ from .. import standoff
 from ..flatten import arrow_schema
 from ..inventory import SPAN_LAYERS, Inventory
 from .config import TEXT_NAME, attribute_control, controls, is_choice, layer_attributes
+
+_BASE_FIELDS = ["id", "start", "end", "text", "label"]  # the leading fields of every span layer's records
 
 
 @dataclass(frozen=True)
@@ -61,49 +70,120 @@ def format_value(value) -> str:
     return str(value)
 
 
+class _Plan:
+    """What both directions ask of one inventory, worked out once per inventory (see _plan)."""
+
+    def __init__(self, inv: Inventory):
+        known = controls(inv)  # control name -> (layer, attribute or None)
+        # canonical -> Label Studio: per span layer, its sort key and its attributes as (attribute, control, choice?)
+        self.export = [(layer, standoff.sort_key(layer),
+                        [(a, attribute_control(layer, a), is_choice(inv, a)) for a in layer_attributes(inv, layer)])
+                       for layer in SPAN_LAYERS]
+        self.relation_key = standoff.sort_key("relations")
+        # Label Studio -> canonical: control name -> (layer, attribute, choice?, allowed, allowed as a set, float?)
+        # where allowed are the labels of a Labels control and the values of a Choices one
+        self.controls: dict[str, tuple] = {}
+        for name, (layer, attribute) in known.items():
+            if attribute is None:
+                labels = inv.labels(layer)
+                self.controls[name] = (layer, None, False, labels, frozenset(labels), None)
+            elif is_choice(inv, attribute):
+                allowed = inv.values(attribute)
+                self.controls[name] = (layer, attribute, True, allowed, frozenset(allowed), None)
+            else:
+                try:
+                    floating = _is_float(layer, attribute)
+                except Exception:  # noqa: BLE001 - asked again where it is needed, so that it fails there
+                    floating = None
+                self.controls[name] = (layer, attribute, False, None, None, floating)
+        self.prefixes = {layer: inv.id_prefix(layer) for layer in SPAN_LAYERS}
+        self.overlap = {layer: inv.overlap_allowed(layer) for layer in SPAN_LAYERS}
+        # record fields after the base ones, when a layer's records are the base fields and then attributes
+        self.extra_fields = {
+            layer: standoff.FIELDS[layer][len(_BASE_FIELDS):]
+            if standoff.FIELDS[layer][:len(_BASE_FIELDS)] == _BASE_FIELDS
+            and not set(layer_attributes(inv, layer)) & set(_BASE_FIELDS) else None
+            for layer in SPAN_LAYERS}
+        self.relation_types = inv.relation_types
+        self.sources = {rel: inv.raw["relations"]["types"][rel]["from"] for rel in self.relation_types}
+        self.relation_prefix = inv.id_prefix("relations")
+        self.relation_order = {rel: i for i, rel in enumerate(self.relation_types)}
+
+
+_PLANS: dict[int, tuple[Inventory, _Plan]] = {}
+
+
+def _plan(inv: Inventory) -> _Plan:
+    """The plan of an inventory object (kept by identity: inventories are read once and not changed)."""
+    hit = _PLANS.get(id(inv))
+    if hit is None or hit[0] is not inv:
+        if len(_PLANS) >= 16:
+            _PLANS.clear()
+        hit = _PLANS[id(inv)] = (inv, _Plan(inv))
+    return hit[1]
+
+
+@contextmanager
+def _collector_paused():
+    """No cyclic garbage collection while one document is converted.
+
+    A document makes about a thousand small dicts and lists, none in a cycle;
+    left on, the collector would run its full passes over the caller's whole
+    heap (a batch of parsed tasks) every few documents. Only the allocation
+    count carries over: the collector runs once at the next allocation after.
+    """
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
 # ---------------------------------------------------------------- canonical -> Label Studio
 
 def to_result(doc: dict, text: str, inv: Inventory) -> list[dict]:
     """The Label Studio result list of one canonical document (deterministic order)."""
+    with _collector_paused():
+        return _to_result(doc, text, _plan(inv))
+
+
+def _to_result(doc: dict, text: str, plan: _Plan) -> list[dict]:
     out: list[dict] = []
-    for layer in SPAN_LAYERS:
-        attributes = layer_attributes(inv, layer)
-        for span in sorted(doc.get(layer, []), key=standoff.sort_key(layer)):
-            start, end = span["start"], span["end"]
-            out.append({
-                "id": span["id"], "from_name": layer, "to_name": TEXT_NAME, "type": "labels",
-                "value": {"start": start, "end": end, "text": text[start:end], "labels": [span["label"]]},
-            })
-            for attribute in attributes:
+    append = out.append
+    for layer, key, attributes in plan.export:
+        for span in sorted(doc.get(layer, []), key=key):
+            span_id, start, end = span["id"], span["start"], span["end"]
+            append({"id": span_id, "from_name": layer, "to_name": TEXT_NAME, "type": "labels",
+                    "value": {"start": start, "end": end, "text": text[start:end], "labels": [span["label"]]}})
+            for attribute, control, choice in attributes:
                 value = span.get(attribute)
                 if value is None:
                     continue
-                item = {"id": span["id"], "from_name": attribute_control(layer, attribute),
-                        "to_name": TEXT_NAME}
-                if is_choice(inv, attribute):
-                    item["type"] = "choices"
-                    item["value"] = {"start": start, "end": end, "choices": [value]}
+                if choice:
+                    append({"id": span_id, "from_name": control, "to_name": TEXT_NAME, "type": "choices",
+                            "value": {"start": start, "end": end, "choices": [value]}})
                 else:
-                    item["type"] = "textarea"
-                    item["value"] = {"start": start, "end": end, "text": [format_value(value)]}
-                out.append(item)
-    for rel in sorted(doc.get("relations", []), key=standoff.sort_key("relations")):
-        out.append({"id": rel["id"], "from_id": rel["from_id"], "to_id": rel["to_id"],
-                    "type": "relation", "direction": "right", "labels": [rel["label"]]})
+                    append({"id": span_id, "from_name": control, "to_name": TEXT_NAME, "type": "textarea",
+                            "value": {"start": start, "end": end,
+                                      "text": [value if type(value) is str else format_value(value)]}})
+    for rel in sorted(doc.get("relations", []), key=plan.relation_key):
+        append({"id": rel["id"], "from_id": rel["from_id"], "to_id": rel["to_id"],
+                "type": "relation", "direction": "right", "labels": [rel["label"]]})
     return out
 
 
 # ---------------------------------------------------------------- Label Studio -> canonical
 
-@dataclass
 class _Region:
-    ls_id: str
-    layer: str
-    start: int
-    end: int
-    label: str
-    attrs: dict = field(default_factory=dict)
-    canonical_id: str | None = None
+    __slots__ = ("ls_id", "layer", "start", "end", "label", "text", "attrs", "canonical_id")
+
+    def __init__(self, ls_id: str, layer: str, start: int, end: int, label: str, text: str):
+        self.ls_id, self.layer, self.start, self.end, self.label, self.text = ls_id, layer, start, end, label, text
+        self.attrs: dict = {}
+        self.canonical_id: str | None = None
 
 
 def _offsets(value: dict, text: str) -> tuple[int, int] | str:
@@ -126,20 +206,30 @@ def from_result(result: list, text: str, document_id: str, text_sha256: str, inv
     Every problem is reported (not only the first); the document is only
     meaningful when no issue has severity "error".
     """
+    with _collector_paused():
+        return _from_result(result, text, document_id, text_sha256, inv, where)
+
+
+def _from_result(result, text: str, document_id: str, text_sha256: str, inv: Inventory,
+                 where: dict | None) -> tuple[dict, list[Issue]]:
     where = dict(where or {})
     issues: list[Issue] = []
 
     def issue(test_id: str, message: str, region: str | None = None, severity: str = "error") -> None:
         issues.append(Issue(severity, test_id, message, document_id, region, where))
 
-    known = controls(inv)
+    plan = _plan(inv)
+    known = plan.controls
     if not isinstance(result, list):
         issue("result-not-a-list", f"the annotation result must be a list, found {type(result).__name__}")
         return standoff.empty(document_id, text_sha256), issues
-    regions: dict[tuple[str, str], _Region] = {}
+    regions: list[_Region] = []  # in the order they came
+    by_layer: dict[str, dict[str, _Region]] = {layer: {} for layer in SPAN_LAYERS}  # layer -> region id -> region
+    by_ls_id: dict[str, list[_Region]] = {}  # in the order the regions came
     rejected: set[str] = set()  # ids of regions already reported: their values and relations are not
-    value_items: list[tuple[int, dict, str, str]] = []
+    value_items: list[tuple[str, str, dict, object, tuple]] = []
     relation_items: list[tuple[int, dict]] = []
+    size = len(text)
     for k, item in enumerate(result):
         if not isinstance(item, dict):
             issue("malformed-item", f"result item {k} must be an object, found {item!r}")
@@ -149,69 +239,78 @@ def from_result(result: list, text: str, document_id: str, text_sha256: str, inv
             relation_items.append((k, item))
             continue
         ls_id, name = item.get("id"), item.get("from_name")
-        rid = f"{ls_id}" if ls_id is not None else f"#{k}"
         if not isinstance(ls_id, str) or not ls_id:
-            issue("missing-region-id", f"result item {k} ({kind}, {name}) has no region id", rid)
+            issue("missing-region-id", f"result item {k} ({kind}, {name}) has no region id",
+                  f"{ls_id}" if ls_id is not None else f"#{k}")
             continue
-        if name not in known:
+        control = known.get(name)
+        if control is None:
             issue("unknown-control", f"from_name {name!r} is not a control of the labeling config; "
-                  f"expected one of {sorted(known)}", rid)
+                  f"expected one of {sorted(known)}", f"{ls_id}")
             rejected.add(ls_id)
             continue
         if item.get("to_name", TEXT_NAME) != TEXT_NAME:
-            issue("unknown-object", f"to_name {item.get('to_name')!r}; expected {TEXT_NAME!r}", rid)
+            issue("unknown-object", f"to_name {item.get('to_name')!r}; expected {TEXT_NAME!r}", f"{ls_id}")
             continue
-        layer, attribute = known[name]
         value = item.get("value")
         if not isinstance(value, dict):
-            issue("malformed-item", f"{name}: value must be an object, found {value!r}", rid)
+            issue("malformed-item", f"{name}: value must be an object, found {value!r}", f"{ls_id}")
             continue
-        if attribute is not None:
-            value_items.append((k, item, layer, attribute))
+        if control[1] is not None:
+            value_items.append((ls_id, name, value, kind, control))
             continue
+        layer, _, _, labels_of, label_set, _ = control
         if kind != "labels":
-            issue("wrong-item-type", f"{name}: type {kind!r}; expected 'labels'", rid)
+            issue("wrong-item-type", f"{name}: type {kind!r}; expected 'labels'", f"{ls_id}")
             rejected.add(ls_id)
             continue
         labels = value.get("labels")
         if not isinstance(labels, list) or len(labels) != 1:
-            issue("label-count", f"{name}: a region carries exactly one label, found {labels!r}", rid)
+            issue("label-count", f"{name}: a region carries exactly one label, found {labels!r}", f"{ls_id}")
             rejected.add(ls_id)
             continue
         label = labels[0]
-        if label not in inv.labels(layer):
+        if not (label in label_set if type(label) is str else label in labels_of):
             issue("unknown-label", f"{name}: label {label!r} is not in the inventory; expected one of "
-                  f"{inv.labels(layer)}", rid)
+                  f"{labels_of}", f"{ls_id}")
             rejected.add(ls_id)
             continue
-        offsets = _offsets(value, text)
-        if isinstance(offsets, str):
-            issue("offset-out-of-range", f"{name} {label}: {offsets}", rid)
-            rejected.add(ls_id)
-            continue
-        start, end = offsets
-        if "text" in value and value["text"] != text[start:end]:
+        start, end = value.get("start"), value.get("end")
+        if not (type(start) is int and type(end) is int and 0 <= start < end <= size):
+            offsets = _offsets(value, text)
+            if isinstance(offsets, str):
+                issue("offset-out-of-range", f"{name} {label}: {offsets}", f"{ls_id}")
+                rejected.add(ls_id)
+                continue
+            start, end = offsets
+        there = text[start:end]
+        if "text" in value and value["text"] != there:
             issue("region-text-mismatch",
                   f"{label} [{start}:{end}]: value.text is {_snippet(str(value['text']))} but the clean text there is "
-                  f"{_snippet(text[start:end])}; the offsets are kept", rid, severity="warning")
-        if (layer, ls_id) in regions:
-            issue("duplicate-region", f"region id {ls_id!r} is used twice in layer {layer}", rid)
+                  f"{_snippet(there)}; the offsets are kept", f"{ls_id}", severity="warning")
+        mine = by_layer[layer]
+        if ls_id in mine:
+            issue("duplicate-region", f"region id {ls_id!r} is used twice in layer {layer}", f"{ls_id}")
             continue
-        regions[(layer, ls_id)] = _Region(ls_id, layer, start, end, label)
+        reg = mine[ls_id] = _Region(ls_id, layer, start, end, label, there)
+        regions.append(reg)
+        if ls_id in by_ls_id:
+            by_ls_id[ls_id].append(reg)
+        else:
+            by_ls_id[ls_id] = [reg]
 
-    for k, item, layer, attribute in value_items:
-        ls_id, name, value, kind = item["id"], item["from_name"], item["value"], item.get("type")
-        reg = regions.get((layer, ls_id))
-        if reg is None and ls_id in rejected:
-            continue
+    for ls_id, name, value, kind, (layer, attribute, choice, allowed, allowed_set, floating) in value_items:
+        reg = by_layer[layer].get(ls_id)
         if reg is None:
-            issue("value-without-region", f"{name} value belongs to region {ls_id!r}, but layer {layer} has no "
-                  f"region with that id", ls_id)
+            if ls_id not in rejected:
+                issue("value-without-region", f"{name} value belongs to region {ls_id!r}, but layer {layer} has no "
+                      f"region with that id", ls_id)
             continue
-        if attribute in reg.attrs:
+        attrs = reg.attrs
+        if attribute in attrs:
             issue("duplicate-value", f"{name}: region has two values", ls_id)
             continue
-        if is_choice(inv, attribute):
+        if choice:
             if kind != "choices":
                 issue("wrong-item-type", f"{name}: type {kind!r}; expected 'choices'", ls_id)
                 continue
@@ -219,28 +318,35 @@ def from_result(result: list, text: str, document_id: str, text_sha256: str, inv
             if not isinstance(chosen, list) or len(chosen) != 1:
                 issue("value-count", f"{name}: exactly one choice expected, found {chosen!r}", ls_id)
                 continue
-            if chosen[0] not in inv.values(attribute):
-                issue("unknown-choice", f"{name}: {chosen[0]!r} is not one of {inv.values(attribute)}", ls_id)
+            if not (chosen[0] in allowed_set if type(chosen[0]) is str else chosen[0] in allowed):
+                issue("unknown-choice", f"{name}: {chosen[0]!r} is not one of {allowed}", ls_id)
                 continue
-            reg.attrs[attribute] = chosen[0]
+            attrs[attribute] = chosen[0]
             continue
         if kind != "textarea":
             issue("wrong-item-type", f"{name}: type {kind!r}; expected 'textarea'", ls_id)
             continue
         texts = value.get("text")
-        if isinstance(texts, str):
-            texts = [texts]
-        if not isinstance(texts, list) or not all(isinstance(t, str) for t in texts):
-            issue("malformed-item", f"{name}: value.text must be a list of strings, found {texts!r}", ls_id)
-            continue
-        texts = [t.strip() for t in texts if t.strip()]
-        if len(texts) > 1:
-            issue("value-count", f"{name}: one value expected, found {texts!r}", ls_id)
-            continue
-        if not texts:
-            continue
-        raw = texts[0]
-        if _is_float(layer, attribute):
+        if type(texts) is list and len(texts) == 1 and type(texts[0]) is str:  # the usual shape
+            raw = texts[0].strip()
+            if not raw:
+                continue
+        else:
+            if isinstance(texts, str):
+                texts = [texts]
+            if not isinstance(texts, list) or not all(isinstance(t, str) for t in texts):
+                issue("malformed-item", f"{name}: value.text must be a list of strings, found {texts!r}", ls_id)
+                continue
+            texts = [t.strip() for t in texts if t.strip()]
+            if len(texts) > 1:
+                issue("value-count", f"{name}: one value expected, found {texts!r}", ls_id)
+                continue
+            if not texts:
+                continue
+            raw = texts[0]
+        if floating is None:
+            floating = _is_float(layer, attribute)
+        if floating:
             try:
                 number = float(raw.replace(",", ""))
             except ValueError:
@@ -249,106 +355,127 @@ def from_result(result: list, text: str, document_id: str, text_sha256: str, inv
             if not math.isfinite(number):
                 issue("not-a-number", f"{name}: {raw!r} is not a finite number", ls_id)
                 continue
-            reg.attrs[attribute] = number
+            attrs[attribute] = number
         else:
-            reg.attrs[attribute] = raw
+            attrs[attribute] = raw
 
-    # the same span labelled twice in one layer (checked once the attributes are known)
-    seen: dict[tuple, str] = {}
-    for (layer, ls_id), reg in sorted(regions.items()):
-        key = (layer, reg.start, reg.end, reg.label)
-        if inv.overlap_allowed(layer):  # e.g. one claim span in two clusters: a duplicate only if nothing differs
-            key += tuple(sorted((k, str(v)) for k, v in reg.attrs.items()))
-        if key in seen:
-            issue("duplicate-region", f"{reg.label} [{reg.start}:{reg.end}] {_snippet(text[reg.start:reg.end])} "
-                  f"is annotated twice in layer {layer} (regions {seen[key]!r} and {ls_id!r})", ls_id)
-        else:
-            seen[key] = ls_id
+    # the same span labelled twice in one layer (checked once the attributes are known); a duplicate needs at
+    # least the same layer, offsets and label, so the ordered check runs only when some region shares those
+    if len({(reg.layer, reg.start, reg.end, reg.label) for reg in regions}) < len(regions):
+        seen: dict[tuple, str] = {}
+        for (layer, ls_id), reg in sorted(((reg.layer, reg.ls_id), reg) for reg in regions):
+            key = (layer, reg.start, reg.end, reg.label)
+            if plan.overlap[layer]:  # e.g. one claim span in two clusters: a duplicate only if nothing differs
+                key += tuple(sorted((k, str(v)) for k, v in reg.attrs.items()))
+            if key in seen:
+                issue("duplicate-region", f"{reg.label} [{reg.start}:{reg.end}] {_snippet(text[reg.start:reg.end])} "
+                      f"is annotated twice in layer {layer} (regions {seen[key]!r} and {ls_id!r})", ls_id)
+            else:
+                seen[key] = ls_id
 
-    _assign_ids(regions, inv)
+    _assign_ids(by_layer, plan)
     doc = standoff.empty(document_id, text_sha256)
-    for reg in regions.values():
-        rec = {"id": reg.canonical_id, "start": reg.start, "end": reg.end, "text": text[reg.start:reg.end],
-               "label": reg.label}
-        for attribute in layer_attributes(inv, reg.layer):
-            rec[attribute] = reg.attrs.get(attribute)
-        doc[reg.layer].append({f: rec.get(f) for f in standoff.FIELDS[reg.layer]})
+    for layer, mine in by_layer.items():
+        records = doc[layer]
+        extra = plan.extra_fields[layer]
+        for reg in mine.values():
+            if extra is None:  # an inventory whose attributes do not follow the base fields
+                rec = {"id": reg.canonical_id, "start": reg.start, "end": reg.end, "text": reg.text, "label": reg.label}
+                for attribute in layer_attributes(inv, layer):
+                    rec[attribute] = reg.attrs.get(attribute)
+                records.append({f: rec.get(f) for f in standoff.FIELDS[layer]})
+                continue
+            rec = {"id": reg.canonical_id, "start": reg.start, "end": reg.end, "text": reg.text, "label": reg.label}
+            attrs = reg.attrs
+            for f in extra:
+                rec[f] = attrs.get(f)
+            records.append(rec)
 
-    doc["relations"] = _relations(relation_items, regions, rejected, inv, issue)
+    doc["relations"] = _relations(relation_items, regions, by_ls_id, rejected, plan, issue)
     for layer in standoff.LAYERS:
         doc[layer].sort(key=standoff.sort_key(layer))
     return doc, issues
 
 
 def _numbered(prefix: str, ident: str | None) -> int | None:
-    m = re.fullmatch(re.escape(prefix) + r"([1-9][0-9]*)", ident or "")
-    return int(m.group(1)) if m else None
+    """n when ident is prefix followed by n (decimal, no leading zero), else None."""
+    if ident and ident.startswith(prefix):
+        digits = ident[len(prefix):]
+        if digits and digits[0] != "0" and digits.isascii() and digits.isdigit():
+            return int(digits)
+    return None
 
 
-def _assign_ids(regions: dict[tuple[str, str], _Region], inv: Inventory) -> None:
-    """Keep canonical ids (prefix + number, unique in the document); number the rest in text order."""
-    for layer in SPAN_LAYERS:
-        prefix = inv.id_prefix(layer)
-        mine = [r for (lay, _), r in regions.items() if lay == layer]
-        used: set[int] = set()
+def _assign_ids(by_layer: dict[str, dict[str, _Region]], plan: _Plan) -> None:
+    """Keep canonical ids (prefix + number, unique in the document); number the rest in text order.
+
+    Region ids are unique in a layer and a number has one spelling, so every numbered id is kept.
+    """
+    for layer, mine in by_layer.items():
+        prefix = plan.prefixes[layer]
+        skip = len(prefix)
+        used = 0
         fresh = []
-        for reg in sorted(mine, key=lambda r: r.ls_id):
-            n = _numbered(prefix, reg.ls_id)
-            if n is not None and n not in used:
-                used.add(n)
-                reg.canonical_id = reg.ls_id
+        for reg in mine.values():  # _numbered, inlined
+            ls_id = reg.ls_id
+            digits = ls_id[skip:]
+            if ls_id.startswith(prefix) and digits and digits[0] != "0" and digits.isascii() and digits.isdigit():
+                reg.canonical_id = ls_id
+                n = int(digits)
+                if n > used:
+                    used = n
             else:
                 fresh.append(reg)
-        nxt = max(used, default=0)
-        for reg in sorted(fresh, key=lambda r: (r.start, -r.end, r.label, r.ls_id)):
-            nxt += 1
-            reg.canonical_id = f"{prefix}{nxt}"
+        if fresh:
+            fresh.sort(key=lambda r: (r.start, -r.end, r.label, r.ls_id))
+            for reg in fresh:
+                used += 1
+                reg.canonical_id = f"{prefix}{used}"
 
 
-def _relations(items: list[tuple[int, dict]], regions: dict[tuple[str, str], _Region], rejected: set[str],
-               inv: Inventory, issue) -> list[dict]:
-    by_ls_id: dict[str, list[_Region]] = {}
-    for (_, ls_id), reg in regions.items():
-        by_ls_id.setdefault(ls_id, []).append(reg)
-    sources = {rel: inv.raw["relations"]["types"][rel]["from"] for rel in inv.relation_types}
+def _relations(items: list[tuple[int, dict]], regions: list[_Region], by_ls_id: dict[str, list[_Region]],
+               rejected: set[str], plan: _Plan, issue) -> list[dict]:
+    sources, relation_types = plan.sources, plan.relation_types
     out, seen = [], {}
     for k, item in items:
         a, b = item.get("from_id"), item.get("to_id")
-        name = f"relation {a}->{b}"
         labels = item.get("labels") or []
         if not isinstance(labels, list) or len(labels) != 1:
-            issue("relation-label-count", f"{name}: a relation carries exactly one type "
-                  f"({inv.relation_types}), found {labels!r}", item.get("id"))
+            issue("relation-label-count", f"relation {a}->{b}: a relation carries exactly one type "
+                  f"({relation_types}), found {labels!r}", item.get("id"))
             continue
         rel = labels[0]
         if rel not in sources:
-            issue("unknown-relation-type", f"{name}: type {rel!r} is not one of {inv.relation_types}", item.get("id"))
+            issue("unknown-relation-type", f"relation {a}->{b}: type {rel!r} is not one of {relation_types}",
+                  item.get("id"))
             continue
         missing = [x for x in (a, b) if x not in by_ls_id]
         if any(x in rejected for x in missing):
             continue  # its region is reported already
         if missing:
-            issue("dangling-relation", f"{name} ({rel}): region(s) {missing} do not exist in this annotation",
-                  item.get("id"))
+            issue("dangling-relation", f"relation {a}->{b} ({rel}): region(s) {missing} do not exist in this "
+                  f"annotation", item.get("id"))
             continue
         # the direction drawn in the editor does not matter: the claim end is the relation's source
-        src = [r for r in by_ls_id[a] if r.layer == sources[rel]]
-        dst = [r for r in by_ls_id[b] if r.layer != sources[rel]]
+        source = sources[rel]
+        src = [r for r in by_ls_id[a] if r.layer == source]
+        dst = [r for r in by_ls_id[b] if r.layer != source]
         if not src or not dst:
-            src = [r for r in by_ls_id[b] if r.layer == sources[rel]]
-            dst = [r for r in by_ls_id[a] if r.layer != sources[rel]]
+            src = [r for r in by_ls_id[b] if r.layer == source]
+            dst = [r for r in by_ls_id[a] if r.layer != source]
         if not src or not dst:
             found = sorted({r.layer for r in by_ls_id[a] + by_ls_id[b]})
-            issue("relation-endpoints", f"{name} ({rel}): one end must be a {sources[rel]} region and the other "
-                  f"not; found layers {found}", item.get("id"))
+            issue("relation-endpoints", f"relation {a}->{b} ({rel}): one end must be a {source} region and the "
+                  f"other not; found layers {found}", item.get("id"))
             continue
         key = (src[0].canonical_id, rel, dst[0].canonical_id)
         if key in seen:
-            issue("duplicate-relation", f"{name}: {rel} from {key[0]} to {key[2]} is drawn twice", item.get("id"))
+            issue("duplicate-relation", f"relation {a}->{b}: {rel} from {key[0]} to {key[2]} is drawn twice",
+                  item.get("id"))
             continue
         seen[key] = True
         out.append({"id": item.get("id"), "label": rel, "from_id": key[0], "to_id": key[2], "_order": k})
-    prefix = inv.id_prefix("relations")
+    prefix = plan.relation_prefix
     used: set[int] = set()
     fresh = []
     for rec in sorted(out, key=lambda r: str(r["id"])):
@@ -357,12 +484,13 @@ def _relations(items: list[tuple[int, dict]], regions: dict[tuple[str, str], _Re
             used.add(n)
         else:
             fresh.append(rec)
-    # new relations: numbered by their claim's position in the text, then relation type order, then target
-    position = {reg.canonical_id: (reg.start, -reg.end, reg.label) for reg in regions.values()}
-    order = {rel: i for i, rel in enumerate(inv.relation_types)}
-    nxt = max(used, default=0)
-    for rec in sorted(fresh, key=lambda r: (position[r["from_id"]], r["from_id"], order[r["label"]],
-                                            position[r["to_id"]], r["to_id"])):
-        nxt += 1
-        rec["id"] = f"{prefix}{nxt}"
+    if fresh:
+        # new relations: numbered by their claim's position in the text, then relation type order, then target
+        position = {reg.canonical_id: (reg.start, -reg.end, reg.label) for reg in regions}
+        order = plan.relation_order
+        nxt = max(used, default=0)
+        for rec in sorted(fresh, key=lambda r: (position[r["from_id"]], r["from_id"], order[r["label"]],
+                                                position[r["to_id"]], r["to_id"])):
+            nxt += 1
+            rec["id"] = f"{prefix}{nxt}"
     return [{f: rec[f] for f in standoff.FIELDS["relations"]} for rec in out]
