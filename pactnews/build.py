@@ -182,12 +182,25 @@ def _rel(layout: Layout, path: Path) -> str:
 
 
 def clean_stage(items: list[dict], rules: list) -> list[dict]:
-    """Clean each raw text; counts per reason code."""
+    """Clean each raw text; counts per reason code and the cleaning map record."""
     out = []
     for item in items:
         cleaned = clean_text(item["raw"], rules)
-        out.append({**item, "text": cleaned.text, "cleaning_counts": cleaned.counts()})
+        out.append({**item, "text": cleaned.text, "cleaning_counts": cleaned.counts(), "cleaning": cleaned.to_record()})
     return out
+
+
+def tally_stage(items: list[dict], ctx: Context):
+    """The datasheet's counts over a batch (metadata, cleaning, gold), merged by the build in batch order."""
+    from .datasheet import DETAIL_LIMIT, Tally
+
+    tally = Tally.start(ctx.inv, detail=len(ctx.records) <= DETAIL_LIMIT)
+    for item in items:
+        tally.add_record(item["record"])
+    for item in items:
+        tally.add_map(item["record"]["id"], item["cleaning"])
+        tally.add_gold(item["record"]["id"], item["annotation"])
+    return tally
 
 
 def clean_check_stage(items: list[dict]) -> list[str]:
@@ -447,6 +460,7 @@ class BatchResult:
     stats: dict = field(default_factory=dict)
     dcts: dict = field(default_factory=dict)
     without_annotations: int = 0
+    tally: object = None
 
 
 _CTX: Context | None = None
@@ -499,6 +513,7 @@ def process_batch(job: tuple[int, list[dict]]) -> BatchResult:
         for k, v in i["cleaning_counts"].items():
             cleaning[k] = cleaning.get(k, 0) + v
     result.stats = {"token_view": stats.counts, "cleaning": cleaning}
+    result.tally = tally_stage(items, ctx)
     result.tables = {
         "documents": docs,
         "entities": explode(docs, "entities", ctx.schemas["entities"]),
@@ -566,6 +581,7 @@ class Report:
     empty: list = field(default_factory=list)  # configs left out because they have no rows
     version: str = ""
     timings: dict = field(default_factory=dict)  # wall-clock seconds per phase (never written to a file)
+    tally: object = None  # the datasheet's counts, merged from the batches
 
     @property
     def configs(self) -> list[str]:
@@ -660,6 +676,10 @@ def build_data(ctx: Context, dest: Path, num_proc: int = 1, progress: bool | Non
                     report.stats[group][k] = report.stats[group].get(k, 0) + v
             dcts.update(result.dcts)
             report.without_annotations += result.without_annotations
+            if report.tally is None:
+                report.tally = result.tally
+            else:
+                report.tally.merge(result.tally)
     finally:
         bar.close()
         for w in writers.values():
@@ -786,7 +806,8 @@ def render_outputs(root: Path, dest: Path, num_proc: int = 1, progress: bool | N
     from .datasheet import render as render_documentation
 
     try:
-        documentation = render_documentation(Layout(root), data_dir=dest / "data", front_matter=yaml_text)
+        documentation = render_documentation(Layout(root), data_dir=dest / "data", front_matter=yaml_text,
+                                             tally=report.tally)
     except DatasheetError as exc:
         raise BuildError([f"datasheet: {exc}"], "FAILED: the datasheet cannot be generated; nothing written") from exc
     for path, data in documentation.items():

@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from operator import itemgetter
 from pathlib import Path
 
@@ -192,6 +192,40 @@ class Tally:
             self.doc_layers[doc_id] = sizes
 
 
+    def merge(self, other: "Tally") -> None:
+        """Add a tally of later documents (the build counts each batch in its worker and merges in order)."""
+        if other.detail != self.detail:
+            raise ValueError("tallies with and without per-document detail cannot be merged")
+        for f in fields(self):
+            mine, theirs = getattr(self, f.name), getattr(other, f.name)
+            if f.name == "detail":
+                continue
+            if f.name == "layer_max":
+                for k, v in theirs.items():
+                    mine[k] = max(mine.get(k, 0), v)
+            elif isinstance(mine, Counter):
+                mine.update(theirs)
+            elif isinstance(mine, int):
+                setattr(self, f.name, mine + theirs)
+            elif isinstance(mine, set):
+                mine |= theirs
+            elif isinstance(mine, list):
+                mine += theirs
+            elif f.name == "labels":
+                for k, v in theirs.items():
+                    mine[k] = mine.get(k, 0) + v
+            elif f.name == "attributes":
+                for k, v in theirs.items():
+                    mine.setdefault(k, Counter()).update(v)
+            elif f.name == "doc_labels":
+                for k, v in theirs.items():
+                    mine.setdefault(k, {}).update(v)
+            elif isinstance(mine, dict):
+                mine.update(theirs)
+            else:
+                raise TypeError(f"Tally.{f.name}: no rule to merge a {type(mine).__name__}")
+
+
 _LABEL, _ENTITY_ID, _CLUSTER_ID = itemgetter("label"), itemgetter("entity_id"), itemgetter("cluster_id")
 
 
@@ -217,6 +251,19 @@ def tally_files(tally: Tally, layout: Layout, ids: list[str], keep=frozenset()) 
         if doc is not None and doc_id in keep:
             kept[doc_id] = doc
     return kept
+
+
+def read_gold(layout: Layout, ids: list[str]) -> dict:
+    """The gold files of the given documents (those that have one)."""
+    out = {}
+    for doc_id in ids:
+        path = layout.annotation_file(doc_id)
+        if path.is_file():
+            try:
+                out[doc_id] = standoff.read(path)
+            except standoff.FormatError as exc:
+                raise DatasheetError(str(exc)) from exc
+    return out
 
 
 def tally_documents(layout: Layout, records: list[dict], inv: Inventory, keep=frozenset()) -> tuple[Tally, dict]:
@@ -469,11 +516,13 @@ def read_conflicts(data_dir: Path, detail: bool) -> Conflicts | None:
     return Conflicts(total, clusters)
 
 
-def read_sources(layout: Layout, data_dir: Path | None = None, front_matter: str | None = None) -> Sources:
+def read_sources(layout: Layout, data_dir: Path | None = None, front_matter: str | None = None,
+                 tally: Tally | None = None) -> Sources:
     """Everything the documents are made from; the only function here that reads files.
 
     The annotation files and cleaning maps are read one document at a time into a Tally;
-    only the gold of the documents the passes A and B cover is kept whole.
+    only the gold of the documents the passes A and B cover is kept whole. A build hands
+    over the tally its batches counted (`tally`), and then only that gold is read.
     """
     from .build import changelog_has
 
@@ -488,7 +537,13 @@ def read_sources(layout: Layout, data_dir: Path | None = None, front_matter: str
             passes[name] = {k: v for k, v in standoff.read_all(folder).items() if k in ids}
     del ids
     covered = {doc_id for docs in passes.values() for doc_id in docs}
-    tally, gold = tally_documents(layout, records, inv, keep=covered)
+    if tally is None:
+        tally, gold = tally_documents(layout, records, inv, keep=covered)
+    else:
+        if tally.n_documents != len(records):
+            raise DatasheetError(f"the build counted {tally.n_documents} documents but {_rel(layout, layout.metadata)} "
+                                 f"has {len(records)}")
+        gold = read_gold(layout, sorted(covered))
     del records
     reports = layout.annotations / "reports"
     agreement = _json(reports / "agreement.json", layout) if (reports / "agreement.json").is_file() else None
@@ -1333,13 +1388,15 @@ def outputs(src: Sources) -> dict[str, str]:
     return {DATASHEET: sheet, README: readme_text(src.front_matter, body), CITATION: citation_cff(src)}
 
 
-def render(layout: Layout, data_dir: Path | None = None, front_matter: str | None = None) -> dict[Path, bytes]:
+def render(layout: Layout, data_dir: Path | None = None, front_matter: str | None = None,
+           tally: Tally | None = None) -> dict[Path, bytes]:
     """DATASHEET.md, README.md (front matter kept, body generated) and CITATION.cff as path -> bytes.
 
     data_dir: the built data/ to take example rows and claim clusters from (default layout.data);
-    front_matter: the README YAML to keep (default: the current README.md's).
+    front_matter: the README YAML to keep (default: the current README.md's);
+    tally: the counts of every document, when the caller (the build) has them already.
     """
-    src = read_sources(layout, data_dir, front_matter)
+    src = read_sources(layout, data_dir, front_matter, tally)
     return {layout.root / name: text.encode("utf-8") for name, text in outputs(src).items()}
 
 

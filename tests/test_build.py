@@ -51,6 +51,7 @@ def test_rebuild_is_byte_identical(repo):
 
 def test_output_does_not_depend_on_num_proc_and_shards_load(repo, tmp_path, monkeypatch):
     whole = {c: pq.read_table(repo / "data" / c).to_pylist() for c in ("documents", "ner", "claim_clusters")}
+    documentation = {k: (repo / k).read_bytes() for k in ("DATASHEET.md", "CITATION.cff")}
     monkeypatch.setattr(build, "BATCH_SIZE", 2)
     monkeypatch.setattr(build, "DOCS_PER_SHARD", 4)  # 5 documents -> 2 shards, 3 batches
     monkeypatch.setattr(build, "CLUSTERS_PER_ROW_GROUP", 3)  # 4 clusters -> 2 row groups
@@ -62,6 +63,8 @@ def test_output_does_not_depend_on_num_proc_and_shards_load(repo, tmp_path, monk
     assert pq.ParquetFile(repo / "data/claim_clusters/test-00000-of-00001.parquet").metadata.num_row_groups == 2
     for config, rows in whole.items():  # the same rows, only cut differently
         assert pq.read_table(repo / "data" / config).to_pylist() == rows, config
+    # the datasheet's counts, merged from three batches, are those of one
+    assert {k: (repo / k).read_bytes() for k in documentation} == documentation
     rc, out = buildkit.run_cli(repo, "build", "--quiet", "--num-proc", "2")
     assert rc == 0, out
     assert outputs(repo) == one
