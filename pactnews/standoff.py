@@ -41,6 +41,9 @@ def sort_key(layer: str):
     return lambda r: (r["start"], -r["end"], r["label"], r["id"])
 
 
+_ENCODE = json.JSONEncoder(ensure_ascii=False).encode  # what json.dumps(obj, ensure_ascii=False) builds per call
+
+
 def dumps(doc: dict) -> str:
     """Serialise one document's annotations deterministically."""
     lines = ["{"]
@@ -58,7 +61,7 @@ def dumps(doc: dict) -> str:
         for ri, rec in enumerate(records):
             obj = {k: rec.get(k) for k in FIELDS[layer]}
             sep = "," if ri < len(records) - 1 else ""
-            lines.append("    " + json.dumps(obj, ensure_ascii=False) + sep)
+            lines.append("    " + _ENCODE(obj) + sep)
         lines.append(f"  ]{end}")
     lines.append("}")
     return "\n".join(lines) + "\n"
