@@ -379,8 +379,10 @@ def _map(fn, batches: list, num_proc: int, progress, total: int, desc: str):
                 bar.update(_size(b))
                 yield out
             return
+        import gc
         import multiprocessing
 
+        gc.freeze()  # what the workers inherit is never collected again: full collections stay small
         with multiprocessing.get_context("fork").Pool(num_proc) as pool:
             for b, (out, peak) in zip(batches, pool.imap(_measured, [(fn, b) for b in batches])):
                 bar.update(_size(b))

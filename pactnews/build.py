@@ -600,8 +600,10 @@ def _run_batches(ctx: Context, records: list[dict], num_proc: int):
         for job in _batches(records):
             yield process_batch(job)
         return
+    import gc
     import multiprocessing
 
+    gc.freeze()  # the context the workers inherit (metadata of every document) is never collected again
     with multiprocessing.get_context("fork").Pool(num_proc, initializer=_init_worker, initargs=(ctx,)) as pool:
         pending: deque = deque()
         for job in _batches(records):
