@@ -211,3 +211,22 @@ def test_the_collector_is_left_as_it_was(enabled):
         assert gc.isenabled() is enabled
     finally:
         gc.enable() if was else gc.disable()
+
+
+@pytest.mark.parametrize("field, bad, test_id", [
+    ("from_name", ["entities"], "unknown-control"), ("from_name", {"x": 1}, "unknown-control"),
+    ("rel_from", ["C1"], "dangling-relation"), ("rel_type", ["claim_source"], "unknown-relation-type"),
+])
+def test_values_of_the_wrong_json_type_are_reported_not_raised(field, bad, test_id):
+    doc, text = one_claim()
+    result = to_result(doc, text, INV)
+    if field == "from_name":
+        result.append({"id": "E9", "from_name": bad, "to_name": "text", "type": "labels",
+                       "value": {"start": 0, "end": 3, "labels": ["GPE"]}})
+    else:
+        result.append({"id": "R9", "type": "relation", "from_id": bad if field == "rel_from" else "C1", "to_id": "C1",
+                       "labels": [bad] if field == "rel_type" else ["claim_cue"]})
+    back, issues = from_result(result, text, "d", "h", INV)
+    assert [i.test_id for i in issues] == [test_id], issues
+    assert repr(bad) in issues[0].message or str(bad) in issues[0].message
+    assert [c["id"] for c in back["claims"]] == ["C1"]

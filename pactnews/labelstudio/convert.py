@@ -243,7 +243,7 @@ def _from_result(result, text: str, document_id: str, text_sha256: str, inv: Inv
             issue("missing-region-id", f"result item {k} ({kind}, {name}) has no region id",
                   f"{ls_id}" if ls_id is not None else f"#{k}")
             continue
-        control = known.get(name)
+        control = known.get(name) if type(name) is str else None
         if control is None:
             issue("unknown-control", f"from_name {name!r} is not a control of the labeling config; "
                   f"expected one of {sorted(known)}", f"{ls_id}")
@@ -445,12 +445,12 @@ def _relations(items: list[tuple[int, dict]], regions: list[_Region], by_ls_id: 
                   f"({relation_types}), found {labels!r}", item.get("id"))
             continue
         rel = labels[0]
-        if rel not in sources:
+        if type(rel) is not str or rel not in sources:
             issue("unknown-relation-type", f"relation {a}->{b}: type {rel!r} is not one of {relation_types}",
                   item.get("id"))
             continue
-        missing = [x for x in (a, b) if x not in by_ls_id]
-        if any(x in rejected for x in missing):
+        missing = [x for x in (a, b) if type(x) is not str or x not in by_ls_id]
+        if any(type(x) is str and x in rejected for x in missing):
             continue  # its region is reported already
         if missing:
             issue("dangling-relation", f"relation {a}->{b} ({rel}): region(s) {missing} do not exist in this "
