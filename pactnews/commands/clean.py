@@ -80,13 +80,20 @@ def _init(layout: Layout, rules: list[Rule], token: str | None) -> None:
     _CONTEXT.update(layout=layout, rules=rules, token=token)
 
 
+def stage_records(layout: Layout, rules: list[Rule], records: list[dict], staged: StagedWrites) -> int:
+    """What `clean` does with one batch: clean it and stage the outputs that change; returns how many."""
+    n = len(staged)
+    for path, data in clean_records(layout, rules, records).items():
+        if differs(path, data):
+            staged.stage(path, data)
+    return len(staged) - n
+
+
 def _stage_batch(records: list[dict]) -> list[str]:
-    """Clean a batch and stage its changed outputs; returns the staged targets (the caller commits them)."""
+    """stage_records in a worker; returns the staged targets (the parent commits them)."""
     staged = StagedWrites(_CONTEXT["token"], sync_each=False)  # the committing process flushes
     try:
-        for path, data in clean_records(_CONTEXT["layout"], _CONTEXT["rules"], records).items():
-            if differs(path, data):
-                staged.stage(path, data)
+        stage_records(_CONTEXT["layout"], _CONTEXT["rules"], records, staged)
     except BaseException:
         staged.abort()
         raise
