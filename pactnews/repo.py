@@ -294,9 +294,11 @@ def map_batches(fn, batches, num_proc: int = 1, *, initializer=None, initargs=()
                 bar.update(size(batch))
                 yield result
             return
+        import gc
         import multiprocessing
         from collections import deque
 
+        gc.freeze()  # what the workers inherit (the metadata of every document) is never traversed by their collections
         with multiprocessing.get_context("fork").Pool(num_proc, initializer=initializer, initargs=initargs) as pool:
             pending: deque = deque()
             for batch in batches:
