@@ -38,32 +38,46 @@ def _available() -> dict[str, str]:
     return out
 
 
+def _verb_of(argv: list[str]) -> str | None:
+    """The verb on the command line: the first word that is not an option or the value of --root."""
+    skip = False
+    for word in argv:
+        if skip:
+            skip = False
+        elif word == "--root":
+            skip = True
+        elif not word.startswith("-"):
+            return word
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     import importlib.util  # noqa: F401
 
+    argv = list(sys.argv[1:] if argv is None else argv)
     parser = argparse.ArgumentParser(prog="pactnews", description=__doc__)
     parser.add_argument("--root", type=Path, default=None, help="repository root (default: found above the current folder)")
     sub = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
-    modules = {}
-    broken = {}
+    chosen = _verb_of(argv)
+    module, broken = None, None
     for verb, module_name in _available().items():
         p = sub.add_parser(verb, help=VERBS[verb][1], description=VERBS[verb][1])
+        if verb != chosen:  # only the verb asked for is imported: the others' dependencies cost nothing
+            continue
         try:
             module = importlib.import_module(module_name)
         except ImportError as exc:  # one stage's missing dependency must not take the other verbs down
-            broken[verb] = f"{module_name} cannot be imported: {exc}"
+            broken = f"{module_name} cannot be imported: {exc}"
             continue
         adder = getattr(module, f"add_arguments_{verb.replace('-', '_')}", None) or getattr(module, "add_arguments")
         adder(p)
-        modules[verb] = module
     args = parser.parse_args(argv)
-    if args.verb in broken:
-        print(f"pactnews {args.verb}: {broken[args.verb]}", file=sys.stderr)
+    if broken:
+        print(f"pactnews {args.verb}: {broken}", file=sys.stderr)
         return 2
     from .repo import find_root
 
     args.root = (args.root.resolve() if args.root else find_root())
-    module = modules[args.verb]
     runner = getattr(module, f"run_{args.verb.replace('-', '_')}", None) or getattr(module, "run")
     try:
         return int(runner(args) or 0)
