@@ -367,29 +367,17 @@ def _chunks(items: list, size: int) -> list[list]:
 
 
 def _map(fn, batches: list, num_proc: int, progress, total: int, desc: str):
-    """fn over the batches in order, in this process or a fork pool; a progress bar counts documents."""
-    from tqdm.auto import tqdm
+    """fn over the batches in order (repo.map_batches); pool workers report their peak RSS with each result."""
+    from .repo import map_batches
 
-    bar = tqdm(total=total, desc=desc, unit="doc", disable=not progress, file=sys.stderr, mininterval=2.0,
-               leave=False)
-    try:
-        if num_proc <= 1 or len(batches) <= 1:
-            for b in batches:
-                out = fn(b)
-                bar.update(_size(b))
-                yield out
-            return
-        import gc
-        import multiprocessing
-
-        gc.freeze()  # what the workers inherit is never collected again: full collections stay small
-        with multiprocessing.get_context("fork").Pool(num_proc) as pool:
-            for b, (out, peak) in zip(batches, pool.imap(_measured, [(fn, b) for b in batches])):
-                bar.update(_size(b))
-                _STATE["worker_peak_mb"] = max(_STATE.get("worker_peak_mb", 0.0), peak)
-                yield out
-    finally:
-        bar.close()
+    if num_proc <= 1 or len(batches) <= 1:
+        yield from map_batches(fn, batches, 1, progress=progress, total=total, desc=desc, size=_size)
+        return
+    jobs = [(fn, b) for b in batches]
+    for out, peak in map_batches(_measured, jobs, num_proc, progress=progress, total=total, desc=desc,
+                                 size=lambda job: _size(job[1])):
+        _STATE["worker_peak_mb"] = max(_STATE.get("worker_peak_mb", 0.0), peak)
+        yield out
 
 
 def _measured(job):

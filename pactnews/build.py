@@ -19,7 +19,6 @@ import shutil
 import sys
 import tempfile
 import time
-from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,7 +33,7 @@ from .clean import clean_text, load_rules
 from .corpus import CorpusError, read_dataset_info, read_metadata
 from .inventory import Inventory, load_inventory
 from .ner import ner_table
-from .repo import Layout, dump_json, sha256_bytes, sha256_text, write_files_atomically
+from .repo import Layout, dump_json, map_batches, sha256_bytes, sha256_text, write_files_atomically
 
 BATCH_SIZE = 200  # documents per batch; one row group per batch in every per-document config
 DOCS_PER_SHARD = 50_000  # documents per Parquet file; a multiple of BATCH_SIZE
@@ -594,24 +593,10 @@ def _batches(records: list[dict]):
 
 
 def _run_batches(ctx: Context, records: list[dict], num_proc: int):
-    """Results of process_batch in batch order, at most 2*num_proc batches in flight."""
-    if num_proc <= 1 or len(records) <= BATCH_SIZE:
-        _init_worker(ctx)
-        for job in _batches(records):
-            yield process_batch(job)
-        return
-    import gc
-    import multiprocessing
-
-    gc.freeze()  # the context the workers inherit (metadata of every document) is never collected again
-    with multiprocessing.get_context("fork").Pool(num_proc, initializer=_init_worker, initargs=(ctx,)) as pool:
-        pending: deque = deque()
-        for job in _batches(records):
-            pending.append(pool.apply_async(process_batch, (job,)))
-            if len(pending) >= 2 * num_proc:
-                yield pending.popleft().get()
-        while pending:
-            yield pending.popleft().get()
+    """Results of process_batch in batch order (repo.map_batches: at most 2*num_proc batches in flight)."""
+    procs = 1 if len(records) <= BATCH_SIZE else num_proc
+    return map_batches(process_batch, _batches(records), procs, initializer=_init_worker, initargs=(ctx,),
+                       progress=False)
 
 
 def source_hashes(layout: Layout) -> dict[str, str]:
