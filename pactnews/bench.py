@@ -416,7 +416,7 @@ def _read_batch(ids: list[str]) -> tuple[dict, dict, dict]:
 
 def _export_batch(job: tuple[int, list[str]]) -> Counter:
     """Stage driver: standoff -> Label Studio tasks with the annotations as results (one export file per batch)."""
-    from .labelstudio.tasks import build_task
+    from .labelstudio.tasks import build_task, tasks_json
 
     k, ids = job
     docs, texts, _ = _read_batch(ids)
@@ -431,18 +431,19 @@ def _export_batch(job: tuple[int, list[str]]) -> Counter:
         counts["results"] += len(task["annotations"][0]["result"])
     folder = _STATE["work"] / "ls"
     folder.mkdir(exist_ok=True)
-    (folder / f"export-{k:05d}.json").write_text(json.dumps(tasks, ensure_ascii=False), encoding="utf-8")
+    (folder / f"export-{k:05d}.json").write_bytes(tasks_json(tasks))
     return counts
 
 
 def _import_batch(job: tuple[int, list[str]]) -> tuple[Counter, list[str]]:
     """Stage driver: a Label Studio export -> standoff; the round trip must give back the annotation files."""
     from .labelstudio.convert import from_result
+    from .labelstudio.importer import read_export
 
     k, _ = job
     counts = Counter()
     examples = []
-    for task in json.loads((_STATE["work"] / "ls" / f"export-{k:05d}.json").read_text(encoding="utf-8")):
+    for task in read_export(_STATE["work"] / "ls" / f"export-{k:05d}.json"):
         data = task["data"]
         doc, issues = from_result(task["annotations"][0]["result"], data["text"], data["document_id"],
                                   data["text_sha256"], _STATE["inv"])

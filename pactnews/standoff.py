@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import orjson
+
 FORMAT = "pactnews-standoff"
 FORMAT_VERSION = 1
 
@@ -81,7 +83,11 @@ def loads(data: bytes, path: str = "<memory>") -> dict:
             f"{path}: [L1 not-utf8] byte {exc.start} (0x{data[exc.start]:02x}) is not valid UTF-8"
         ) from exc
     try:
-        obj = json.loads(text)
+        obj = orjson.loads(data)  # strict RFC 8259 and ~1.5x faster; anything it refuses gets json's reading
+    except orjson.JSONDecodeError:
+        obj = None
+    try:
+        obj = json.loads(text) if obj is None else obj
     except json.JSONDecodeError as exc:
         raise FormatError(
             f"{path}: [L1 invalid-json] {exc.msg} at line {exc.lineno} column {exc.colno} (character {exc.pos})"

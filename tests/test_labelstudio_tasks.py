@@ -41,3 +41,24 @@ def test_a_prediction_needs_a_model_version():
 def test_tasks_without_predictions_or_gold_are_bare():
     (task,) = build_tasks(CORPUS[:1], INV)
     assert set(task) == {"data"}
+
+
+def test_annotate_tasks_file_writes_tasks_the_importer_reads_back(tmp_path):
+    """`pactnews annotate --tasks-file` writes every document's task without a server; read_export reads it
+    and the loaded gold converts back to the gold files."""
+    from pactnews import standoff
+    from pactnews.cli import main
+    from pactnews.labelstudio.importer import read_export
+
+    path = tmp_path / "tasks.json"
+    assert main(["--root", str(REPO), "annotate", "--with-gold", "--tasks-file", str(path)]) == 0
+    tasks = read_export(path)
+    assert [t["data"]["document_id"] for t in tasks] == sorted(r["document_id"] for r in CORPUS)
+    li = LabelInterface(labeling_config(INV))
+    for task in tasks:
+        data = task["data"]
+        assert li.validate_prediction(task["predictions"][0], return_errors=True) == []
+        back, issues = from_result(task["annotations"][0]["result"], data["text"], data["document_id"],
+                                   data["text_sha256"], INV)
+        gold = standoff.read(REPO / "annotations" / f"{data['document_id']}.json")
+        assert issues == [] and standoff.dumps(back) == standoff.dumps(gold)

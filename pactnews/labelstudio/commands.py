@@ -14,12 +14,12 @@ import time
 from pathlib import Path
 
 from ..inventory import default_inventory
-from ..repo import Layout, write_files_atomically
+from ..repo import Layout, atomic_write_bytes, write_files_atomically
 from . import server as ls_server
 from .config import labeling_config
 from .importer import annotator_salt, describe_plan, plan_import, read_export, validate_plan
 from .readers import read_corpus, read_gold, read_tables
-from .tasks import build_tasks
+from .tasks import build_tasks, tasks_json
 
 DATA_DIR = "labelstudio-data"
 DEFAULT_USER = "annotator@pactnews.invalid"
@@ -34,6 +34,10 @@ def add_arguments_annotate(parser) -> None:
     parser.add_argument("--spacy-model", help="an installed spaCy pipeline whose entities join the pre-annotations")
     parser.add_argument("--no-serve", action="store_true",
                         help="set the project up, then stop the server instead of serving until Ctrl-C")
+    parser.add_argument("--tasks-file", type=Path, metavar="PATH",
+                        help="write the tasks as a JSON file to import into a Label Studio you run yourself "
+                             "(Import > Upload Files, with schemas/labelstudio.xml as the labeling config); "
+                             "no server is started")
 
 
 def _credentials(data_dir: Path) -> tuple[ls_server.Credentials, bool]:
@@ -51,27 +55,48 @@ def _credentials(data_dir: Path) -> tuple[ls_server.Credentials, bool]:
     return ls_server.Credentials(user, password or secrets.token_urlsafe(12), token or secrets.token_hex(20)), True
 
 
-def setup_project(ls, layout: Layout, with_gold: bool = False, spacy_model: str | None = None) -> tuple[int, int, str]:
-    """Create or update the project and import the tasks not there yet; (project id, tasks added, model version)."""
+def _preannotator(layout: Layout, spacy_model: str | None):
+    """(inventory, corpus records, gold, pre-annotator) of a repository."""
     from ..preannotate import Preannotator, build_lexicon
 
     inv = default_inventory(layout.root)
     corpus = read_corpus(layout)
     gold = read_gold(layout, [r["document_id"] for r in corpus])
     entity_table, _ = read_tables(layout)
-    pre = Preannotator(build_lexicon(entity_table, gold), inv, spacy_model)
+    return inv, corpus, gold, Preannotator(build_lexicon(entity_table, gold), inv, spacy_model)
+
+
+def _tasks(todo: list[dict], inv, gold: dict | None, pre) -> list[dict]:
     predictions = {r["document_id"]: pre.annotate(r["document_id"], r["text"], r["text_sha256"], r["dct"])
-                   for r in corpus}
+                   for r in todo}
+    return build_tasks(todo, inv, predictions, pre.model_version, gold)
+
+
+def corpus_tasks(layout: Layout, with_gold: bool = False, spacy_model: str | None = None) -> tuple[list[dict], str]:
+    """One task per document with the pre-annotations (and the gold); (tasks, model version)."""
+    inv, corpus, gold, pre = _preannotator(layout, spacy_model)
+    return _tasks(corpus, inv, gold if with_gold else None, pre), pre.model_version
+
+
+def setup_project(ls, layout: Layout, with_gold: bool = False, spacy_model: str | None = None) -> tuple[int, int, str]:
+    """Create or update the project and import the tasks not there yet; (project id, tasks added, model version)."""
+    inv, corpus, gold, pre = _preannotator(layout, spacy_model)
     project_id, _ = ls_server.ensure_project(ls, labeling_config(inv), pre.model_version)
     present = ls_server.task_document_ids(ls, project_id)
     todo = [r for r in corpus if r["document_id"] not in present]
-    tasks = build_tasks(todo, inv, predictions, pre.model_version, gold if with_gold else None)
+    tasks = _tasks(todo, inv, gold if with_gold else None, pre)
     ls_server.import_tasks(ls, project_id, tasks)
     return project_id, len(tasks), pre.model_version
 
 
 def run_annotate(args) -> int:
     layout = Layout(args.root)
+    if args.tasks_file:
+        tasks, version = corpus_tasks(layout, args.with_gold, args.spacy_model)
+        atomic_write_bytes(args.tasks_file, tasks_json(tasks))
+        print(f"Wrote {len(tasks)} task(s) with pre-annotations {version} to {args.tasks_file}; import them into a "
+              "project whose labeling config is schemas/labelstudio.xml")
+        return 0
     data_dir = layout.root / DATA_DIR
     creds, generated = _credentials(data_dir)
     server = ls_server.Server(data_dir, creds, port=args.port)

@@ -17,6 +17,8 @@ import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import orjson
+
 from .. import standoff
 from ..inventory import Inventory
 from ..repo import Layout, dump_json, sha256_text
@@ -68,10 +70,14 @@ def annotator_salt(layout: Layout) -> tuple[bytes, dict[Path, bytes]]:
 
 def read_export(path: Path) -> list[dict]:
     """A Label Studio JSON export: a list of tasks (a single task object is accepted too)."""
+    raw = Path(path).read_bytes()
     try:
-        data = json.loads(Path(path).read_bytes().decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ValueError(f"{path}: not a Label Studio JSON export: {exc}") from exc
+        data = orjson.loads(raw)  # an export of a large project is hundreds of MB: orjson reads it ~3x faster
+    except orjson.JSONDecodeError:
+        try:  # what orjson refuses gets json's reading (NaN, huge integers) and json's message
+            data = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ValueError(f"{path}: not a Label Studio JSON export: {exc}") from exc
     if isinstance(data, dict) and "data" in data:
         data = [data]
     if not isinstance(data, list):

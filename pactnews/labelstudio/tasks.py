@@ -1,6 +1,8 @@
 """Label Studio tasks: one per document, with pre-annotations and optionally the gold."""
 from __future__ import annotations
 
+import orjson
+
 from ..inventory import Inventory
 from .convert import to_result
 
@@ -36,3 +38,8 @@ def build_tasks(corpus: list[dict], inv: Inventory, predictions: dict[str, dict]
         out.append(build_task(rec, inv, predictions.get(doc_id), model_version,
                               [gold[doc_id]] if doc_id in gold else None))
     return out
+
+
+def tasks_json(tasks: list[dict]) -> bytes:
+    """Tasks as a JSON file Label Studio imports (Import > Upload Files): UTF-8, no indentation."""
+    return orjson.dumps(tasks)
