@@ -473,16 +473,29 @@ def _init_worker(ctx: Context) -> None:
 
 
 def load_validator():
-    """pactnews.validate.validate_annotations when it exists, else None."""
+    """pactnews.validate.validate_documents (the per-document checks; the tables are checked once, by
+    build_data) when pactnews.validate exists, else None."""
     try:
-        from .validate import validate_annotations
+        from .validate import validate_documents
     except ModuleNotFoundError as exc:
         if exc.name in ("pactnews.validate",):
             return None
         raise
     except ImportError:
         return None
-    return validate_annotations
+    return validate_documents
+
+
+def table_incidents(ctx: Context) -> tuple[list[str], list[str]]:
+    """pactnews.validate's checks of the entity and cluster tables themselves: (errors, warnings)."""
+    from .validate import check_tables
+
+    errors, warnings = [], []
+    for inc in check_tables(ctx.entity_table, ctx.cluster_table, ctx.inv):
+        severity = str(getattr(inc, "severity", "error")).lower()
+        line = inc.format() if callable(getattr(inc, "format", None)) else str(inc)
+        (warnings if severity.startswith(("warn", "info")) else errors).append(line)
+    return errors, warnings
 
 
 def process_batch(job: tuple[int, list[dict]]) -> BatchResult:
@@ -640,7 +653,9 @@ def build_data(ctx: Context, dest: Path, num_proc: int = 1, progress: bool | Non
     report.stats = {"token_view": {}, "cleaning": {n: 0 for n in ctx.rule_names}}
     report.validated = load_validator() is not None
     errors: list[str] = []
-    seen_errors: set[str] = set()  # table incidents come once per batch
+    if report.validated:
+        errors, report.warnings = table_incidents(ctx)
+    seen_errors: set[str] = set()  # a line several batches report is shown once
     dcts: dict[str, str] = {}
     bar = _progress(len(records), "build", progress)
     t0 = time.perf_counter()

@@ -154,6 +154,18 @@ def test_a_misaligned_span_fails_the_build_and_changes_no_file(repo):
     assert "cuts token 'kyun'" in out and "nothing written" in out
 
 
+def test_a_bad_entity_table_label_fails_the_build_once_and_changes_no_file(repo, monkeypatch):
+    path = repo / "annotations" / "tables" / "entities.json"
+    table = json.loads(path.read_text(encoding="utf-8"))
+    table["entities"][0]["label"] = "COMPANY"
+    path.write_text(json.dumps(table, indent=2), encoding="utf-8")
+    monkeypatch.setattr(build, "BATCH_SIZE", 2)  # three batches: the table is still reported once
+    before = buildkit.tree_hashes(repo)
+    rc, out = buildkit.run_cli(repo, "build", "--quiet")
+    assert rc == 1 and buildkit.tree_hashes(repo) == before
+    assert out.count("entity-table-label") == 1 and "'COMPANY'" in out, out
+
+
 def test_an_invalid_annotation_fails_the_build_and_changes_no_file(repo):
     path = repo / "annotations" / "001_69d675cf0e69e825.json"
     doc = standoff.read(path)
