@@ -1,317 +1,743 @@
-"""Inter-annotator agreement between two annotation passes, and their disagreements.
+"""Agreement between two independent annotation passes, and the three-way view for adjudication.
 
-Span layers: pairwise F1 per label, strict (same start, end and label) and
-overlap (one-to-one matching of overlapping spans with the same label).
-Time expressions: exact-match accuracy of `value` on spans both passes
-marked with the same offsets. Claims: Cohen's kappa of the categorical
-attributes on claims both passes marked with the same offsets, and the
-pairwise co-clustering agreement of cluster ids on those claims. Pass A
-is taken as the reference for precision and recall; F1 is symmetric.
+Pass A is the reference for precision and recall (F1 is symmetric). Every
+figure carries the number of items it rests on; a chance-corrected figure
+that is undefined (a single value on both sides, no items) is null with a
+`note` saying why, never 1.0.
+
+- spans: F1 per layer and label, strict (same start, end and label) and
+  overlap (one-to-one greedy matching of overlapping same-label spans).
+- attributes: on spans matched by their offsets (claims also by overlap),
+  Krippendorff's alpha (`krippendorff`; nominal, interval for the figures of
+  numeric claims), Cohen's kappa (scikit-learn) and observed agreement per
+  attribute, with the claim relations as attributes (source texts, cue text).
+  Cross-document ids (entity_id, cluster_id) are not nominal labels: observed
+  agreement only, and
+- clusterings: entity ids over entity mentions matched strictly, claim
+  clusters over claims matched by overlap: adjusted Rand index, B-cubed, and
+  the unadjusted Rand index (the "pairwise co-clustering agreement" of 0.1.0).
+- conflicts: B's conflicts mapped onto A's claims through the claim overlap
+  matching; strict (same member set and type) and lenient (two shared members).
+- threeway(): one row per distinct span of A, B and the gold, with the sources
+  that agree on it, for the adjudicator's worklist.
+
+`pactnews agreement A_DIR B_DIR [--gold DIR] [--out DIR]` writes agreement.json
+and agreement.md (and threeway.json, threeway.md with --gold).
 """
 from __future__ import annotations
 
-import itertools
+import json
+import math
+import sys
+import warnings
+from collections import Counter
 from pathlib import Path
 
-from sklearn.metrics import cohen_kappa_score
-
 from . import standoff
-from .inventory import default_inventory
-from .repo import atomic_write_text, dump_json
+from .repo import Layout, dump_json, write_files_atomically
 
-SPAN_LAYERS = ("entities", "timexes", "attributions", "claims")
-_ATTRS = {"entities": ["entity_id"], "timexes": ["value"], "attributions": ["entity_id"],
-          "claims": ["source_type", "factuality", "cluster_id", "quantity_value", "quantity_unit"]}
+SPAN_LAYERS = standoff.SPAN_LAYERS
+REPORT_FORMAT = "pactnews-agreement"
+REPORT_VERSION = 2
+THREEWAY_FORMAT = "pactnews-threeway"
 
+# Cross-document identifiers: their values are names of clusters, not categories.
+ID_ATTRIBUTES = ("entity_id", "cluster_id")
+# Figures compared on an interval scale (Krippendorff's alpha), besides their exact-match kappa.
+NUMERIC_ATTRIBUTES = ("quantity_value", "quantity_high")
+# Claim attributes derived from the relations (claim_source, claim_cue).
+SOURCES, CUE = "sources", "cue"
 
-def _describe(span: dict | None, layer: str) -> str:
-    if span is None:
-        return "—"
-    attrs = " ".join(str(span.get(k)) for k in _ATTRS[layer] if span.get(k) is not None)
-    return f"{span['label']} {attrs}".strip()
-
-CLAIM_ATTRIBUTES = ("source_type", "factuality")
-
-
-def _prf(tp: int, n_a: int, n_b: int) -> dict:
-    p = tp / n_b if n_b else 0.0
-    r = tp / n_a if n_a else 0.0
-    f = 2 * p * r / (p + r) if p + r else 0.0
-    return {"a": n_a, "b": n_b, "matched": tp, "precision": round(p, 4), "recall": round(r, 4), "f1": round(f, 4)}
-
-
-def _overlap_matches(a: list[dict], b: list[dict]) -> list[tuple[dict, dict]]:
-    """Greedy one-to-one matching of overlapping same-label spans, largest overlap first."""
-    pairs = []
-    for x in a:
-        for y in b:
-            if x["label"] == y["label"]:
-                ov = min(x["end"], y["end"]) - max(x["start"], y["start"])
-                if ov > 0:
-                    pairs.append((-ov, x["start"], y["start"], id(x), id(y), x, y))
-    pairs.sort(key=lambda t: t[:3])
-    used_a, used_b, out = set(), set(), []
-    for *_, ia, ib, x, y in pairs:
-        if ia not in used_a and ib not in used_b:
-            used_a.add(ia)
-            used_b.add(ib)
-            out.append((x, y))
-    return out
-
-
-def span_agreement(a_docs: dict, b_docs: dict, layer: str, labels: list[str]) -> dict:
-    ids = sorted(set(a_docs) & set(b_docs))
-    result = {}
-    for label in [None, *labels]:
-        tp_s = tp_o = n_a = n_b = 0
-        for d in ids:
-            a = [s for s in a_docs[d][layer] if label is None or s["label"] == label]
-            b = [s for s in b_docs[d][layer] if label is None or s["label"] == label]
-            n_a += len(a)
-            n_b += len(b)
-            keys_b = {(s["start"], s["end"], s["label"]) for s in b}
-            tp_s += sum((s["start"], s["end"], s["label"]) in keys_b for s in a)
-            tp_o += len(_overlap_matches(a, b))
-        if label is not None and n_a == 0 and n_b == 0:
-            continue
-        result[label or "ALL"] = {"strict": _prf(tp_s, n_a, n_b), "overlap": _prf(tp_o, n_a, n_b)}
-    return result
+MEASURES = {
+    "span_f1": "Span F1: pass A is the reference; precision = matched / B's spans, recall = matched / A's spans. "
+               "Strict: same start, end and label. Overlap: spans of the same label that share at least one "
+               "character, paired one-to-one, largest overlap first.",
+    "krippendorff_alpha": "Krippendorff's alpha (package `krippendorff`) on the pairs of spans matched by offsets: "
+                          "1 - observed / expected disagreement; nominal for categories (null counts as a value of "
+                          "its own), interval for quantity_value and quantity_high on the pairs where both passes give a "
+                          "figure (alpha_items). Null with a note when undefined (one value only on both sides).",
+    "cohen_kappa": "Cohen's kappa (scikit-learn cohen_kappa_score) on the same pairs, values compared exactly; "
+                   "null with a note when undefined.",
+    "observed": "Observed agreement: the share of matched pairs on which both passes give the same value.",
+    "ids": "entity_id and cluster_id are cross-document identifiers, not labels: only their observed agreement is "
+           "given with the attributes (meaningful only when both passes share the id names); they are measured as "
+           "clusterings.",
+    "adjusted_rand": "Adjusted Rand index (scikit-learn adjusted_rand_score) between the two partitions of the matched "
+                     "items: 0 for chance, 1 for identical partitions; null when both partitions are trivial in the same "
+                     "way (all singletons or one cluster), where it is 0/0.",
+    "bcubed": "B-cubed with A as reference: for each item, precision = |its B cluster ∩ its A cluster| / |its B cluster|, "
+              "recall = the same over |its A cluster|, averaged over items; F1 their harmonic mean.",
+    "rand_unadjusted": "Unadjusted Rand index (scikit-learn rand_score): the share of item pairs both partitions treat "
+                       "alike (together or apart), the 'cluster pairwise agreement' of release 0.1.0; high by chance "
+                       "when most pairs are apart.",
+    "conflicts": "B's conflict members are mapped to A's claims through the claim overlap matching. Strict: the mapped "
+                 "member set equals an A conflict's member set and the type is the same. Lenient: at least two mapped "
+                 "members shared (one-to-one, most shared first); type agreement among lenient matches is reported "
+                 "separately. Dismissed conflicts are left out.",
+}
 
 
-def _pairs_at_same_offsets(a: list[dict], b: list[dict], layer: str):
-    """Pair spans with identical offsets; where one side has several spans at the same
-    offsets (e.g. two claims on one span), identical ones pair first, then in order.
-    Returns (pairs, unpaired a, unpaired b)."""
-    groups_a: dict = {}
-    groups_b: dict = {}
-    for s in a:
-        groups_a.setdefault((s["start"], s["end"]), []).append(s)
-    for s in b:
-        groups_b.setdefault((s["start"], s["end"]), []).append(s)
-    pairs, only_a, only_b = [], [], []
-    for key in sorted(set(groups_a) | set(groups_b)):
-        xs = sorted(groups_a.get(key, []), key=lambda s: _describe(s, layer))
-        ys = sorted(groups_b.get(key, []), key=lambda s: _describe(s, layer))
-        rest_y = list(ys)
-        rest_x = []
-        for x in xs:
-            twin = next((y for y in rest_y if _describe(y, layer) == _describe(x, layer)), None)
-            if twin is not None:
-                rest_y.remove(twin)
-                pairs.append((x, twin))
-            else:
-                rest_x.append(x)
-        pairs += list(zip(rest_x, rest_y))
-        only_a += rest_x[len(rest_y):]
-        only_b += rest_y[len(rest_x):]
-    return pairs, only_a, only_b
+class AgreementError(Exception):
+    """A problem with the inputs, told in one line."""
 
 
-def _same_offsets(a_docs: dict, b_docs: dict, layer: str) -> list[tuple[str, dict, dict]]:
+# ------------------------------------------------------------------ values of spans
+
+
+def _key(value) -> str:
+    """A value as a comparable, hashable string (null, lists and numbers included)."""
+    return json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+
+def _targets(doc: dict) -> dict[str, dict]:
+    return {s["id"]: s for layer in ("entities", "attributions") for s in doc.get(layer, [])}
+
+
+def span_views(doc: dict, layer: str, inv) -> list[dict]:
+    """Each span's label and attributes as compared: for claims, time_id as the offsets and text of
+    its time expression and the relations as `sources` (sorted source texts) and `cue` (cue text)."""
+    attrs = inv.attributes(layer)
     out = []
-    for d in sorted(set(a_docs) & set(b_docs)):
-        pairs, _, _ = _pairs_at_same_offsets(a_docs[d][layer], b_docs[d][layer], layer)
-        out += [(d, x, y) for x, y in pairs]
+    if layer == "claims":
+        timexes = {t["id"]: t for t in doc.get("timexes", [])}
+        targets = _targets(doc)
+        src_rel, cue_rel = inv.role("source_relation"), inv.role("cue_relation")
+        sources: dict[str, list[str]] = {}
+        cues: dict[str, list[str]] = {}
+        for r in doc.get("relations", []):
+            text = targets[r["to_id"]]["text"] if r["to_id"] in targets else f"?{r['to_id']}"
+            if r["label"] == src_rel:
+                sources.setdefault(r["from_id"], []).append(text)
+            elif r["label"] == cue_rel:
+                cues.setdefault(r["from_id"], []).append(text)
+    for s in doc.get(layer, []):
+        view = {"label": s["label"], **{a: s.get(a) for a in attrs}}
+        if layer == "claims":
+            tid = s.get("time_id")
+            if tid is not None:
+                t = timexes.get(tid)
+                view["time_id"] = f"{t['start']}:{t['end']} {t['text']}" if t else f"?{tid}"
+            view[SOURCES] = sorted(sources.get(s["id"], [])) or None
+            cue = sorted(cues.get(s["id"], []))
+            view[CUE] = " | ".join(cue) if cue else None
+        out.append(view)
     return out
 
 
-def _kappa(xs: list, ys: list) -> float | None:
-    if not xs:
+def compared_attributes(layer: str, inv) -> list[str]:
+    return ["label", *inv.attributes(layer), *([SOURCES, CUE] if layer == "claims" else [])]
+
+
+def _similarity(va: dict, vb: dict) -> int:
+    return sum(va.get(k) == vb.get(k) for k in va)
+
+
+# ------------------------------------------------------------------ matching
+
+
+def match(a: list[dict], b: list[dict], mode: str, va: list[dict] | None = None, vb: list[dict] | None = None):
+    """One-to-one pairs (i, j) of spans of a and b.
+
+    strict: same start, end and label; offsets: same start and end; overlap: same label and at
+    least one shared character. Greedy: largest overlap first, then the pair with most equal
+    attributes (`va`, `vb`: the span views), then document order.
+    """
+    cands = []
+    if mode in ("strict", "offsets"):
+        def key(s):
+            return (s["start"], s["end"], s["label"]) if mode == "strict" else (s["start"], s["end"])
+        index: dict = {}
+        for j, y in enumerate(b):
+            index.setdefault(key(y), []).append(j)
+        for i, x in enumerate(a):
+            for j in index.get(key(x), ()):
+                sim = _similarity(va[i], vb[j]) if va is not None else 0
+                cands.append((0, -sim, i, j))
+    elif mode == "overlap":
+        for i, x in enumerate(a):
+            for j, y in enumerate(b):
+                if x["label"] == y["label"]:
+                    ov = min(x["end"], y["end"]) - max(x["start"], y["start"])
+                    if ov > 0:
+                        sim = _similarity(va[i], vb[j]) if va is not None else 0
+                        cands.append((-ov, -sim, i, j))
+    else:
+        raise ValueError(f"unknown matching mode {mode!r}")
+    cands.sort()
+    used_a, used_b, pairs = set(), set(), []
+    for *_, i, j in cands:
+        if i not in used_a and j not in used_b:
+            used_a.add(i)
+            used_b.add(j)
+            pairs.append((i, j))
+    return sorted(pairs)
+
+
+def _matched(a_docs, b_docs, docs, layer, mode, inv):
+    """[(document_id, span a, view a, span b, view b)] over the documents."""
+    out = []
+    for d in docs:
+        a, b = a_docs[d].get(layer, []), b_docs[d].get(layer, [])
+        va, vb = span_views(a_docs[d], layer, inv), span_views(b_docs[d], layer, inv)
+        for i, j in match(a, b, mode, va, vb):
+            out.append((d, a[i], va[i], b[j], vb[j]))
+    return out
+
+
+# ------------------------------------------------------------------ span F1
+
+
+def _prf(matched: int, n_a: int, n_b: int) -> dict:
+    p = matched / n_b if n_b else None
+    r = matched / n_a if n_a else None
+    f = (2 * matched / (n_a + n_b)) if n_a + n_b else None
+    return {"a": n_a, "b": n_b, "matched": matched, "precision": p, "recall": r, "f1": f}
+
+
+def span_f1(a_docs, b_docs, docs, layer, inv) -> dict:
+    counts = {m: Counter() for m in ("a", "b", "strict", "overlap")}
+    for d in docs:
+        a, b = a_docs[d].get(layer, []), b_docs[d].get(layer, [])
+        counts["a"].update(s["label"] for s in a)
+        counts["b"].update(s["label"] for s in b)
+        for mode in ("strict", "overlap"):
+            counts[mode].update(a[i]["label"] for i, _ in match(a, b, mode))
+    labels = inv.labels(layer)
+    labels += sorted((set(counts["a"]) | set(counts["b"])) - set(labels))
+    out = {"ALL": {m: _prf(sum(counts[m].values()), sum(counts["a"].values()), sum(counts["b"].values()))
+                   for m in ("strict", "overlap")}}
+    for label in labels:
+        if counts["a"][label] or counts["b"][label]:
+            out[label] = {m: _prf(counts[m][label], counts["a"][label], counts["b"][label]) for m in ("strict", "overlap")}
+    return out
+
+
+# ------------------------------------------------------------------ attribute agreement
+
+
+def _nan(x) -> bool:
+    return x is None or (isinstance(x, float) and math.isnan(x))
+
+
+def nominal_figures(xs: list, ys: list) -> dict:
+    """alpha (nominal), kappa and observed agreement of two parallel lists of values."""
+    import krippendorff
+    from sklearn.metrics import cohen_kappa_score
+
+    n = len(xs)
+    out = {"items": n, "alpha": None, "kappa": None, "observed": None, "values": 0, "note": None}
+    if n == 0:
+        out["note"] = "no matched items"
+        return out
+    kx, ky = [_key(v) for v in xs], [_key(v) for v in ys]
+    out["observed"] = sum(p == q for p, q in zip(kx, ky)) / n
+    distinct = sorted(set(kx) | set(ky))
+    out["values"] = len(distinct)
+    if len(distinct) < 2:
+        out["note"] = (f"undefined: all {n} items have the value {distinct[0]} in both passes, so agreement "
+                       f"expected by chance is total (observed agreement {out['observed']:g})")
+        return out
+    code = {v: i for i, v in enumerate(distinct)}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        alpha = float(krippendorff.alpha(reliability_data=[[code[v] for v in kx], [code[v] for v in ky]],
+                                         level_of_measurement="nominal"))
+        kappa = float(cohen_kappa_score(kx, ky))
+    out["alpha"] = None if _nan(alpha) else alpha
+    out["kappa"] = None if _nan(kappa) else kappa
+    if out["alpha"] is None or out["kappa"] is None:
+        out["note"] = "undefined: expected disagreement is zero"
+    return out
+
+
+def _number(v):
+    if v is None or isinstance(v, bool):
         return None
-    if len(set(xs) | set(ys)) == 1:
-        return 1.0  # both passes used one and the same value throughout: kappa is undefined, agreement total
-    return round(float(cohen_kappa_score(xs, ys)), 4)
+    try:
+        x = float(v)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(x) else x
 
 
-def compare(a_docs: dict[str, dict], b_docs: dict[str, dict], inv=None) -> dict:
-    """Agreement figures between two passes (dicts of standoff docs keyed by document id)."""
-    inv = inv or default_inventory()
-    out: dict = {"documents": sorted(set(a_docs) & set(b_docs)), "layers": {}}
+def interval_alpha(xs: list, ys: list) -> tuple[float | None, int, str | None]:
+    """Krippendorff's alpha (interval) over the pairs where both values are numbers: (alpha, items, note)."""
+    import krippendorff
+
+    pairs = [(p, q) for p, q in zip(map(_number, xs), map(_number, ys)) if p is not None and q is not None]
+    if not pairs:
+        return None, 0, "no pair with a figure in both passes"
+    if len({v for pq in pairs for v in pq}) < 2:
+        return None, len(pairs), (f"undefined: all {len(pairs)} pairs with a figure in both passes give "
+                                  f"{pairs[0][0]:g}, so agreement expected by chance is total")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        alpha = float(krippendorff.alpha(reliability_data=[[p for p, _ in pairs], [q for _, q in pairs]],
+                                         level_of_measurement="interval"))
+    return (None, len(pairs), "undefined: expected disagreement is zero") if _nan(alpha) else (alpha, len(pairs), None)
+
+
+def attribute_figures(attr: str, xs: list, ys: list) -> dict:
+    """The figures of one attribute over matched pairs (xs from A, ys from B)."""
+    if attr in ID_ATTRIBUTES:
+        n = len(xs)
+        return {"items": n, "measure": "identity", "observed": (sum(_key(p) == _key(q) for p, q in zip(xs, ys)) / n
+                                                                if n else None),
+                "alpha": None, "kappa": None, "non_null_items": sum(p is not None or q is not None for p, q in zip(xs, ys)),
+                "note": ("cross-document id: observed agreement only (of the id names); measured under clusterings"
+                         if n else "no matched items")}
+    fig = nominal_figures(xs, ys)
+    fig["measure"] = "nominal"
+    fig["non_null_items"] = sum(p is not None or q is not None for p, q in zip(xs, ys))
+    if attr in NUMERIC_ATTRIBUTES:
+        fig["measure"] = "interval"
+        fig["alpha"], fig["alpha_items"], note = interval_alpha(xs, ys)
+        kappa_note = fig["note"]
+        fig["note"] = "; ".join(x for x in (note and f"alpha: {note}", kappa_note and f"kappa: {kappa_note}") if x) or None
+    else:
+        fig["alpha_items"] = fig["items"]
+    return fig
+
+
+def attribute_agreement(pairs: list, layer: str, inv) -> dict:
+    out = {"items": len(pairs), "attributes": {}}
+    for attr in compared_attributes(layer, inv):
+        applies = inv.attribute_labels(layer, attr) if attr not in ("label", SOURCES, CUE) else None
+        sel = [(va, vb) for _, _, va, _, vb in pairs
+               if applies is None or va["label"] in applies or vb["label"] in applies]
+        out["attributes"][attr] = attribute_figures(attr, [va.get(attr) for va, _ in sel], [vb.get(attr) for _, vb in sel])
+    return out
+
+
+# ------------------------------------------------------------------ clusterings
+
+
+def bcubed(ref: list, pred: list) -> tuple[float, float, float]:
+    """B-cubed (precision, recall, F1) of `pred` against `ref`, two cluster labels per item."""
+    n = len(ref)
+    ref_members: dict = {}
+    pred_members: dict = {}
+    for i, (r, p) in enumerate(zip(ref, pred)):
+        ref_members.setdefault(r, set()).add(i)
+        pred_members.setdefault(p, set()).add(i)
+    precision = recall = 0.0
+    for r, p in zip(ref, pred):
+        common = len(ref_members[r] & pred_members[p])
+        precision += common / len(pred_members[p])
+        recall += common / len(ref_members[r])
+    precision, recall = precision / n, recall / n
+    return precision, recall, 2 * precision * recall / (precision + recall)
+
+
+def _cluster_labels(values: list) -> list:
+    """Cluster names of items; an item without one (null) is a cluster of its own."""
+    return [v if v is not None else f"\x00singleton-{i}" for i, v in enumerate(values)]
+
+
+def clustering_figures(a_ids: list, b_ids: list) -> dict:
+    from sklearn.metrics import adjusted_rand_score, rand_score
+    from sklearn.metrics.cluster import pair_confusion_matrix
+
+    n = len(a_ids)
+    a, b = _cluster_labels(a_ids), _cluster_labels(b_ids)
+    out = {"items": n, "clusters_a": len(set(a)), "clusters_b": len(set(b)), "adjusted_rand": None,
+           "rand_unadjusted": None, "bcubed": {"precision": None, "recall": None, "f1": None}, "note": None}
+    if n == 0:
+        out["note"] = "no matched items"
+        return out
+    out["bcubed"] = dict(zip(("precision", "recall", "f1"), bcubed(a, b)))
+    if n < 2:
+        out["note"] = "one item: no pair of items, so the Rand indices are undefined"
+        return out
+    out["rand_unadjusted"] = float(rand_score(a, b))
+    (tn, fp), (fn, tp) = pair_confusion_matrix(a, b).tolist()
+    if (tp + fn) * (fn + tn) + (tp + fp) * (fp + tn) == 0:
+        kind = "one cluster" if tp else "all singletons"
+        out["note"] = (f"adjusted Rand undefined (0/0): both partitions are trivial ({kind}), so chance already "
+                       "explains their agreement")
+    else:
+        out["adjusted_rand"] = float(adjusted_rand_score(a, b))
+    return out
+
+
+# ------------------------------------------------------------------ conflicts
+
+
+def _live(conflicts: list[dict], inv) -> tuple[list[dict], int]:
+    dismissed = inv.value_role("conflict_status", "dismissed")
+    kept = [c for c in conflicts if c.get("status") != dismissed]
+    return kept, len(conflicts) - len(kept)
+
+
+def conflict_agreement(a_conflicts: list[dict] | None, b_conflicts: list[dict] | None, claim_map: dict, inv) -> dict:
+    """Conflicts of B matched to those of A. claim_map: (document, B claim id) -> (document, A claim id)."""
+    if a_conflicts is None or b_conflicts is None:
+        missing = " and ".join(p for p, c in (("A", a_conflicts), ("B", b_conflicts)) if c is None)
+        return {"a": None, "b": None, "strict": None, "lenient": None,
+                "note": f"no tables/conflicts.json in pass {missing}: conflicts not compared"}
+    a, dis_a = _live(a_conflicts, inv)
+    b, dis_b = _live(b_conflicts, inv)
+    a_sets = [frozenset((m["document_id"], m["claim_id"]) for m in c["members"]) for c in a]
+    b_sets, unmapped = [], 0
+    for c in b:
+        mapped = set()
+        for m in c["members"]:
+            target = claim_map.get((m["document_id"], m["claim_id"]))
+            if target is None:
+                unmapped += 1
+                mapped.add(("B", m["document_id"], m["claim_id"]))  # matches nothing of A
+            else:
+                mapped.add(target)
+        b_sets.append(frozenset(mapped))
+    strict, used_a, used_b = [], set(), set()
+    for i, (ca, sa) in enumerate(zip(a, a_sets)):
+        for j, (cb, sb) in enumerate(zip(b, b_sets)):
+            if j not in used_b and sa == sb and ca["type"] == cb["type"]:
+                strict.append((i, j))
+                used_a.add(i)
+                used_b.add(j)
+                break
+    cands = sorted((-len(sa & sb), ca["type"] != cb["type"], i, j)
+                   for i, (ca, sa) in enumerate(zip(a, a_sets)) for j, (cb, sb) in enumerate(zip(b, b_sets))
+                   if len(sa & sb) >= 2)
+    lenient, used_a, used_b = [], set(), set()
+    for _, _, i, j in cands:
+        if i not in used_a and j not in used_b:
+            lenient.append((i, j))
+            used_a.add(i)
+            used_b.add(j)
+    same_type = sum(a[i]["type"] == b[j]["type"] for i, j in lenient)
+    lenient_fig = _prf(len(lenient), len(a), len(b))
+    lenient_fig["type_agreement"] = {"items": len(lenient), "same_type": same_type,
+                                     "observed": same_type / len(lenient) if lenient else None}
+    lenient_fig["pairs"] = sorted([a[i]["conflict_id"], b[j]["conflict_id"]] for i, j in lenient)
+    strict_fig = _prf(len(strict), len(a), len(b))
+    strict_fig["pairs"] = sorted([a[i]["conflict_id"], b[j]["conflict_id"]] for i, j in strict)
+    note = None
+    if unmapped:
+        note = f"{unmapped} member(s) of B's conflicts have no claim of A matched to them by overlap"
+    return {"a": len(a), "b": len(b), "dismissed_left_out": {"a": dis_a, "b": dis_b},
+            "unmapped_members_b": unmapped, "strict": strict_fig, "lenient": lenient_fig, "note": note}
+
+
+# ------------------------------------------------------------------ the report
+
+
+def compare(a_docs: dict[str, dict], b_docs: dict[str, dict], inv=None, a_conflicts: list[dict] | None = None,
+            b_conflicts: list[dict] | None = None) -> dict:
+    """Agreement between two passes (standoff docs keyed by document id) over the documents both have."""
+    if inv is None:
+        from .inventory import default_inventory
+        inv = default_inventory()
+    docs = sorted(set(a_docs) & set(b_docs))
+    differ = [d for d in docs if a_docs[d].get("text_sha256") != b_docs[d].get("text_sha256")]
+    if differ:
+        raise AgreementError(f"document {differ[0]} has a different text_sha256 in the two passes "
+                             f"({len(differ)} document(s)); their offsets cannot be compared")
+    report: dict = {
+        "format": REPORT_FORMAT, "version": REPORT_VERSION, "schema_version": inv.schema_version,
+        "documents": docs,
+        "documents_only_in_a": sorted(set(a_docs) - set(b_docs)),
+        "documents_only_in_b": sorted(set(b_docs) - set(a_docs)),
+        "spans": {}, "attributes": {}, "clusterings": {}, "conflicts": None, "measures": dict(MEASURES),
+    }
     for layer in SPAN_LAYERS:
-        out["layers"][layer] = {"spans": span_agreement(a_docs, b_docs, layer, inv.labels(layer))}
-    # entities: label agreement on same-offset spans, entity id exact agreement
-    same = _same_offsets(a_docs, b_docs, "entities")
-    out["layers"]["entities"]["same_offsets"] = len(same)
-    out["layers"]["entities"]["label_kappa"] = _kappa([s["label"] for _, s, _ in same], [t["label"] for _, _, t in same])
-    out["layers"]["entities"]["entity_id_accuracy"] = (
-        round(sum(s["entity_id"] == t["entity_id"] for _, s, t in same) / len(same), 4) if same else None)
-    same = _same_offsets(a_docs, b_docs, "timexes")
-    out["layers"]["timexes"]["same_offsets"] = len(same)
-    out["layers"]["timexes"]["value_accuracy"] = (
-        round(sum(s["value"] == t["value"] for _, s, t in same) / len(same), 4) if same else None)
-    out["layers"]["timexes"]["type_kappa"] = _kappa([s["label"] for _, s, _ in same], [t["label"] for _, _, t in same])
-    same = _same_offsets(a_docs, b_docs, "claims")
-    claims = out["layers"]["claims"]
-    claims["same_offsets"] = len(same)
-    for attr in CLAIM_ATTRIBUTES:
-        claims[f"{attr}_kappa"] = _kappa([s[attr] for _, s, _ in same], [t[attr] for _, _, t in same])
-        claims[f"{attr}_accuracy"] = round(sum(s[attr] == t[attr] for _, s, t in same) / len(same), 4) if same else None
-    # co-clustering: for every pair of agreed claims, do both passes put them in one cluster or not?
-    pair_agree = pair_total = 0
-    for (_, s1, t1), (_, s2, t2) in itertools.combinations(same, 2):
-        pair_total += 1
-        pair_agree += (s1["cluster_id"] == s2["cluster_id"]) == (t1["cluster_id"] == t2["cluster_id"])
-    claims["cluster_pair_agreement"] = round(pair_agree / pair_total, 4) if pair_total else None
-    claims["cluster_pairs"] = pair_total
-    return out
+        report["spans"][layer] = span_f1(a_docs, b_docs, docs, layer, inv)
+        report["attributes"][layer] = {
+            "offsets": attribute_agreement(_matched(a_docs, b_docs, docs, layer, "offsets", inv), layer, inv)}
+    claims_overlap = _matched(a_docs, b_docs, docs, "claims", "overlap", inv)
+    report["attributes"]["claims"]["overlap"] = attribute_agreement(claims_overlap, "claims", inv)
+    entities_strict = _matched(a_docs, b_docs, docs, "entities", "strict", inv)
+    report["clusterings"]["claim_clusters"] = {
+        "matched_by": "overlap", **clustering_figures([s["cluster_id"] for _, s, _, _, _ in claims_overlap],
+                                                      [t["cluster_id"] for _, _, _, t, _ in claims_overlap])}
+    report["clusterings"]["entity_ids"] = {
+        "matched_by": "strict", **clustering_figures([s["entity_id"] for _, s, _, _, _ in entities_strict],
+                                                     [t["entity_id"] for _, _, _, t, _ in entities_strict])}
+    claim_map = {(d, t["id"]): (d, s["id"]) for d, s, _, t, _ in claims_overlap}
+    report["conflicts"] = conflict_agreement(a_conflicts, b_conflicts, claim_map, inv)
+    return report
 
 
-def disagreements(a_docs: dict[str, dict], b_docs: dict[str, dict]) -> list[dict]:
-    """Every span on which the passes differ, for adjudication (deterministic order)."""
-    out = []
-    for d in sorted(set(a_docs) | set(b_docs)):
+# ------------------------------------------------------------------ three-way comparison
+
+
+def _status(names: list[str], recs: dict[str, dict | None]) -> str:
+    present = [n for n in names if recs[n] is not None]
+    if len(present) == 1:
+        return f"only {present[0]}"
+    classes: dict[str, list[str]] = {}
+    for n in present:
+        classes.setdefault(_key(recs[n]), []).append(n)
+    groups = sorted(classes.values(), key=lambda g: (-len(g), names.index(g[0])))
+    text = "≠".join("=".join(g) for g in groups)
+    return text if len(present) == len(names) else f"{text} only"
+
+
+def threeway(sources: dict[str, dict[str, dict]], inv) -> list[dict]:
+    """One item per distinct span (layer, document, start, end, label) of the sources (name -> docs), with
+    each source's attributes (null where it lacks the span) and a status naming who agrees with whom.
+
+    Several spans with one key in a source (two claims on one span) give several items; their
+    counterparts in the other sources are paired with the most alike first. Claim relations are
+    attributes (`sources`, `cue`). Ordered by document, layer (file order), start, end, label.
+    """
+    names = list(sources)
+    items = []
+    for d in sorted(set().union(*[set(docs) for docs in sources.values()])):
         for layer in SPAN_LAYERS:
-            a = a_docs.get(d, {}).get(layer, [])
-            b = b_docs.get(d, {}).get(layer, [])
-            pairs, only_a, only_b = _pairs_at_same_offsets(a, b, layer)
-            items = []
-            for x, y in pairs:
-                diffs = {f: [x.get(f), y.get(f)] for f in ["label", *_ATTRS[layer]] if x.get(f) != y.get(f)}
-                if diffs:
-                    items.append({"document_id": d, "layer": layer, "kind": "attribute", "start": x["start"],
-                                  "end": x["end"], "text": x["text"], "a": x["id"], "b": y["id"], "differs": diffs})
-            for s, kind, other in [(s, "only_a", b) for s in only_a] + [(s, "only_b", a) for s in only_b]:
-                partner = [t for t in other if t["start"] < s["end"] and s["start"] < t["end"]]
-                items.append({"document_id": d, "layer": layer, "kind": kind, "start": s["start"], "end": s["end"],
-                              "text": s["text"], "label": s["label"], "id": s["id"],
-                              "overlapping_in_other": [f"{t['id']} {t['start']}:{t['end']} {t['label']} {t['text']!r}" for t in partner]})
-            out += sorted(items, key=lambda i: (i["start"], i["end"], i["kind"], i.get("a", i.get("id"))))
-    return out
+            groups: dict[tuple, dict[str, list]] = {}
+            for name in names:
+                doc = sources[name].get(d)
+                if doc is None:
+                    continue
+                for s, v in zip(doc.get(layer, []), span_views(doc, layer, inv)):
+                    attrs = {k: val for k, val in v.items() if k != "label"}
+                    groups.setdefault((s["start"], s["end"], s["label"]), {}).setdefault(name, []).append((s, attrs))
+            for (start, end, label) in sorted(groups):
+                rest = {n: sorted(groups[(start, end, label)].get(n, []), key=lambda t: (_key(t[1]), t[0]["id"]))
+                        for n in names}
+                while any(rest.values()):
+                    lead = next(n for n in names if rest[n])
+                    _, ref = rest[lead][0]
+                    recs: dict[str, tuple | None] = {}
+                    for n in names:
+                        if not rest[n]:
+                            recs[n] = None
+                            continue
+                        best = max(range(len(rest[n])), key=lambda k: (_similarity(ref, rest[n][k][1]), -k))
+                        recs[n] = rest[n].pop(best)
+                    attrs = {n: (r[1] if r else None) for n, r in recs.items()}
+                    present = [a for a in attrs.values() if a is not None]
+                    keys = list(dict.fromkeys(k for a in present for k in a))
+                    differs = [k for k in keys if len({_key(a.get(k)) for a in present}) > 1]
+                    first = next(r for r in recs.values() if r)
+                    items.append({
+                        "document_id": d, "layer": layer, "start": start, "end": end, "label": label,
+                        "text": first[0].get("text"), "status": _status(names, attrs), "differs": differs,
+                        "ids": {n: (r[0]["id"] if r else None) for n, r in recs.items()}, "sources": attrs,
+                    })
+    return items
 
 
-def markdown_table(result: dict) -> str:
-    lines = ["| layer | label | A | B | strict F1 | overlap F1 |", "|---|---|---:|---:|---:|---:|"]
-    for layer, body in result["layers"].items():
-        for label, m in body["spans"].items():
-            lines.append(f"| {layer} | {label} | {m['strict']['a']} | {m['strict']['b']} | "
-                         f"{m['strict']['f1']:.3f} | {m['overlap']['f1']:.3f} |")
-    t, c, e = result["layers"]["timexes"], result["layers"]["claims"], result["layers"]["entities"]
-    fmt = lambda v: "n/a" if v is None else f"{v:.3f}"  # noqa: E731
-    lines += [
-        "",
-        "| measure | on | value |", "|---|---|---:|",
-        f"| entity label Cohen's kappa | {e['same_offsets']} entities with the same offsets | {fmt(e['label_kappa'])} |",
-        f"| entity id exact agreement | {e['same_offsets']} entities with the same offsets | {fmt(e['entity_id_accuracy'])} |",
-        f"| TIMEX3 value exact match | {t['same_offsets']} time expressions with the same offsets | {fmt(t['value_accuracy'])} |",
-        f"| TIMEX3 type Cohen's kappa | {t['same_offsets']} time expressions with the same offsets | {fmt(t['type_kappa'])} |",
-        f"| claim source_type Cohen's kappa | {c['same_offsets']} claims with the same offsets | {fmt(c['source_type_kappa'])} |",
-        f"| claim factuality Cohen's kappa | {c['same_offsets']} claims with the same offsets | {fmt(c['factuality_kappa'])} |",
-        f"| claim cluster pairwise agreement | {c['cluster_pairs']} pairs of those claims | {fmt(c['cluster_pair_agreement'])} |",
-    ]
+def disagreements(a_docs: dict[str, dict], b_docs: dict[str, dict], inv=None) -> list[dict]:
+    """The spans on which two passes differ: the three-way items of A and B that are not 'A=B'."""
+    if inv is None:
+        from .inventory import default_inventory
+        inv = default_inventory()
+    return [i for i in threeway({"A": a_docs, "B": b_docs}, inv) if i["status"] != "A=B"]
+
+
+# ------------------------------------------------------------------ Markdown
+
+
+def _f(v, digits: int = 3) -> str:
+    return "n/a" if v is None else f"{v:.{digits}f}"
+
+
+def _cell(v, limit: int | None = 120) -> str:
+    if v is None:
+        return "—"
+    text = " / ".join(map(str, v)) if isinstance(v, list) else str(v)
+    text = text.replace("|", "\\|").replace("\n", " ")
+    return text if limit is None or len(text) <= limit else text[:limit - 3] + "..."
+
+
+def _note(v) -> str:
+    return _cell(v, None) if v else ""
+
+
+def markdown_table(report: dict) -> str:
+    """The figures of an agreement report as Markdown tables (span F1, attributes, clusterings, conflicts)."""
+    lines = ["### Spans", "",
+             "| layer | label | A | B | strict matched | strict P | strict R | strict F1 | overlap matched | overlap P | "
+             "overlap R | overlap F1 |", "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for layer, body in report["spans"].items():
+        for label, m in body.items():
+            s, o = m["strict"], m["overlap"]
+            lines.append(f"| {layer} | {label} | {s['a']} | {s['b']} | {s['matched']} | {_f(s['precision'])} | "
+                         f"{_f(s['recall'])} | {_f(s['f1'])} | {o['matched']} | {_f(o['precision'])} | "
+                         f"{_f(o['recall'])} | {_f(o['f1'])} |")
+    for layer, tables in report["attributes"].items():
+        for matching, body in tables.items():
+            how = "the same offsets" if matching == "offsets" else "overlap (one-to-one)"
+            lines += ["", f"### {layer}: attributes on {body['items']} pairs matched by {how}", "",
+                      "| attribute | measure | items | alpha | alpha items | kappa | observed | non-null items | note |",
+                      "|---|---|---:|---:|---:|---:|---:|---:|---|"]
+            for attr, fig in body["attributes"].items():
+                lines.append(f"| {attr} | {fig['measure']} | {fig['items']} | {_f(fig['alpha'])} | "
+                             f"{fig.get('alpha_items', '—') if fig['measure'] != 'identity' else '—'} | "
+                             f"{_f(fig['kappa'])} | {_f(fig['observed'])} | {fig['non_null_items']} | "
+                             f"{_note(fig['note'])} |")
+    lines += ["", "### Clusterings", "",
+              "| clustering | matched by | items | clusters A | clusters B | adjusted Rand | B-cubed P | B-cubed R | "
+              "B-cubed F1 | Rand (unadjusted) | note |", "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+    for name, c in report["clusterings"].items():
+        b3 = c["bcubed"]
+        lines.append(f"| {name} | {c['matched_by']} | {c['items']} | {c['clusters_a']} | {c['clusters_b']} | "
+                     f"{_f(c['adjusted_rand'])} | {_f(b3['precision'])} | {_f(b3['recall'])} | {_f(b3['f1'])} | "
+                     f"{_f(c['rand_unadjusted'])} | {_note(c['note'])} |")
+    c = report["conflicts"]
+    lines += ["", "### Conflicts", ""]
+    if c["strict"] is None:
+        lines.append(c["note"])
+    else:
+        lines += ["| matching | A | B | matched | precision | recall | F1 | same type |",
+                  "|---|---:|---:|---:|---:|---:|---:|---:|"]
+        for kind in ("strict", "lenient"):
+            m = c[kind]
+            ta = m.get("type_agreement")
+            same = f"{ta['same_type']} of {ta['items']}" if ta else "(required)"
+            lines.append(f"| {kind} | {m['a']} | {m['b']} | {m['matched']} | {_f(m['precision'])} | "
+                         f"{_f(m['recall'])} | {_f(m['f1'])} | {same} |")
+        if c["note"]:
+            lines += ["", c["note"] + "."]
     return "\n".join(lines) + "\n"
+
+
+def agreement_markdown(report: dict, a_label: str, b_label: str) -> str:
+    docs = report["documents"]
+    lines = ["# Agreement between two annotation passes", "",
+             f"Pass A: `{a_label}`; pass B: `{b_label}`; {len(docs)} document(s) annotated in both. "
+             "Generated by `pactnews agreement`; every figure is given with the number of items it rests on.", ""]
+    for side in ("a", "b"):
+        only = report[f"documents_only_in_{side}"]
+        if only:
+            lines += [f"Left out, only in pass {side.upper()}: {', '.join(only)}.", ""]
+    lines += ["## Measures", ""]
+    lines += [f"- {text}" for text in report["measures"].values()]
+    lines += ["", "## Figures", "", markdown_table(report).rstrip("\n")]
+    return "\n".join(lines) + "\n"
+
+
+def threeway_markdown(items: list[dict], names: list[str], labels: dict[str, str]) -> str:
+    full = "=".join(names)
+    lines = ["# Three-way comparison for adjudication", "",
+             "Sources: " + "; ".join(f"{n} = `{labels[n]}`" for n in names) + ". One row per distinct span "
+             "(document, layer, start, end, label) of any source; the status names the sources that agree on the "
+             f"span and all its attributes (`{full}`: all agree; `only A`: A alone has the span; `A=B only`: A and B "
+             "agree and the others lack it). Claim relations are the attributes `sources` and `cue`. "
+             "`#` is the item's index in threeway.json.", "", "## Statuses", "",
+             "| layer | status | items |", "|---|---|---:|"]
+    counts = Counter((i["layer"], i["status"]) for i in items)
+    for layer in SPAN_LAYERS:
+        for (lay, status), n in sorted(counts.items()):
+            if lay == layer:
+                lines.append(f"| {layer} | {status} | {n} |")
+    work = [(k, i) for k, i in enumerate(items) if i["status"] != full]
+    lines += ["", f"## Worklist: {len(work)} of {len(items)} items on which the sources do not all agree"]
+    doc = None
+    for k, i in work:
+        if i["document_id"] != doc:
+            doc = i["document_id"]
+            lines += ["", f"### {doc}", "", f"| # | layer | offsets | label | text | status | "
+                      + " | ".join(names) + " |", "|---:|---|---|---|---|---|" + "---|" * len(names)]
+        cells = []
+        for n in names:
+            rec = i["sources"][n]
+            if rec is None:
+                cells.append("—")
+                continue
+            shown = i["differs"] or [a for a, v in rec.items() if v is not None]
+            cells.append(_cell("; ".join(f"{a}={_cell(rec.get(a))}" for a in shown) or "(no attributes)"))
+        lines.append(f"| {k} | {i['layer']} | {i['start']}:{i['end']} | {i['label']} | {_cell(i['text'])} | "
+                     f"{i['status']} | " + " | ".join(cells) + " |")
+    if not work:
+        lines += ["", "Nothing to adjudicate: every source agrees on every span."]
+    return "\n".join(lines) + "\n"
+
+
+# ------------------------------------------------------------------ command line
+
+
+def read_pass(folder: Path) -> dict[str, dict]:
+    """The annotation files of a folder (other JSON objects beside them, such as reports, are skipped)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise AgreementError(f"{folder}: no such folder")
+    docs = {}
+    for path in sorted(folder.glob("*.json")):
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise AgreementError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+        try:
+            docs[path.stem] = standoff.loads(data, str(path))
+        except standoff.FormatError as exc:
+            try:
+                obj = json.loads(data)
+            except (ValueError, UnicodeDecodeError):
+                obj = None
+            if isinstance(obj, dict) and "format" not in obj and "document_id" not in obj:
+                continue  # a report or table, not an annotation file
+            raise AgreementError(str(exc)) from exc
+    if not docs:
+        raise AgreementError(f"{folder}: no annotation files")
+    return docs
+
+
+def read_pass_conflicts(folder: Path) -> list[dict] | None:
+    from .tables import read_conflicts
+
+    path = Path(folder) / "tables" / "conflicts.json"
+    if not path.is_file():
+        return None
+    try:
+        return read_conflicts(path)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise AgreementError(f"{path}: cannot read the conflicts table: {exc}") from exc
+
+
+def _shown(path: Path, root: Path) -> str:
+    path = Path(path).resolve()
+    try:
+        return path.relative_to(Path(root).resolve()).as_posix()
+    except ValueError:
+        return str(path)
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("pass_a", type=Path, help="folder of standoff files of the first pass")
-    parser.add_argument("pass_b", type=Path, help="folder of standoff files of the second pass")
-    parser.add_argument("--out", type=Path, help="write <out>.json (figures and disagreements) and <out>.md (tables)")
+    parser.add_argument("pass_a", type=Path, help="converted folder of the first pass (<doc>.json and tables/)")
+    parser.add_argument("pass_b", type=Path, help="converted folder of the second pass")
+    parser.add_argument("--gold", type=Path, default=None,
+                        help="folder of the gold annotations: also write threeway.json and threeway.md")
+    parser.add_argument("--out", type=Path, default=None, help="folder of the reports (default: annotations/reports/)")
 
 
 def run(args) -> int:
-    a, b = standoff.read_all(args.pass_a), standoff.read_all(args.pass_b)
-    if not a or not b:
-        print(f"FAILED: no standoff files in {args.pass_a if not a else args.pass_b}")
+    from .inventory import default_inventory
+
+    try:
+        inv = default_inventory(args.root)
+        a, b = read_pass(args.pass_a), read_pass(args.pass_b)
+        report = compare(a, b, inv, read_pass_conflicts(args.pass_a), read_pass_conflicts(args.pass_b))
+        la, lb = _shown(args.pass_a, args.root), _shown(args.pass_b, args.root)
+        report["passes"] = {"A": la, "B": lb}
+        out = Path(args.out) if args.out else Layout(args.root).annotations / "reports"
+        files = {out / "agreement.json": dump_json(report).encode("utf-8"),
+                 out / "agreement.md": agreement_markdown(report, la, lb).encode("utf-8")}
+        extra = ""
+        if args.gold is not None:
+            gold = read_pass(args.gold)
+            docs = set(a) | set(b)
+            gold = {d: g for d, g in gold.items() if d in docs}
+            items = threeway({"A": a, "B": b, "G": gold}, inv)
+            labels = {"A": la, "B": lb, "G": _shown(args.gold, args.root)}
+            files[out / "threeway.json"] = dump_json({"format": THREEWAY_FORMAT, "sources": labels,
+                                                      "documents": sorted(docs), "items": items}).encode("utf-8")
+            files[out / "threeway.md"] = threeway_markdown(items, ["A", "B", "G"], labels).encode("utf-8")
+            extra = f"; {len(items)} three-way items, {sum(i['status'] != 'A=B=G' for i in items)} to adjudicate"
+        write_files_atomically(files)
+    except AgreementError as exc:
+        print(f"pactnews agreement: {exc}", file=sys.stderr)
         return 1
-    result = compare(a, b, default_inventory(args.root))
-    table = markdown_table(result)
-    print(table, end="")
-    if args.out:
-        dis = disagreements(a, b)
-        atomic_write_text(args.out.with_suffix(".json"), dump_json({**result, "disagreements": dis}))
-        atomic_write_text(args.out.with_suffix(".md"), table)
-        print(f"Agreement over {len(result['documents'])} documents, {len(dis)} disagreements: {args.out}.json, {args.out}.md")
-    return 0
-
-
-def adjudication_outcome(item: dict, a: dict, b: dict, gold: dict) -> tuple[str, str, str, str]:
-    """(A's version, B's version, gold's version, which pass the gold followed).
-
-    Every span at the item's offsets counts: two claims on one span read "X; Y".
-    """
-    key = (item["start"], item["end"])
-
-    def at(docs):
-        spans = [s for s in docs.get(item["document_id"], {}).get(item["layer"], []) if (s["start"], s["end"]) == key]
-        return "; ".join(sorted(_describe(s, item["layer"]) for s in spans)) or "—"
-
-    da, db, dg = at(a), at(b), at(gold)
-    if dg == da and dg == db:
-        followed = "both"
-    elif dg == da:
-        followed = "A"
-    elif dg == db:
-        followed = "B"
-    else:
-        followed = "neither"
-    return da, db, dg, followed
-
-
-def decision_log(a: dict, b: dict, gold: dict, rationale: dict[int, str], rules: dict[str, str]) -> str:
-    """ADJUDICATION.md: every disagreement between the passes, what the gold says, and why."""
-    items = disagreements(a, b)
-    counts: dict[str, int] = {}
-    rows = []
-    for i, item in enumerate(items):
-        da, db, dg, followed = adjudication_outcome(item, a, b, gold)
-        counts[followed] = counts.get(followed, 0) + 1
-        why = rationale.get(i, "")
-        text = item["text"].replace("|", "\\|").replace("\n", " ")
-        if len(text) > 70:
-            text = text[:67] + "..."
-        cell = lambda s: s.replace("|", "\\|")  # noqa: E731
-        rows.append(f"| {i} | {item['document_id'][:3]} | {item['layer']} | {item['start']}:{item['end']} | {text} | "
-                    f"{cell(da)} | {cell(db)} | {cell(dg)} | {followed} | {cell(why)} |")
-    lines = [
-        "# Adjudication log",
-        "",
-        "Generated by `pactnews adjudication-log` from the two passes (`annotations/passes/A`,",
-        "`annotations/passes/B`), the gold (`annotations/*.json`) and the adjudicator's rationale",
-        "(`annotations/passes/adjudicated/rationale.yaml`). One row per disagreement between the",
-        "passes: what each pass said at those offsets, what the gold says, which pass the gold",
-        "follows, and the reason (a decision rule below, or a note).",
-        "",
-        f"{len(items)} disagreements; the gold follows "
-        + ", ".join(f"{k}: {v}" for k, v in sorted(counts.items())) + ".",
-        "",
-        "## Decision rules",
-        "",
-    ]
-    lines += [f"- **{k}**: {v}" for k, v in rules.items()] or ["(none)"]
-    lines += ["", "## Decisions", "",
-              "| # | doc | layer | offsets | text | pass A | pass B | gold | follows | reason |",
-              "|---:|---|---|---|---|---|---|---|---|---|", *rows]
-    return "\n".join(lines) + "\n"
-
-
-def parse_rationale(raw: dict) -> tuple[dict[int, str], dict[str, str]]:
-    rules = {str(k): str(v) for k, v in (raw.get("rules") or {}).items()}
-    out: dict[int, str] = {}
-    for key, why in (raw.get("decisions") or {}).items():
-        key = str(key)
-        lo, _, hi = key.partition("-")
-        for i in range(int(lo), int(hi or lo) + 1):
-            out[i] = str(why)
-    return out, rules
-
-
-def add_arguments_adjudication_log(parser) -> None:
-    parser.add_argument("--rationale", type=Path, default=None,
-                        help="YAML with `rules: {D1: text}` and `decisions: {index or lo-hi: rule id or note}`")
-
-
-def run_adjudication_log(args) -> int:
-    import yaml
-
-    from .repo import Layout
-
-    layout = Layout(args.root)
-    a, b = standoff.read_all(layout.passes / "A"), standoff.read_all(layout.passes / "B")
-    gold = standoff.read_all(layout.annotations)
-    path = args.rationale or layout.passes / "adjudicated" / "rationale.yaml"
-    raw = yaml.safe_load(path.read_text(encoding="utf-8")) if path.is_file() else {}
-    rationale, rules = parse_rationale(raw or {})
-    text = decision_log(a, b, gold, rationale, rules)
-    atomic_write_text(layout.annotations / "ADJUDICATION.md", text)
-    missing = len(disagreements(a, b)) - len(rationale)
-    print(f"Logged {len(disagreements(a, b))} decisions ({missing} without a stated reason): annotations/ADJUDICATION.md")
+    except OSError as exc:
+        where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
+        print(f"pactnews agreement: {where}{exc.strerror or exc}", file=sys.stderr)
+        return 1
+    except (KeyError, TypeError, ValueError) as exc:  # a record of the wrong shape: validate's business, told in one line
+        print(f"pactnews agreement: an annotation record has an unexpected shape ({type(exc).__name__}: {exc}); "
+              "run `pactnews validate` on the passes", file=sys.stderr)
+        return 1
+    print(f"Wrote {', '.join(_shown(p, args.root) for p in files)} ({len(report['documents'])} documents{extra})")
     return 0

@@ -81,6 +81,7 @@ class Context:
     features: dict
     schemas: dict
     records: list  # corpus/metadata.yaml, read once
+    conflict_table: list | None = None  # annotations/tables/conflicts.json; None: no conflict reviewed yet
 
     @property
     def layout(self) -> Layout:
@@ -117,8 +118,9 @@ def _make_context(root: Path) -> Context:
     cluster_table = tables.read_clusters(layout.cluster_table) if layout.cluster_table.is_file() else {}
     features = feats.all_features(inv, rule_names)
     schemas = {c: config_schema(f, c, info, inv) for c, f in features.items()}
+    conflict_table = tables.read_conflicts(layout.conflict_table) if layout.conflict_table.is_file() else None
     return Context(Path(root), inv, info, rules, rule_names, entity_table, cluster_table, features, schemas,
-                   read_metadata(layout))
+                   read_metadata(layout), conflict_table)
 
 
 def check_version(version: str, where: Path) -> None:
@@ -216,66 +218,12 @@ def clean_check_stage(items: list[dict]) -> list[str]:
     return errors
 
 
-def check_stage(items: list[dict], ctx: Context) -> list[str]:
-    """What the build itself needs to be true: offsets exact, values known, references resolve.
-
-    The full rule set is pactnews.validate's; these checks keep the build
-    from writing a wrong dataset when it is not available.
-    """
-    errors = []
-    encoders = feats.encoders(ctx.inv)
-    for item in items:
-        doc_id, text = item["record"]["id"], item["text"]
-        ann = item["annotation"]
-        if ann is None:
-            continue
-        where = f"annotations/{doc_id}.json"
-        if ann["document_id"] != doc_id:
-            errors.append(f"[File {where} Doc {doc_id}]: [build-document-id] document_id is {ann['document_id']!r}")
-        if ann["text_sha256"] != sha256_text(text):
-            errors.append(f"[File {where} Doc {doc_id}]: [build-text-hash] text_sha256 {ann['text_sha256']} does not match "
-                          f"the clean text ({sha256_text(text)}); the offsets refer to another text version")
-            continue
-        ids = {}
-        for layer in standoff.LAYERS:
-            for rec in ann[layer]:
-                loc = f"[File {where} Doc {doc_id} Span {rec.get('id')}]"
-                if rec.get("id") in ids:
-                    errors.append(f"{loc}: [build-duplicate-id] id used twice")
-                ids[rec.get("id")] = (layer, rec)
-                for fld in standoff.FIELDS[layer]:
-                    names = encoders.get((layer, fld))
-                    if names is not None and rec.get(fld) not in names and not (fld != "label" and rec.get(fld) is None):
-                        errors.append(f"{loc}: [build-unknown-value] {layer}.{fld} is {rec.get(fld)!r}; expected one of {sorted(names)}")
-                if layer == "relations":
-                    continue
-                s, e = rec.get("start"), rec.get("end")
-                if not (isinstance(s, int) and isinstance(e, int) and 0 <= s < e <= len(text)):
-                    errors.append(f"{loc}: [build-bad-offsets] [{s}:{e}] is not a span of the {len(text)}-character text")
-                elif text[s:e] != rec.get("text"):
-                    errors.append(f"{loc}: [build-span-text-mismatch] span text is {rec.get('text')!r} but text[{s}:{e}] is {text[s:e]!r}")
-                eid = rec.get("entity_id")
-                if eid is not None and eid not in ctx.entity_table:
-                    errors.append(f"{loc}: [build-unknown-entity] entity_id {eid!r} is not in annotations/tables/entities.json")
-                if layer == "claims" and rec.get("cluster_id") not in ctx.cluster_table:
-                    errors.append(f"{loc}: [build-unknown-cluster] cluster_id {rec.get('cluster_id')!r} is not in annotations/tables/claim_clusters.json")
-        for rel in ann["relations"]:
-            for end in ("from_id", "to_id"):
-                if rel.get(end) not in ids:
-                    errors.append(f"[File {where} Doc {doc_id} Span {rel.get('id')}]: [build-dangling-relation] {end} {rel.get(end)!r} names no span")
-        per_claim: dict[tuple[str, str], list[str]] = {}
-        for rel in ann["relations"]:
-            per_claim.setdefault((rel.get("from_id"), rel.get("label")), []).append(rel.get("id"))
-        for (claim, label), rel_ids in sorted(per_claim.items(), key=str):
-            if len(rel_ids) > 1:
-                errors.append(f"[File {where} Doc {doc_id} Span {claim}]: [build-ambiguous-relation] {len(rel_ids)} {label} relations {rel_ids}; a claim has at most one")
-    return errors
-
-
-def validate_stage(items: list[dict], ctx: Context, validate) -> tuple[list[str], list[str]]:
+def validate_stage(items: list[dict], ctx: Context) -> tuple[list[str], list[str]]:
     """pactnews.validate over the annotated documents of a batch: (errors, warnings)."""
+    from .validate import validate_documents as validate
+
     docs = {i["record"]["id"]: i["annotation"] for i in items if i["annotation"] is not None}
-    if validate is None or not docs:
+    if not docs:
         return [], []
     texts = {i["record"]["id"]: i["text"] for i in items if i["annotation"] is not None}
     errors, warnings = [], []
@@ -306,7 +254,9 @@ def documents_stage(items: list[dict], ctx: Context) -> pa.Table:
         meta["cleaning"] = {n: item["cleaning_counts"].get(n, 0) for n in ctx.rule_names}
         row = {"id": rec["id"], "title": _str(rec.get("title")), "text": text, "metadata": meta}
         by_id = {r["id"]: (layer, r) for layer in standoff.SPAN_LAYERS for r in ann[layer]}
-        links = {(r["from_id"], r["label"]): r["to_id"] for r in ann["relations"]}
+        links: dict[tuple[str, str], list[str]] = {}
+        for r in sorted(ann["relations"], key=standoff.sort_key("relations")):
+            links.setdefault((r["from_id"], r["label"]), []).append(r["to_id"])
         for layer in standoff.LAYERS:
             out = []
             for r in sorted(ann[layer], key=standoff.sort_key(layer)):
@@ -314,30 +264,32 @@ def documents_stage(items: list[dict], ctx: Context) -> pa.Table:
                 if layer in ("entities", "attributions"):
                     span["entity_name"] = names.get(r.get("entity_id"))
                 if layer == "claims":
-                    span.update(_claim_links(r, links, by_id, names))
+                    span.update(_claim_links(r, links, by_id, names, ctx.inv))
                 out.append(span)
             row[layer] = out
         rows.append(row)
     return pa.Table.from_pylist(rows, schema=ctx.schemas["documents"])
 
 
-def _claim_links(claim: dict, links: dict, by_id: dict, names: dict) -> dict:
-    """The resolved source (canonical entity name, SOURCE text or 'author') and cue of a claim."""
-    src_layer, src = by_id.get(links.get((claim["id"], "claim_source")), (None, None))
-    _, cue = by_id.get(links.get((claim["id"], "claim_cue")), (None, None))
-    if src is None:
-        source = "author" if claim.get("source_type") == "author" else None
-    elif src_layer == "entities":
-        source = names.get(src.get("entity_id"), src["text"])
-    else:
-        source = src["text"]
+def _claim_links(claim: dict, links: dict, by_id: dict, names: dict, inv: Inventory) -> dict:
+    """The resolved sources (canonical entity names or SOURCE texts, joined by ' + '; the source type for the
+    author's voice or an implicit source), the cue and the linked time expression of a claim."""
+    sources = [by_id[t] for t in links.get((claim["id"], inv.role("source_relation")), []) if t in by_id]
+    cues = [by_id[t][1] for t in links.get((claim["id"], inv.role("cue_relation")), []) if t in by_id]
+    cue = cues[0] if cues else None
+    timex = by_id.get(claim.get("time_id"), (None, None))[1]
+    shown = [names.get(r.get("entity_id"), r["text"]) if layer == "entities" else r["text"] for layer, r in sources]
+    first = sources[0][1] if sources else None
     return {
-        "source_id": src["id"] if src else None,
-        "source": source,
-        "source_text": src["text"] if src else None,
-        "source_entity_id": src.get("entity_id") if src else None,
+        "source_id": first["id"] if first else None,
+        "source": " + ".join(shown) if shown else claim.get("source_type"),
+        "source_text": " + ".join(r["text"] for _, r in sources) if sources else None,
+        "source_entity_id": first.get("entity_id") if first else None,
+        "source_entity_ids": [r.get("entity_id") for _, r in sources if r.get("entity_id")],
         "cue_id": cue["id"] if cue else None,
         "cue_text": cue["text"] if cue else None,
+        "time_text": timex["text"] if timex else None,
+        "time_value": timex["value"] if timex else None,
     }
 
 
@@ -360,8 +312,8 @@ MEMBERS_PER_ROW_GROUP = 100_000
 
 
 def clusters_stage(claims: pa.Table, dcts: dict[str, str], cluster_table: dict, schema: pa.Schema,
-                   cluster_ids: list[str] | None = None):
-    """Row groups of `claim_clusters`: one row per cluster with members, documents, DCTs, figures, conflict flag.
+                   cluster_ids: list[str] | None = None, conflicts: dict | None = None):
+    """Row groups of `claim_clusters`: one row per cluster with members, documents, DCTs and its conflicts.
 
     The claims are sorted by cluster with Arrow and each cluster's members are
     assembled as Arrow arrays; only the claims that report a figure become
@@ -383,7 +335,8 @@ def clusters_stage(claims: pa.Table, dcts: dict[str, str], cluster_table: dict, 
     wanted = sorted(set(cluster_table) | set(bounds)) if cluster_ids is None else sorted(cluster_ids)
     for cid in wanted:
         lo, hi = bounds.get(cid, (0, 0))
-        parts.append(cluster_row(cid, claims.slice(lo, hi - lo), dcts, dct_keys, dct_values, cluster_table, schema))
+        parts.append(cluster_row(cid, claims.slice(lo, hi - lo), dcts, dct_keys, dct_values, cluster_table, schema,
+                                 (conflicts or {}).get(cid, [])))
         members += hi - lo
         if len(parts) == CLUSTERS_PER_ROW_GROUP or members >= MEMBERS_PER_ROW_GROUP:
             yield pa.concat_tables(parts)
@@ -393,8 +346,9 @@ def clusters_stage(claims: pa.Table, dcts: dict[str, str], cluster_table: dict, 
 
 
 def cluster_row(cid: str, claims: pa.Table, dcts: dict[str, str], dct_keys: pa.Array, dct_values: pa.Array,
-                cluster_table: dict, schema: pa.Schema) -> pa.Table:
-    """One `claim_clusters` row from the cluster's claims (sorted by document and offsets)."""
+                cluster_table: dict, schema: pa.Schema, conflicts: list[tuple[str, str]]) -> pa.Table:
+    """One `claim_clusters` row from the cluster's claims (sorted by document and offsets); its conflicts are
+    the kept conflicts of the conflicts table with a member in it, [(conflict id, type class index)]."""
     doc_ids = claims.column("document_id").combine_chunks()
     columns = {
         "document_id": doc_ids, "dct": pc.take(dct_values, pc.index_in(doc_ids, value_set=dct_keys)),
@@ -409,12 +363,6 @@ def cluster_row(cid: str, claims: pa.Table, dcts: dict[str, str], dct_keys: pa.A
     struct = pa.StructArray.from_arrays([member_column(f.name) for f in member_type], fields=list(member_type))
     members = pa.ListArray.from_arrays(pa.array([0, len(struct)], pa.int32()), struct, type=schema.field("members").type)
     docs = sorted(set(doc_ids.unique().to_pylist()))
-    with_figure = claims.filter(pc.is_valid(claims.column("quantity_value")))
-    figures: dict[tuple, list[dict]] = {}
-    for m in with_figure.select(["document_id", "id", "quantity_value", "quantity_unit"]).to_pylist():
-        figures.setdefault((m["quantity_value"], m["quantity_unit"] or ""), []).append(
-            {"document_id": m["document_id"], "claim_id": m["id"]})
-    values = sorted({v for v, _ in figures})
     row = {
         "cluster_id": [cid],
         "proposition": [(cluster_table.get(cid) or {}).get("proposition")],
@@ -422,28 +370,12 @@ def cluster_row(cid: str, claims: pa.Table, dcts: dict[str, str], dct_keys: pa.A
         "documents": [docs],
         "dcts": [[dcts.get(d) for d in docs]],
         "members": members,
-        "figures": [[{"value": v, "unit": u or None, "num_claims": len(figures[(v, u)])} for v, u in sorted(figures)]],
-        "conflict": [len(values) > 1],
-        "conflict_basis": [_conflict_basis(values, figures)],
+        "conflict": [bool(conflicts)],
+        "conflict_types": [sorted({t for _, t in conflicts})],
+        "conflict_ids": [[c for c, _ in conflicts]],
     }
     return pa.Table.from_arrays([row[f.name] if isinstance(row[f.name], pa.Array) else pa.array(row[f.name], f.type)
                                  for f in schema], schema=schema)
-
-
-def _number(v: float) -> str:
-    return str(int(v)) if float(v).is_integer() else repr(v)
-
-
-def _conflict_basis(values: list[float], figures: dict) -> str:
-    if not values:
-        return "no claim reports a numeric figure"
-    parts = []
-    for v in values:
-        cited = [f"{m['document_id']}/{m['claim_id']}" for (fv, _), ms in sorted(figures.items()) if fv == v for m in ms]
-        parts.append(f"{_number(v)} ({', '.join(cited)})")
-    if len(values) == 1:
-        return "one figure reported: " + parts[0]
-    return f"{len(values)} different figures reported: " + "; ".join(parts)
 
 
 # ---------------------------------------------------------------- one batch
@@ -458,32 +390,17 @@ class BatchResult:
     warnings: list = field(default_factory=list)
     stats: dict = field(default_factory=dict)
     dcts: dict = field(default_factory=dict)
+    claims: list = field(default_factory=list)  # conflict_inputs of the batch, when there is a conflicts table
     without_annotations: int = 0
     tally: object = None
 
 
 _CTX: Context | None = None
-_VALIDATE = None
 
 
 def _init_worker(ctx: Context) -> None:
-    global _CTX, _VALIDATE
+    global _CTX
     _CTX = ctx
-    _VALIDATE = load_validator()
-
-
-def load_validator():
-    """pactnews.validate.validate_documents (the per-document checks; the tables are checked once, by
-    build_data) when pactnews.validate exists, else None."""
-    try:
-        from .validate import validate_documents
-    except ModuleNotFoundError as exc:
-        if exc.name in ("pactnews.validate",):
-            return None
-        raise
-    except ImportError:
-        return None
-    return validate_documents
 
 
 def table_incidents(ctx: Context) -> tuple[list[str], list[str]]:
@@ -506,13 +423,15 @@ def process_batch(job: tuple[int, list[dict]]) -> BatchResult:
     items, result.hashes, result.errors = read_batch(ctx, records)
     items = clean_stage(items, ctx.rules)
     result.errors += clean_check_stage(items)
-    if _VALIDATE is not None:
-        errors, result.warnings = validate_stage(items, ctx, _VALIDATE)
-        result.errors += errors
-    else:
-        result.errors += check_stage(items, ctx)
+    errors, result.warnings = validate_stage(items, ctx)
+    result.errors += errors
     if result.errors:
         return result
+    if ctx.conflict_table is not None:
+        from .validate import conflict_inputs
+
+        result.claims = [c for i in items if i["annotation"] is not None
+                         for c in conflict_inputs(i["annotation"], ctx.entity_table, ctx.inv)]
     result.without_annotations = sum(1 for i in items if i["annotation"] is None)
     result.dcts = {i["record"]["id"]: (i["record"].get("dct") or {}).get("value") for i in items}
     docs = documents_stage(items, ctx)
@@ -647,16 +566,18 @@ def build_data(ctx: Context, dest: Path, num_proc: int = 1, progress: bool | Non
         raise BuildError([f"[File annotations/{s}]: [build-unknown-document] no document {Path(s).stem!r} in corpus/metadata.yaml"
                           for s in strays], f"FAILED: {len(strays)} annotation file(s) for unknown documents; nothing written")
     n_shards = max(1, math.ceil(len(records) / DOCS_PER_SHARD))
-    writers = {c: ShardWriter(dest / "data" / c, ctx.schemas[c], n_shards) for c in feats.CONFIGS if c != "claim_clusters"}
+    writers = {c: ShardWriter(dest / "data" / c, ctx.schemas[c], n_shards) for c in feats.CONFIGS
+               if c not in ("claim_clusters", "conflicts")}
     report = Report(documents=len(records), version=str(ctx.info["version"]))
     report.hashes = source_hashes(layout)
     report.stats = {"token_view": {}, "cleaning": {n: 0 for n in ctx.rule_names}}
-    report.validated = load_validator() is not None
+    report.validated = True  # one gate: every batch goes through pactnews.validate
     errors: list[str] = []
     if report.validated:
         errors, report.warnings = table_incidents(ctx)
     seen_errors: set[str] = set()  # a line several batches report is shown once
     dcts: dict[str, str] = {}
+    claims: list[dict] = []  # for the conflicts check and config (only with a conflicts table)
     bar = _progress(len(records), "build", progress)
     t0 = time.perf_counter()
     try:
@@ -677,6 +598,7 @@ def build_data(ctx: Context, dest: Path, num_proc: int = 1, progress: bool | Non
                 for k, v in counts.items():
                     report.stats[group][k] = report.stats[group].get(k, 0) + v
             dcts.update(result.dcts)
+            claims += result.claims
             report.without_annotations += result.without_annotations
             if report.tally is None:
                 report.tally = result.tally
@@ -686,6 +608,10 @@ def build_data(ctx: Context, dest: Path, num_proc: int = 1, progress: bool | Non
         bar.close()
         for w in writers.values():
             w.close()
+    if not errors and ctx.conflict_table is not None:
+        from .validate import check_conflicts
+
+        errors += [i.format() for i in check_conflicts(ctx.conflict_table, claims, ctx.inv)]
     if errors:
         shown = errors[:MAX_ERRORS_SHOWN]
         if len(errors) > len(shown):
@@ -700,6 +626,7 @@ def build_data(ctx: Context, dest: Path, num_proc: int = 1, progress: bool | Non
         report.rows[config] = w.rows
         report.files[config] = sorted(w.files)
     t1 = time.perf_counter()
+    cluster_conflicts = conflicts_by_cluster(ctx, claims)
     folder = dest / "data" / "claim_clusters"
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / shard_name(0, 1)
@@ -708,11 +635,18 @@ def build_data(ctx: Context, dest: Path, num_proc: int = 1, progress: bool | Non
         # one pass over the staged claims per group of clusters: memory follows the group, not the corpus
         for group in cluster_groups(report.files["claims"], ctx.cluster_table):
             parts = clusters_stage(read_claims(report.files["claims"], ctx.schemas["claims"], set(group)), dcts,
-                                   ctx.cluster_table, ctx.schemas["claim_clusters"], group)
+                                   ctx.cluster_table, ctx.schemas["claim_clusters"], group, cluster_conflicts)
             for part in parts:
                 writer.write_table(part)
                 report.rows["claim_clusters"] += part.num_rows
     report.files["claim_clusters"] = [path]
+    folder = dest / "data" / "conflicts"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / shard_name(0, 1)
+    table = conflicts_stage(ctx, claims)
+    _write_single(path, table, ctx.schemas["conflicts"])
+    report.rows["conflicts"] = table.num_rows
+    report.files["conflicts"] = [path]
     for config, files in report.files.items():
         report.nbytes[config] = sum(uncompressed_size(p) for p in files)
     report.timings = {"per_document_stages": t1 - t0, "claim_clusters": time.perf_counter() - t1}
@@ -726,7 +660,54 @@ def build_data(ctx: Context, dest: Path, num_proc: int = 1, progress: bool | Non
 
 
 CLUSTER_INPUT = ("document_id", "id", "start", "end", "text", "source", "source_type", "cue_text",
-                 "factuality", "cluster_id", "quantity_value", "quantity_unit")
+                 "factuality", "modality", "time_value", "cluster_id", "quantity_value", "quantity_high",
+                 "quantity_approximation", "quantity_unit")
+
+
+def _write_single(path: Path, table: pa.Table, schema: pa.Schema) -> None:
+    with pq.ParquetWriter(path, schema, **PARQUET_OPTIONS) as writer:
+        writer.write_table(table)
+
+
+def kept_conflicts(ctx: Context) -> list[dict]:
+    kept = ctx.inv.value_role("conflict_status", "kept")
+    return [e for e in ctx.conflict_table or [] if e["status"] == kept]
+
+
+def conflicts_by_cluster(ctx: Context, claims: list[dict]) -> dict[str, list[tuple[str, str]]]:
+    """cluster id -> [(conflict id, type class index)] of the kept conflicts with a member in the cluster."""
+    cluster_of = {(c["document_id"], c["id"]): c["cluster_id"] for c in claims}
+    out: dict[str, list[tuple[str, str]]] = {}
+    for e in kept_conflicts(ctx):
+        for cid in sorted({cluster_of[(m["document_id"], m["claim_id"])] for m in e["members"]}):
+            out.setdefault(cid, []).append((e["conflict_id"], ctx.inv.conflict_types.index(e["type"])))
+    return out
+
+
+def conflicts_stage(ctx: Context, claims: list[dict]) -> pa.Table:
+    """The `conflicts` config: one row per kept conflict, each member resolved to its claim."""
+    by_key = {(c["document_id"], c["id"]): c for c in claims}
+    inv = ctx.inv
+    types, origins = inv.conflict_types, list(inv.conflict_section("origins"))
+    facts, modal = inv.values("factuality"), inv.values("modality")
+    rows = []
+    for e in kept_conflicts(ctx):
+        members = []
+        for m in e["members"]:
+            c = by_key[(m["document_id"], m["claim_id"])]
+            members.append({
+                "document_id": m["document_id"], "claim_id": m["claim_id"], "cluster_id": c["cluster_id"],
+                "start": c["start"], "end": c["end"], "text": c["text"], "source": c["source"],
+                "factuality": facts.index(c["factuality"]), "modality": modal.index(c["modality"]),
+                "attribute": m["attribute"], "value": m["value"],
+            })
+        rows.append({
+            "conflict_id": e["conflict_id"], "type": types.index(e["type"]), "origin": origins.index(e["origin"]),
+            "rule": e["rule"], "cluster_ids": sorted({m["cluster_id"] for m in members}),
+            "documents": sorted({m["document_id"] for m in members}), "members": members,
+            "rationale": e["rationale"],
+        })
+    return pa.Table.from_pylist(rows, schema=ctx.schemas["conflicts"])
 
 
 def cluster_groups(files: list[Path], cluster_table: dict, budget: int | None = None) -> list[list[str]]:
@@ -965,8 +946,6 @@ def run(args) -> int:
     for w in report.warnings:
         print(f"warning: {w}")
     info_version = report.version
-    if not report.validated:
-        print("warning: pactnews.validate is not available; only the build's own integrity checks ran")
     if report.without_annotations:
         print(f"warning: {report.without_annotations} of {report.documents} documents have no annotation file; "
               "their layers are empty")

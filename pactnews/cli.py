@@ -13,7 +13,7 @@ VERBS = {
     "validate": ("pactnews.validate", "Validate the corpus and annotations; print every failure."),
     "schemas": ("pactnews.schemas", "Export the generated schemas (pandera, Label Studio config) to schemas/."),
     "agreement": ("pactnews.agreement", "Measure agreement between two annotation passes."),
-    "adjudication-log": ("pactnews.agreement", "Write annotations/ADJUDICATION.md: every disagreement between the passes and the gold's decision."),
+    "adjudication-log": ("pactnews.adjudication", "Write annotations/ADJUDICATION.md: every item of the three-way comparison, the gold's decision and its logged rule."),
     "preannotate": ("pactnews.preannotate", "Pre-annotate documents and score the pre-annotator against the gold."),
     "annotate": ("pactnews.labelstudio.commands", "Start a local Label Studio with the corpus loaded."),
     "pull": ("pactnews.labelstudio.commands", "Pull annotations from Label Studio into annotations/."),

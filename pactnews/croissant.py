@@ -61,6 +61,8 @@ def _enum_id(vocab: tuple[str, str]) -> str:
         return "ner_tag_names"
     if field == "label":
         return f"{layer}_labels"
+    if layer == "conflicts":
+        return f"conflict_{field}_values"
     return f"{field}_values"
 
 
@@ -69,8 +71,13 @@ def _vocabularies(inv) -> dict[tuple[str, str], list[str]]:
     for layer in FIELDS:
         names = class_names(inv, layer, "label")
         out[(layer, "label")] = names
-    out[("claims", "source_type")] = inv.values("source_type")
-    out[("claims", "factuality")] = inv.values("factuality")
+    for layer in FIELDS:
+        for field in FIELDS[layer]:
+            names = class_names(inv, layer, field)
+            if field != "label" and names:
+                out[(layer, field)] = names
+    out[("conflicts", "type")] = inv.conflict_types
+    out[("conflicts", "origin")] = list(inv.conflict_section("origins"))
     out[("ner", "ner_tags")] = inv.ner_tags
     return out
 

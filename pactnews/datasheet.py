@@ -94,7 +94,7 @@ class Tally:
     layer_none: Counter = field(default_factory=Counter)  # layer -> documents without a record (or gold file)
     labels: dict = field(default_factory=dict)  # (layer, label) -> records; the inventory's labels first
     label_docs: Counter = field(default_factory=Counter)  # (layer, label) -> documents with one
-    attributes: dict = field(default_factory=dict)  # claims attribute -> value -> claims
+    attributes: dict = field(default_factory=dict)  # claims or timexes attribute -> value -> records
     quantity_claims: int = 0
     mentions: Counter = field(default_factory=Counter)  # entity id -> mentions
     entity_docs: Counter = field(default_factory=Counter)  # entity id -> documents
@@ -115,7 +115,7 @@ class Tally:
         keys += [("relations", rel) for rel in inv.relation_types]
         t.labels = dict.fromkeys(keys, 0)
         t.doc_labels = {k: {} for k in keys} if t.detail else {}
-        t.attributes = {a: Counter() for a in inv.raw["values"]}
+        t.attributes = {a: Counter() for layer in ("claims", "timexes") for a in inv.attributes(layer) if inv.has_values(a)}
         return t
 
     def add_record(self, rec: dict) -> None:
@@ -182,8 +182,10 @@ class Tally:
         self.entity_docs.update(set(ids))
         self.person_ids.update(e["entity_id"] for e in entities if e["label"] == "PERSON")
         claims = doc.get("claims", [])
+        timexes = doc.get("timexes", [])
         for attribute, counter in self.attributes.items():
-            counter.update(map(itemgetter(attribute), claims))
+            counter.update(map(itemgetter(attribute), claims if claims and attribute in claims[0] else timexes
+                               if timexes and attribute in timexes[0] else []))
         self.quantity_claims += sum(1 for c in claims if c.get("quantity_value") is not None)
         clusters = list(map(_CLUSTER_ID, claims))
         self.cluster_claims.update(clusters)
@@ -293,10 +295,12 @@ class Built:
 
 @dataclass
 class Conflicts:
-    """The shipped claim clusters whose figures differ."""
+    """The shipped conflicts (rows of the `conflicts` config) and the review counts of the conflicts table."""
 
     total: int
-    clusters: list  # every one, as rows, for a small corpus; else the first CONFLICT_LIMIT, with counts only
+    rows: list  # every one for a small corpus; else the first CONFLICT_LIMIT
+    by_type: Counter  # (type name, origin name) -> kept conflicts
+    dismissed: Counter  # rule -> detector findings dismissed by a reader
 
 
 @dataclass
@@ -311,7 +315,8 @@ class Sources:
     agreement: dict | None
     preannotation: dict | None
     passes: dict
-    rationale: dict | None
+    adjudication: dict | None  # annotations/reports/adjudication.json (pactnews adjudication-log)
+    changelog_text: str
     guidelines_version: str | None
     changelog_entry: bool
     built: dict
@@ -475,45 +480,23 @@ def example_index(config: str, rows) -> int | None:
     return next((i for i, keep in enumerate(wanted(rows).to_pylist()) if keep), None)
 
 
-CONFLICT_DETAIL = ("cluster_id", "proposition", "conflict_basis", "members")
-CONFLICT_SUMMARY = ("cluster_id", "proposition", "num_claims", "documents", "figures")
-
-
-def read_conflicts(data_dir: Path, detail: bool) -> Conflicts | None:
-    """The claim clusters with `conflict` set, read batch by batch from the columns the documents show.
-
-    detail: every such cluster with its members (a small corpus); else the number of them and
-    the first CONFLICT_LIMIT with their counts and figures, members left unread.
-    """
-    import pyarrow.compute as pc
+def read_conflicts(data_dir: Path, inv: Inventory, table: list | None) -> Conflicts | None:
+    """The `conflicts` config (types and origins as names) and the dismissals of the conflicts table;
+    None when there is no conflicts table (no conflict reviewed yet)."""
     import pyarrow.parquet as pq
 
-    files = _parquet_files(data_dir, "claim_clusters")
-    if not sum(pq.ParquetFile(p).metadata.num_rows for p in files):
+    if table is None:
         return None
-    columns = list(CONFLICT_DETAIL if detail else CONFLICT_SUMMARY) + ["conflict"]
-    total, clusters = 0, []
-    for path in files:
-        parquet = pq.ParquetFile(path)
-        groups = []
-        for g in range(parquet.num_row_groups):
-            n = pc.sum(parquet.read_row_group(g, columns=["conflict"]).column("conflict")).as_py() or 0
-            total += n
-            groups += [g] if n else []
-        if not groups or (not detail and len(clusters) >= CONFLICT_LIMIT):
-            continue
-        for batch in parquet.iter_batches(batch_size=batch_rows("claim_clusters"), row_groups=groups, columns=columns):
-            hits = batch.filter(batch.column("conflict"))
-            if not detail:
-                hits = hits.slice(0, CONFLICT_LIMIT - len(clusters))
-                documents = pc.list_value_length(hits.column("documents")).to_pylist()
-                hits = hits.drop_columns(["documents"])
-                clusters += [dict(row, num_documents=n) for row, n in zip(hits.to_pylist(), documents)]
-                if len(clusters) >= CONFLICT_LIMIT:
-                    break
-            else:
-                clusters += hits.to_pylist()
-    return Conflicts(total, clusters)
+    types, origins = inv.conflict_types, list(inv.conflict_section("origins"))
+    rows = []
+    for path in _parquet_files(data_dir, "conflicts"):
+        rows += pq.read_table(path).to_pylist()
+    for r in rows:
+        r["type"], r["origin"] = types[r["type"]], origins[r["origin"]]
+    dismissed = inv.value_role("conflict_status", "dismissed")
+    return Conflicts(len(rows), rows[:CONFLICT_LIMIT] if len(rows) > CONFLICT_LIMIT else rows,
+                     Counter((r["type"], r["origin"]) for r in rows),
+                     Counter(e["rule"] for e in table if e["status"] == dismissed))
 
 
 def read_sources(layout: Layout, data_dir: Path | None = None, front_matter: str | None = None,
@@ -549,8 +532,8 @@ def read_sources(layout: Layout, data_dir: Path | None = None, front_matter: str
     agreement = _json(reports / "agreement.json", layout) if (reports / "agreement.json").is_file() else None
     pre = reports / "preannotation_scores.json"
     preannotation = _json(pre, layout) if pre.is_file() else None
-    rationale_path = layout.passes / "adjudicated" / "rationale.yaml"
-    rationale = _yaml(rationale_path, layout) if rationale_path.is_file() else None
+    adjudicated = reports / "adjudication.json"
+    adjudication_summary = _json(adjudicated, layout) if adjudicated.is_file() else None
     guidelines = layout.annotations / "GUIDELINES.md"
     version = None
     if guidelines.is_file():
@@ -570,10 +553,12 @@ def read_sources(layout: Layout, data_dir: Path | None = None, front_matter: str
         info=info, tally=tally, rules=_yaml(layout.cleaning_rules, layout), inv=inv, gold=gold,
         entity_table=tables.read_entities(layout.entity_table) if layout.entity_table.is_file() else {},
         cluster_table=tables.read_clusters(layout.cluster_table) if layout.cluster_table.is_file() else {},
-        agreement=agreement, preannotation=preannotation, passes=passes, rationale=rationale,
+        agreement=agreement, preannotation=preannotation, passes=passes, adjudication=adjudication_summary,
         guidelines_version=version, changelog_entry=changelog_has(layout.root, str(info["version"])),
-        built=read_built(data_dir), conflicts=read_conflicts(data_dir, tally.detail),
+        built=read_built(data_dir), conflicts=read_conflicts(
+            data_dir, inv, tables.read_conflicts(layout.conflict_table) if layout.conflict_table.is_file() else None),
         front_matter=front_matter, templates=templates,
+        changelog_text=(layout.root / CHANGELOG).read_text(encoding="utf-8") if (layout.root / CHANGELOG).is_file() else "",
     )
 
 
@@ -787,13 +772,16 @@ def inventory_tables(src: Sources) -> str:
             parts.append("")
             parts += [f"- `{k}`: {sentence(v)}" for k, v in attrs.items()]
         parts.append("")
-    for attribute in src.inv.raw["values"]:
-        used = t.attributes[attribute]
-        rows = [[f"`{v}`", desc, used.get(v, 0)] for v, desc in src.inv.value_descriptions(attribute).items()]
-        parts.append(f"**claims.{attribute}** values:")
-        parts.append("")
-        parts.append(table(["value", "description", "gold claims"], rows, {2}))
-        parts.append("")
+    for layer in ("timexes", "claims"):
+        for attribute in src.inv.attributes(layer):
+            if not src.inv.has_values(attribute):
+                continue
+            used = t.attributes.get(attribute, Counter())
+            rows = [[f"`{v}`", desc, used.get(v, 0)] for v, desc in src.inv.value_descriptions(attribute).items()]
+            parts.append(f"**{layer}.{attribute}** values:")
+            parts.append("")
+            parts.append(table(["value", "description", f"gold {layer}"], rows, {2}))
+            parts.append("")
     rows = []
     for rel, spec in src.inv.raw["relations"]["types"].items():
         rows.append([f"`{rel}`", spec["description"], spec["from"], ", ".join(spec["to"]), t.labels[("relations", rel)]])
@@ -864,62 +852,32 @@ def agreement_tables(src: Sources) -> str:
 
     if src.agreement is None:
         return "No agreement report (`annotations/reports/agreement.json`) in this version."
-    return markdown_table(src.agreement).rstrip("\n")
+    # the report's own headings become bold lines: the datasheet's headings are the datasheet questions
+    return re.sub(r"^#+ (.*)$", r"**\1**", markdown_table(src.agreement).rstrip("\n"), flags=re.MULTILINE)
 
 
-@dataclass
-class Adjudication:
-    items: list
-    followed: list  # per disagreement: A, B, neither or both
-    reasons: dict  # disagreement index -> reason text
-    rules: dict  # rule id -> statement
+ADJUDICATION_KINDS = ("agreed, kept", "agreed, changed by the sweep", "decided", "new in the gold")
 
 
-def adjudication(src: Sources) -> Adjudication | None:
-    """Every disagreement between the passes, which pass the gold follows, and the stated reason."""
-    if set(src.passes) != {"A", "B"} or not src.passes["A"] or not src.passes["B"]:
-        return None
-    from .agreement import adjudication_outcome, disagreements, parse_rationale
-
-    items = disagreements(src.passes["A"], src.passes["B"])
-    if src.agreement is not None and len(src.agreement.get("disagreements", [])) != len(items):
-        raise DatasheetError(
-            f"annotations/reports/agreement.json lists {len(src.agreement.get('disagreements', []))} disagreements "
-            f"but passes A and B give {len(items)}; rerun `pactnews agreement annotations/passes/A annotations/passes/B "
-            "--out annotations/reports/agreement`")
-    followed = [adjudication_outcome(item, src.passes["A"], src.passes["B"], src.gold)[3] for item in items]
-    reasons, rules = parse_rationale(src.rationale or {})
-    return Adjudication(items, followed, {i: r for i, r in reasons.items() if i < len(items)}, rules)
-
-
-OUTCOMES = ("A", "B", "neither", "both")
-
-
-def adjudication_table(adj: Adjudication | None) -> str:
+def adjudication_table(src: Sources) -> str:
+    """Per layer: the items of the three-way comparison by kind, and whom the gold follows where it decided."""
+    adj = src.adjudication
     if adj is None:
-        return "No pair of annotation passes in `annotations/passes/` in this version."
-    per_layer: dict[str, Counter] = {}
-    for item, who in zip(adj.items, adj.followed):
-        per_layer.setdefault(item["layer"], Counter())[who] += 1
-    rows = []
-    for layer in standoff.SPAN_LAYERS:
-        c = per_layer.get(layer, Counter())
-        rows.append([layer, sum(c.values()), *[c.get(o, 0) for o in OUTCOMES]])
-    total = Counter(adj.followed)
-    rows.append(["all", len(adj.items), *[total.get(o, 0) for o in OUTCOMES]])
-    return table(["layer", "disagreements", "gold as A", "gold as B", "gold as neither", "gold as both"],
-                 rows, {1, 2, 3, 4, 5})
+        return "No adjudication report (`annotations/reports/adjudication.json`) in this version."
+    follows = sorted({k for c in adj["layers"].values() for k in c if k.startswith("gold as ")})
+    rows = [[layer, c.get("items", 0)] + [c.get(k, 0) for k in ADJUDICATION_KINDS + tuple(follows)]
+            for layer, c in adj["layers"].items()]
+    rows.append(["all"] + [sum(r[i] for r in rows) for i in range(1, len(rows[0]))])
+    return table(["layer", "items", *ADJUDICATION_KINDS, *follows], rows, set(range(1, 2 + len(ADJUDICATION_KINDS)
+                                                                                   + len(follows))))
 
 
-def rule_usage_table(adj: Adjudication | None) -> str:
-    if adj is None or not adj.rules:
-        return "No decision rules recorded (`annotations/passes/adjudicated/rationale.yaml`)."
-    cited: Counter = Counter()
-    for reason in adj.reasons.values():
-        for rule in sorted(set(re.findall(r"\bD\d+\b", reason))):
-            cited[rule] += 1
-    rows = [[f"**{rule}**", cited.get(rule, 0), " ".join(text.split())] for rule, text in adj.rules.items()]
-    return table(["rule", "decisions citing it", "statement"], rows, {1})
+def rule_usage_table(src: Sources) -> str:
+    adj = src.adjudication
+    if adj is None or not adj["rules"]:
+        return "No logged decisions."
+    return table(["rule or section of the guidelines", "decisions citing it"],
+                 [[f"`{r}`", n] for r, n in adj["rules"].items()], {1})
 
 
 def preannotation_table(src: Sources) -> str:
@@ -933,65 +891,60 @@ def preannotation_table(src: Sources) -> str:
 # ---------------------------------------------------------------- blocks: the built data
 
 
-def figures_text(figures: list[dict]) -> str:
-    """`1,500 soldiers (1 claim); 3,000 troops (2 claims)`, cut after SCALAR_CUT figures."""
-    shown = [f"{figure(f['value'])} {f['unit'] or ''}".strip()
-             + f" ({f['num_claims']} claim{'s' if f['num_claims'] != 1 else ''})" for f in figures[:SCALAR_CUT]]
-    rest = len(figures) - len(shown)
-    return "; ".join(shown + ([f"… {rest} more"] if rest else []))
-
-
-def more_conflicts(src: Sources) -> str:
-    """The sentence that says how many clusters with differing figures a large corpus does not show ("" if none)."""
-    rest = src.conflicts.total - len(src.conflicts.clusters)
-    return (f"{rest} more cluster{'s' if rest > 1 else ''} with differing figures {'are' if rest > 1 else 'is'} "
-            f"not shown here (at most {CONFLICT_LIMIT} are); the `conflict` field of the `claim_clusters` config "
-            "marks every one.") if rest else ""
-
-
 def paragraphs(*parts: str) -> str:
     return "\n\n".join(p for p in parts if p)
 
 
+def conflict_types_table(src: Sources) -> str:
+    """Each conflict type of the inventory, what it means, and how many conflicts of it each origin gives."""
+    origins = list(src.inv.conflict_section("origins"))
+    counts = src.conflicts.by_type if src.conflicts else Counter()
+    rows = [[f"`{t}`", d] + [counts[(t, o)] for o in origins]
+            for t, d in src.inv.conflict_section("types").items()]
+    rows.append(["**total**", ""] + [sum(counts[(t, o)] for t in src.inv.conflict_types) for o in origins])
+    return table(["type", "meaning"] + origins, rows, set(range(2, 2 + len(origins))))
+
+
 def conflict_table(src: Sources) -> str:
-    """Every member of every shipped claim cluster whose numeric figures differ (per cluster in a large corpus)."""
+    """Every kept conflict with its members (the first CONFLICT_LIMIT in a large corpus)."""
     if src.conflicts is None:
-        return "The built data has no `claim_clusters` config (no claims)."
+        return "There is no conflicts table (`annotations/tables/conflicts.json`) in this version."
     if not src.conflicts.total:
-        return "No claim cluster reports differing figures in this version."
-    if not src.tally.detail:
-        rows = [[f"`{c['cluster_id']}`", c["num_claims"], c["num_documents"], figures_text(c["figures"] or [])]
-                for c in src.conflicts.clusters]
-        return paragraphs(
-            left_out(src, "the list of every member claim", "the `members` field of the `claim_clusters` config "
-                     "has them. Per cluster:"),
-            table(["cluster", "claims", "documents", "figures"], rows, {1, 2}) if rows else "",
-            more_conflicts(src),
-        )
-    source_types = src.inv.values("source_type")
+        return "No conflict is kept in this version."
     facts = src.inv.values("factuality")
     rows = []
-    for cluster in src.conflicts.clusters:
-        for m in cluster["members"]:
-            value = m["quantity_value"]
-            fig = f"{figure(value)} {m['quantity_unit'] or ''}".strip() if value is not None else "no figure"
-            rows.append([f"`{cluster['cluster_id']}`", f"`{m['document_id']}`", m["dct"] or "unknown", m["claim_id"],
-                         fig, f"“{clipped(m['text'], QUOTE_CUT)}”", m["source"] or "(none)",
-                         source_types[m["source_type"]], m["cue"] or "(none)", facts[m["factuality"]]])
-    return table(["cluster", "document", "DCT", "claim", "figure", "claim text", "source", "source type", "cue",
-                  "factuality"], rows)
+    for c in src.conflicts.rows:
+        how = f"detected (`{c['rule']}`)" if c["rule"] else c["origin"]
+        for k, m in enumerate(c["members"]):
+            differs = f"{m['attribute']} = {m['value']}" if m["attribute"] else ""
+            rows.append([f"`{c['conflict_id']}`" if not k else "", c["type"] if not k else "", how if not k else "",
+                         f"`{m['document_id']}` {m['claim_id']}", f"“{clipped(m['text'], QUOTE_CUT)}”",
+                         m["source"] or "(none)", facts[m["factuality"]], differs,
+                         sentence(c["rationale"]) if not k else ""])
+    rest = src.conflicts.total - len(src.conflicts.rows)
+    return paragraphs(
+        table(["conflict", "type", "origin", "member", "claim text", "source", "factuality", "differs", "rationale"],
+              rows),
+        f"{rest} more conflicts are not shown here (at most {CONFLICT_LIMIT} are); the `conflicts` config has "
+        "every one." if rest else "")
 
 
 def conflict_summary(src: Sources) -> str:
-    if src.conflicts is None or not src.conflicts.total:
-        return "No claim cluster reports differing figures in this version."
-    if not src.tally.detail:
-        return paragraphs("\n".join(f"- `{c['cluster_id']}`: {sentence(c['proposition'])} The build finds "
-                                    f"{len(c['figures'] or [])} different figures in {c['num_claims']} claims of "
-                                    f"{c['num_documents']} documents." for c in src.conflicts.clusters),
-                          more_conflicts(src))
-    return "\n".join(f"- `{c['cluster_id']}`: {sentence(c['proposition'])} The build finds "
-                     f"{sentence(c['conflict_basis'])}" for c in src.conflicts.clusters)
+    if src.conflicts is None:
+        return "There is no conflicts table in this version: no conflict has been reviewed."
+    origins = list(src.inv.conflict_section("origins"))
+    kept = ", ".join(f"{n} {t}" for t in src.inv.conflict_types
+                     if (n := sum(src.conflicts.by_type[(t, o)] for o in origins)))
+    dismissed = sum(src.conflicts.dismissed.values())
+    by_rule = ", ".join(f"{n} of `{r}`" for r, n in sorted(src.conflicts.dismissed.items()))
+    return paragraphs(
+        f"{src.conflicts.total} conflicts are kept ({kept or 'none'}): "
+        f"{sum(src.conflicts.by_type[(t, origins[0])] for t in src.inv.conflict_types)} {origins[0]} by a rule and "
+        f"kept by a reader, {sum(src.conflicts.by_type[(t, origins[1])] for t in src.inv.conflict_types)} "
+        f"{origins[1]} by reading. Readers dismissed {dismissed} detector finding{'s' if dismissed != 1 else ''}"
+        f"{' (' + by_rule + ')' if by_rule else ''}, each with its reason in `annotations/tables/conflicts.json`.",
+        "\n".join(f"- `{c['conflict_id']}` ({c['type']}): {sentence(c['rationale'])}"
+                   for c in src.conflicts.rows[:CONFLICT_LIMIT]))
 
 
 def configs_table(src: Sources) -> str:
@@ -1217,11 +1170,19 @@ for claim in claims:
 ner = load_dataset(ROOT, "ner", split="test")
 tags = ner.features["ner_tags"].feature
 print(list(zip(ner[0]["tokens"], tags.int2str(ner[0]["ner_tags"]))))''',
-    "claim_clusters": '''# claim_clusters: one row per cluster; conflict marks differing figures
+    "claim_clusters": '''# claim_clusters: one row per cluster; conflict_types lists its kept conflicts
 clusters = load_dataset(ROOT, "claim_clusters", split="test")
+names = clusters.features["conflict_types"].feature.names
 for cluster in clusters:
     if cluster["conflict"]:
-        print(cluster["cluster_id"], "-", cluster["conflict_basis"])''',
+        print(cluster["cluster_id"], [names[t] for t in cluster["conflict_types"]])''',
+    "conflicts": '''# conflicts: one row per typed cross-outlet conflict, with every member claim
+conflicts = load_dataset(ROOT, "conflicts", split="test")
+types = conflicts.features["type"].names
+for c in conflicts:
+    print(c["conflict_id"], types[c["type"]], c["rationale"])
+    for m in c["members"]:
+        print("   ", m["document_id"], m["source"], "|", m["attribute"], m["value"], "|", m["text"][:60])''',
 }
 
 
@@ -1249,13 +1210,19 @@ def bibtex(src: Sources) -> str:
 # ---------------------------------------------------------------- all blocks
 
 
+def previous_version(src: Sources) -> str:
+    """The release before this one: the version heading after this version's in CHANGELOG.md."""
+    versions = re.findall(r"^## (\d+\.\d+\.\d+)", src.changelog_text, re.MULTILINE)
+    here = str(src.info["version"])
+    later = versions[versions.index(here) + 1:] if here in versions else versions
+    return later[0] if later else "(none)"
+
+
 def blocks(src: Sources) -> dict[str, str]:
     """Placeholder name -> generated Markdown; one dict for both templates."""
     info = src.info
     t = src.tally
-    adj = adjudication(src)
-    followed = Counter(adj.followed) if adj else Counter()
-    rule_ids = list(adj.rules) if adj else []
+    adj = src.adjudication or {}
     pre = src.preannotation or {}
     agreement_docs = len((src.agreement or {}).get("documents", []))
     person_names = persons(src)
@@ -1268,6 +1235,9 @@ def blocks(src: Sources) -> dict[str, str]:
         "license": str(info.get("license")),
         "authors": words(info.get("authors") or []),
         "schema_version": src.inv.schema_version,
+        "previous_version": previous_version(src),
+        "source_relation": src.inv.role("source_relation"),
+        "cue_relation": src.inv.role("cue_relation"),
         "guidelines_version": src.guidelines_version or "(unversioned)",
         "split": SPLIT,
         "changelog_file": CHANGELOG,
@@ -1287,7 +1257,7 @@ def blocks(src: Sources) -> dict[str, str]:
         "n_clusters": str(len(src.cluster_table)),
         "n_clusters_used": str(len(t.cluster_claims)),
         "n_clusters_multi_document": str(sum(1 for n in t.cluster_docs.values() if n > 1)),
-        "n_conflict_clusters": str(src.conflicts.total if src.conflicts else 0),
+        "n_conflicts": str(src.conflicts.total if src.conflicts else 0),
         "n_titles": str(t.titles),
         "n_outlets_known": str(t.n_documents - t.outlets.get(None, 0)),
         "n_outlets_unknown": str(t.outlets.get(None, 0)),
@@ -1305,13 +1275,10 @@ def blocks(src: Sources) -> dict[str, str]:
         "persons": words(person_names) or "(none)",
         "top_n": str(TOP_ENTITIES),
         "pass_names": words(sorted(src.passes)) or "(none)",
-        "n_disagreements": str(len(adj.items)) if adj else "0",
-        "n_gold_as_a": str(followed.get("A", 0)),
-        "n_gold_as_b": str(followed.get("B", 0)),
-        "n_gold_as_neither": str(followed.get("neither", 0)),
-        "n_without_reason": str(len(adj.items) - len(adj.reasons)) if adj else "0",
-        "n_decision_rules": str(len(rule_ids)),
-        "rule_range": f"{rule_ids[0]}–{rule_ids[-1]}" if len(rule_ids) > 1 else (rule_ids[0] if rule_ids else "(none)"),
+        "n_decisions": str(adj.get("decisions", 0)),
+        "n_agreed_changed": str(adj.get("agreed_changed", 0)),
+        "n_cluster_decisions": str(adj.get("cluster_decisions", 0)),
+        "n_threeway_items": str(sum(c.get("items", 0) for c in adj.get("layers", {}).values())),
         "agreement_documents": str(agreement_docs),
         "preannotation_mode": str(pre.get("mode") or "(no report)"),
         "preannotation_version": str(pre.get("model_version") or "(no report)"),
@@ -1330,11 +1297,12 @@ def blocks(src: Sources) -> dict[str, str]:
         "entity_label_table": entity_label_table(src),
         "copyright_table": copyright_table(src),
         "agreement_tables": agreement_tables(src),
-        "adjudication_table": adjudication_table(adj),
-        "rule_usage_table": rule_usage_table(adj),
+        "adjudication_table": adjudication_table(src),
+        "rule_usage_table": rule_usage_table(src),
         "preannotation_table": preannotation_table(src),
         "conflict_table": conflict_table(src),
         "conflict_summary": conflict_summary(src),
+        "conflict_types_table": conflict_types_table(src),
         "configs_table": configs_table(src),
         "quick_start": quick_start(src),
         "bibtex": bibtex(src),

@@ -15,7 +15,7 @@ from .flatten import arrow_schema
 from .inventory import Inventory
 from .standoff import FIELDS
 
-CONFIGS = ("documents", "entities", "timexes", "claims", "ner", "claim_clusters")
+CONFIGS = ("documents", "entities", "timexes", "claims", "ner", "claim_clusters", "conflicts")
 DEFAULT_CONFIG = "documents"
 SPLIT = "test"
 
@@ -35,8 +35,11 @@ DERIVED = {
         "source": Value("string"),
         "source_text": Value("string"),
         "source_entity_id": Value("string"),
+        "source_entity_ids": List(Value("string")),
         "cue_id": Value("string"),
         "cue_text": Value("string"),
+        "time_text": Value("string"),
+        "time_value": Value("string"),
     },
 }
 
@@ -45,7 +48,7 @@ def class_names(inv: Inventory, layer: str, field: str) -> list[str] | None:
     """The closed vocabulary of a field, or None for free values."""
     if field == "label":
         return inv.relation_types if layer == "relations" else inv.labels(layer)
-    if field in ("source_type", "factuality"):
+    if inv.has_values(field) and not inv.optional(layer, field):
         return inv.values(field)
     return None
 
@@ -105,7 +108,11 @@ def claim_clusters(inv: Inventory) -> Features:
         "source_type": ClassLabel(names=inv.values("source_type")),
         "cue": Value("string"),
         "factuality": ClassLabel(names=inv.values("factuality")),
+        "modality": ClassLabel(names=inv.values("modality")),
+        "time_value": Value("string"),
         "quantity_value": Value("float64"),
+        "quantity_high": Value("float64"),
+        "quantity_approximation": Value("string"),
         "quantity_unit": Value("string"),
     }
     return Features({
@@ -115,9 +122,36 @@ def claim_clusters(inv: Inventory) -> Features:
         "documents": List(Value("string")),
         "dcts": List(Value("string")),
         "members": List(member),
-        "figures": List({"value": Value("float64"), "unit": Value("string"), "num_claims": Value("int64")}),
         "conflict": Value("bool"),
-        "conflict_basis": Value("string"),
+        "conflict_types": List(ClassLabel(names=inv.conflict_types)),
+        "conflict_ids": List(Value("string")),
+    })
+
+
+def conflicts(inv: Inventory) -> Features:
+    """One row per kept conflict of annotations/tables/conflicts.json, its members resolved to their claims."""
+    member = {
+        "document_id": Value("string"),
+        "claim_id": Value("string"),
+        "cluster_id": Value("string"),
+        "start": Value("int64"),
+        "end": Value("int64"),
+        "text": Value("string"),
+        "source": Value("string"),
+        "factuality": ClassLabel(names=inv.values("factuality")),
+        "modality": ClassLabel(names=inv.values("modality")),
+        "attribute": Value("string"),
+        "value": Value("string"),
+    }
+    return Features({
+        "conflict_id": Value("string"),
+        "type": ClassLabel(names=inv.conflict_types),
+        "origin": ClassLabel(names=list(inv.conflict_section("origins"))),
+        "rule": Value("string"),
+        "cluster_ids": List(Value("string")),
+        "documents": List(Value("string")),
+        "members": List(member),
+        "rationale": Value("string"),
     })
 
 
@@ -130,6 +164,7 @@ def all_features(inv: Inventory, rule_names: list[str]) -> dict[str, Features]:
         "claims": flat(inv, "claims"),
         "ner": ner(inv),
         "claim_clusters": claim_clusters(inv),
+        "conflicts": conflicts(inv),
     }
 
 

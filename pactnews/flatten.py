@@ -14,7 +14,9 @@ _TYPES = {
     "id": pa.string(), "start": pa.int64(), "end": pa.int64(), "text": pa.string(),
     "label": pa.string(), "entity_id": pa.string(), "value": pa.string(),
     "source_type": pa.string(), "factuality": pa.string(), "cluster_id": pa.string(),
-    "quantity_value": pa.float64(), "quantity_unit": pa.string(),
+    "quantity_value": pa.float64(), "quantity_unit": pa.string(), "mod": pa.string(),
+    "author_stance": pa.string(), "modality": pa.string(), "time_id": pa.string(),
+    "quantity_high": pa.float64(), "quantity_approximation": pa.string(), "quantity_surface_unit": pa.string(),
     "from_id": pa.string(), "to_id": pa.string(),
 }
 

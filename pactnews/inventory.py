@@ -29,8 +29,8 @@ class Inventory:
         return dict(self.raw["layers"][layer]["labels"])
 
     def id_prefix(self, layer: str) -> str:
-        if layer == "relations":
-            return self.raw["relations"]["id_prefix"]
+        if layer in ("relations", "conflicts"):
+            return self.raw[layer]["id_prefix"]
         return self.raw["layers"][layer]["id_prefix"]
 
     def overlap_allowed(self, layer: str) -> bool:
@@ -53,6 +53,41 @@ class Inventory:
             layer, _, label = target.partition(":")
             out.append((layer, label or None))
         return out
+
+    def role(self, name: str) -> str:
+        """The inventory name that plays a role the code relies on (roles: in labels.yaml)."""
+        return self.raw["roles"][name]
+
+    def value_role(self, attribute: str, role: str) -> str:
+        """The value of `attribute` that plays `role` (e.g. the factuality value for denial)."""
+        return self.raw["roles"][attribute][role]
+
+    def optional(self, layer: str, field: str) -> bool:
+        """Whether a field of a layer may hold null."""
+        return f"{layer}.{field}" in (self.raw.get("optional") or [])
+
+    def attribute_labels(self, layer: str, attribute: str) -> list[str] | None:
+        """The labels an attribute applies to (None: every label of its layer)."""
+        labels = (self.raw.get("attribute_labels") or {}).get(f"{layer}.{attribute}")
+        return list(labels) if labels is not None else None
+
+    def attributes(self, layer: str) -> list[str]:
+        return list(self.raw["layers"][layer].get("attributes") or {})
+
+    def has_values(self, attribute: str) -> bool:
+        return attribute in (self.raw.get("values") or {})
+
+    @property
+    def conflict_types(self) -> list[str]:
+        return list(self.raw["conflicts"]["types"])
+
+    def conflict_section(self, key: str) -> dict[str, str]:
+        """types, origins or status of the conflicts table, name -> description."""
+        return dict(self.raw["conflicts"][key])
+
+    @property
+    def ner_untagged_values(self) -> list[str]:
+        return list(self.raw["ner"].get("untagged_values") or [])
 
     @property
     def ner_labels(self) -> list[str]:

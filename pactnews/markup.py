@@ -9,12 +9,14 @@ Syntax (full description in annotations/GUIDELINES.md):
     [surface text]{LABEL positional key=value @handle}
 
 - entity labels: positional = entity id (required)       [Seoul]{GPE south-korea}
-- timex types:   positional = TIMEX3 value (required)    [Thursday]{DATE 2024-10-24}
-- SOURCE:        positional = entity id (optional)       [officials]{SOURCE @s1}
-- CUE:                                                   [said]{CUE @q1}
-- CLAIM: src=@handle|author cue=@handle fact=asserted|hedged|denied
-         cluster=ID [qty=NUMBER unit=WORD]
-Spans nest: a CLAIM's brackets may contain other spans. `\\[`, `\\]`,
+- timex types:   positional = TIMEX3 value (required)    [Thursday]{DATE 2024-10-24 mod=END}
+- source label:  positional = entity id (optional)       [officials]{SOURCE @s1}
+- cue label:                                             [said]{CUE @q1}
+- claim label: src=@h[,@h2...]|author|implicit cue=@h fact=VALUE cluster=ID
+         [stance=VALUE] [modality=VALUE] [time=@h]
+         [qty=NUMBER [qty_high=NUMBER] [approx=VALUE] unit=UNIT unit_text=WORD]
+Label and value names are those of schemas/labels.yaml (through its roles).
+Spans nest: a claim's brackets may contain other spans. `\\[`, `\\]`,
 `\\{`, `\\}` and `\\\\` stand for the literal characters.
 """
 from __future__ import annotations
@@ -127,8 +129,12 @@ def _parse_tag(tag: str, where: str) -> tuple[str, list[str], dict[str, str], st
 
 
 def to_standoff(markup: str, clean: str, document_id: str, text_sha256: str, inv: Inventory,
-                where: str = "<markup>") -> dict:
-    """Convert one document's markup to a standoff record (ids assigned in text order)."""
+                where: str = "<markup>", handles_out: dict | None = None) -> dict:
+    """Convert one document's markup to a standoff record (ids assigned in text order).
+
+    `handles_out`, when given, receives handle -> (layer, span id), so that
+    tables written beside the markup (conflicts) can name spans by handle.
+    """
     text, raw_spans = parse(markup, where)
     compare_text(text, clean, where)
     layer_of = {}
@@ -155,18 +161,22 @@ def to_standoff(markup: str, clean: str, document_id: str, text_sha256: str, inv
             if len(pos) != 1 or keyed:
                 raise MarkupError(f"{loc}: an entity takes exactly one entity id, found {s['tag']!r}")
             rec["entity_id"] = pos[0]
-        elif layer == "timexes":
-            if len(pos) != 1 or keyed:
-                raise MarkupError(f"{loc}: a time expression takes exactly one TIMEX3 value, found {s['tag']!r}")
-            rec["value"] = pos[0]
         elif layer == "attributions":
-            if len(pos) > 1 or keyed or (label == "CUE" and pos):
-                raise MarkupError(f"{loc}: SOURCE takes at most an entity id, CUE nothing, found {s['tag']!r}")
+            takes_entity = inv.attribute_labels("attributions", "entity_id") or []
+            if len(pos) > 1 or keyed or (label not in takes_entity and pos):
+                raise MarkupError(f"{loc}: {'/'.join(takes_entity)} takes at most an entity id, other attribution "
+                                  f"labels nothing, found {s['tag']!r}")
             rec["entity_id"] = pos[0] if pos else None
-        else:
+        elif layer == "claims":
             if pos:
-                raise MarkupError(f"{loc}: CLAIM takes key=value attributes only, found {pos}")
+                raise MarkupError(f"{loc}: {label} takes key=value attributes only, found {pos}")
             pending_claims.append((rec, keyed, loc))
+        if layer == "timexes":
+            if len(pos) != 1 or set(keyed) - {"mod"}:
+                raise MarkupError(f"{loc}: a time expression takes exactly one TIMEX3 value and optionally mod=, "
+                                  f"found {s['tag']!r}")
+            rec["value"] = pos[0]
+            rec["mod"] = _value(inv, "mod", keyed.get("mod"), loc)
         doc[layer].append(rec)
         if handle:
             if handle in handles:
@@ -176,49 +186,105 @@ def to_standoff(markup: str, clean: str, document_id: str, text_sha256: str, inv
     for layer in ("entities", "timexes", "attributions", "claims"):
         for k, rec in enumerate(doc[layer], 1):
             rec["id"] = f"{inv.id_prefix(layer)}{k}"
-    known = {"src", "cue", "fact", "cluster", "qty", "unit"}
+    if handles_out is not None:
+        handles_out.update({h: (layer, rec["id"]) for h, (layer, rec) in handles.items()})
     rel_no = 0
     for rec, keyed, loc in pending_claims:
-        extra = sorted(set(keyed) - known)
-        if extra:
-            raise MarkupError(f"{loc}: unknown claim attributes {extra}; expected {sorted(known)}")
-        src = keyed.get("src")
-        if not src:
-            raise MarkupError(f"{loc}: a claim needs src=@handle or src=author")
-        rec["factuality"] = keyed.get("fact", "asserted")
-        rec["cluster_id"] = keyed.get("cluster")
-        if not rec["cluster_id"]:
-            raise MarkupError(f"{loc}: a claim needs cluster=ID")
-        qty, unit = keyed.get("qty"), keyed.get("unit")
-        if (qty is None) != (unit is None):
-            raise MarkupError(f"{loc}: qty and unit go together, found qty={qty!r} unit={unit!r}")
-        try:
-            rec["quantity_value"] = float(qty.replace(",", "")) if qty is not None else None
-        except ValueError:
-            raise MarkupError(f"{loc}: qty must be a number, found {qty!r}") from None
-        rec["quantity_unit"] = unit
-        targets = []
-        if src == "author":
-            rec["source_type"] = "author"
-        else:
-            layer, target = _resolve(src, handles, loc)
-            if layer == "entities":
-                rec["source_type"] = "entity"
-            elif layer == "attributions" and target["label"] == "SOURCE":
-                rec["source_type"] = "unnamed"
-            else:
-                raise MarkupError(f"{loc}: src={src} must name an entity mention or a SOURCE span")
-            targets.append(("claim_source", target))
-        if keyed.get("cue"):
-            layer, target = _resolve(keyed["cue"], handles, loc)
-            if target["label"] != "CUE":
-                raise MarkupError(f"{loc}: cue={keyed['cue']} must name a CUE span")
-            targets.append(("claim_cue", target))
-        for rel, target in targets:
+        for rel, target in _claim_attributes(rec, keyed, handles, inv, loc):
             rel_no += 1
             doc["relations"].append({"id": f"{inv.id_prefix('relations')}{rel_no}", "label": rel,
                                      "from_id": rec["id"], "to_id": target["id"]})
     return doc
+
+
+CLAIM_KEYS = ("src", "cue", "fact", "stance", "modality", "cluster", "time", "qty", "qty_high", "approx",
+              "unit", "unit_text")
+
+
+def _value(inv: Inventory, attribute: str, found: str | None, loc: str, default: str | None = None) -> str | None:
+    if found is None:
+        return default
+    allowed = inv.values(attribute)
+    if found not in allowed:
+        raise MarkupError(f"{loc}: {attribute} {found!r} is not one of {allowed}")
+    return found
+
+
+def _number(found: str, key: str, loc: str) -> float:
+    try:
+        v = float(found.replace(",", ""))
+    except ValueError:
+        raise MarkupError(f"{loc}: {key} must be a number, found {found!r}") from None
+    if v != v or v in (float("inf"), float("-inf")):
+        raise MarkupError(f"{loc}: {key} must be a finite number, found {found!r}")
+    return v
+
+
+def _claim_attributes(rec: dict, keyed: dict, handles: dict, inv: Inventory, loc: str) -> list[tuple[str, dict]]:
+    """Fill a claim record's attributes from its key=value pairs; return its relations (type, target)."""
+    extra = sorted(set(keyed) - set(CLAIM_KEYS))
+    if extra:
+        raise MarkupError(f"{loc}: unknown claim attributes {extra}; expected {list(CLAIM_KEYS)}")
+    src = keyed.get("src")
+    if not src:
+        raise MarkupError(f"{loc}: a claim needs src=@handle, src=@h1,@h2, "
+                          f"src={inv.value_role('source_type', 'author')} or src={inv.value_role('source_type', 'implicit')}")
+    rec["factuality"] = _value(inv, "factuality", keyed.get("fact"), loc, inv.value_role("factuality", "asserted"))
+    rec["author_stance"] = _value(inv, "author_stance", keyed.get("stance"), loc, inv.value_role("author_stance", "none"))
+    rec["modality"] = _value(inv, "modality", keyed.get("modality"), loc, inv.value_role("modality", "actual"))
+    rec["cluster_id"] = keyed.get("cluster")
+    if not rec["cluster_id"]:
+        raise MarkupError(f"{loc}: a claim needs cluster=ID")
+    rec["time_id"] = None
+    if keyed.get("time"):
+        layer, target = _resolve(keyed["time"], handles, loc)
+        if layer != "timexes":
+            raise MarkupError(f"{loc}: time={keyed['time']} must name a time expression")
+        rec["time_id"] = target["id"]
+    qty = keyed.get("qty")
+    parts = {k: keyed.get(k) for k in ("qty_high", "approx", "unit", "unit_text")}
+    if qty is None:
+        given = sorted(k for k, v in parts.items() if v is not None)
+        if given:
+            raise MarkupError(f"{loc}: {given} given without qty=")
+        rec.update(quantity_value=None, quantity_high=None, quantity_approximation=None, quantity_unit=None,
+                   quantity_surface_unit=None)
+    else:
+        if parts["unit"] is None or parts["unit_text"] is None:
+            raise MarkupError(f"{loc}: qty= needs unit= (one of {inv.values('quantity_unit')}) and unit_text=")
+        rec["quantity_value"] = _number(qty, "qty", loc)
+        rng = inv.value_role("quantity_approximation", "range")
+        rec["quantity_approximation"] = _value(inv, "quantity_approximation", parts["approx"], loc,
+                                               inv.value_role("quantity_approximation", "exact"))
+        if (parts["qty_high"] is not None) != (rec["quantity_approximation"] == rng):
+            raise MarkupError(f"{loc}: qty_high= goes with approx={rng} and only with it")
+        rec["quantity_high"] = _number(parts["qty_high"], "qty_high", loc) if parts["qty_high"] is not None else None
+        if rec["quantity_high"] is not None and rec["quantity_high"] <= rec["quantity_value"]:
+            raise MarkupError(f"{loc}: qty_high={parts['qty_high']} must be above qty={qty}")
+        rec["quantity_unit"] = _value(inv, "quantity_unit", parts["unit"], loc)
+        rec["quantity_surface_unit"] = parts["unit_text"]
+    relations = []
+    source_rel, cue_rel = inv.role("source_relation"), inv.role("cue_relation")
+    if src in (inv.value_role("source_type", "author"), inv.value_role("source_type", "implicit")):
+        rec["source_type"] = src
+    else:
+        kinds = set()
+        for ref in src.split(","):
+            layer, target = _resolve(ref, handles, loc)
+            if layer == "entities":
+                kinds.add("entity")
+            elif layer == "attributions" and target["label"] == inv.role("source_label"):
+                kinds.add("unnamed")
+            else:
+                raise MarkupError(f"{loc}: src={ref} must name an entity mention or a {inv.role('source_label')} span")
+            relations.append((source_rel, target))
+        rec["source_type"] = inv.value_role("source_type", "unnamed" if "unnamed" in kinds else "entity")
+    if keyed.get("cue"):
+        layer, target = _resolve(keyed["cue"], handles, loc)
+        if target["label"] != inv.role("cue_label"):
+            raise MarkupError(f"{loc}: cue={keyed['cue']} must name a {inv.role('cue_label')} span")
+        relations.append((cue_rel, target))
+    return relations
 
 
 def _resolve(ref: str, handles: dict, loc: str):

@@ -85,7 +85,8 @@ def _num_id(value: float) -> str:
 
 # ------------------------------------------------------------------ lexicon
 
-def build_lexicon(entity_table: dict, gold: dict[str, dict], exclude: str | None = None) -> dict:
+def build_lexicon(entity_table: dict, gold: dict[str, dict], exclude: str | None = None,
+                  inv: Inventory | None = None) -> dict:
     """Known surface forms -> (label, entity id), and the cue words, from the table and the gold.
 
     With `exclude`, that document's gold is left out, and so are the table names
@@ -104,7 +105,7 @@ def build_lexicon(entity_table: dict, gold: dict[str, dict], exclude: str | None
         for s in doc["entities"]:
             votes[s["text"]][(s["label"], s.get("entity_id"))] += 1
         for s in doc["attributions"]:
-            if s["label"] == "CUE":
+            if s["label"] == (inv or default_inventory()).role("cue_label"):
                 cues.add(s["text"].lower())
     entities = {}
     for surface, counter in votes.items():
@@ -140,7 +141,7 @@ class Preannotator:
         patterns += self._number_patterns()
         ruler.add_patterns(patterns)
         self.cue_matcher = PhraseMatcher(self.nlp.vocab, attr="LOWER")
-        self.cue_matcher.add("CUE", [self.nlp.make_doc(c) for c in lexicon["cues"]])
+        self.cue_matcher.add(inv.role("cue_label"), [self.nlp.make_doc(c) for c in lexicon["cues"]])
         self.model = None
         if spacy_model:
             if not spacy.util.is_package(spacy_model) and not Path(spacy_model).is_dir():
@@ -201,8 +202,8 @@ class Preannotator:
         from spacy.util import filter_spans
 
         spans = filter_spans(self.cue_matcher(sp, as_spans=True))
-        return [{"start": e.start_char, "end": e.end_char, "text": text[e.start_char:e.end_char], "label": "CUE",
-                 "entity_id": None} for e in spans]
+        return [{"start": e.start_char, "end": e.end_char, "text": text[e.start_char:e.end_char],
+                 "label": self.inv.role("cue_label"), "entity_id": None} for e in spans]
 
     def _merge_model(self, text: str, ents: list[tuple]) -> list[tuple]:
         allowed = set(self.inv.labels("entities"))
@@ -337,7 +338,7 @@ def score(predicted: dict[str, dict], gold: dict[str, dict], inv: Inventory) -> 
     table: dict = {}
     extra = {"timex_value": [0, 0], "entity_id": [0, 0]}
     for layer in SCORED_LAYERS:
-        labels = ["CUE"] if layer == "attributions" else inv.labels(layer)
+        labels = [inv.role("cue_label")] if layer == "attributions" else inv.labels(layer)
         counts = {label: [0, 0, 0] for label in labels}
         for doc_id in sorted(gold):
             g = {(s["start"], s["end"], s["label"]): s for s in gold[doc_id][layer] if s["label"] in labels}
@@ -393,9 +394,9 @@ def predict_corpus(corpus: list[dict], entity_table: dict, gold: dict[str, dict]
     out = {}
     shared = None
     if not leave_one_out:
-        shared = Preannotator(build_lexicon(entity_table, gold), inv, spacy_model)
+        shared = Preannotator(build_lexicon(entity_table, gold, inv=inv), inv, spacy_model)
     for rec in corpus:
-        pre = shared or Preannotator(build_lexicon(entity_table, gold, exclude=rec["document_id"]), inv, spacy_model)
+        pre = shared or Preannotator(build_lexicon(entity_table, gold, exclude=rec["document_id"], inv=inv), inv, spacy_model)
         out[rec["document_id"]] = pre.annotate(rec["document_id"], rec["text"], rec["text_sha256"], rec["dct"])
         if not leave_one_out:
             continue

@@ -1,20 +1,27 @@
 """`pactnews render`: a static, self-contained HTML view of the annotated corpus.
 
 `render_site` is a pure function from the documents, their annotations and
-the two cross-document tables to {relative path: HTML}; only `run` reads and
-writes files. Spans of different layers nest and overlap, so the text is cut
-at every span boundary and elements are opened and closed as a stack: a span
-that must close while a later one is still open is split into fragments
-(all carrying the same data-span id), which keeps the HTML well formed and
-the page's text exactly the clean text. Every piece of corpus data is
-escaped; pages use inline CSS/JS only and carry no timestamps, so a re-render
-of the same inputs is byte-identical.
+the cross-document tables (entities, claim clusters, conflicts) to
+{relative path: HTML}; only `run` reads and writes files. Spans of different
+layers nest and overlap, so the text is cut at every span boundary and
+elements are opened and closed as a stack: a span that must close while a
+later one is still open is split into fragments (all carrying the same
+data-span id), which keeps the HTML well formed and the page's text exactly
+the clean text. Every piece of corpus data is escaped; pages use inline
+CSS/JS only and carry no timestamps, so a re-render of the same inputs is
+byte-identical.
+
+Conflicts are those the conflicts table keeps (annotations/tables/conflicts.json);
+the site computes none itself. Labels and values the code relies on are
+taken from the inventory's roles (schemas/labels.yaml), never named here.
 """
 from __future__ import annotations
 
 import html
+import json
 import re
 import sys
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
@@ -30,6 +37,12 @@ LAYER_TITLE = {"entities": "Entities", "timexes": "Time expressions", "attributi
 NEST_ORDER = {"claims": 0, "attributions": 1, "entities": 2, "timexes": 3}
 UNTITLED = '<span class="muted">(untitled)</span>'
 SAFE_DOC_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+CONFLICT_FILE = "annotations/tables/conflicts.json"
+# Role names (keys of `roles:` in labels.yaml) of the values the page styles or words differently;
+# the values themselves come from the inventory. CSS classes are named after the roles.
+FACTUALITY_ROLES = ("asserted", "hedged", "uncommitted", "denied")
+APPROXIMATION_ROLES = ("exact", "approximate", "at_least", "at_most", "range")
+APPROXIMATION_SIGN = {"approximate": "~", "at_least": "≥", "at_most": "≤"}
 
 
 @dataclass
@@ -53,14 +66,45 @@ def page_path(doc_id: str) -> str:
     return f"doc/{doc_id}.html"
 
 
-def fmt_quantity(value, unit) -> str:
+def natural(value) -> tuple:
+    """C2 before C10, X2 before X10: ids compare by their numbers, as a reader expects."""
+    return tuple(int(p) if p.isdigit() else p for p in re.split(r"(\d+)", str(value)))
+
+
+def fmt_number(value) -> str:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return f"{value:,.0f}" if float(value).is_integer() else f"{value:,}"
+    return str(value)
+
+
+def factuality_class(value, inv: Inventory) -> str:
+    """The CSS class of a factuality value: f-<role>, or f-other for a value no role names."""
+    roles = {inv.value_role("factuality", r): r for r in FACTUALITY_ROLES}
+    return f"f-{roles[value]}" if value in roles else "f-other"
+
+
+def fmt_claim_quantity(rec: dict, inv: Inventory) -> str:
+    """A claim's figure with its approximation, unit and the text's own unit word:
+    "~3,000 person (troops)", "≤12,000 person (soldiers)", "1,000–2,000 USD", "1,500"."""
+    value = rec.get("quantity_value")
     if value is None:
         return ""
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        number = f"{value:,.0f}" if float(value).is_integer() else f"{value:,}"
+    roles = {inv.value_role("quantity_approximation", r): r for r in APPROXIMATION_ROLES}
+    approx = rec.get("quantity_approximation")
+    role = "exact" if approx is None else roles.get(approx)  # a missing approximation reads as the figure as stated
+    number = fmt_number(value)
+    if role == "range":
+        high = rec.get("quantity_high")
+        number = f"{number}–{fmt_number(high) if high is not None else '?'}"
     else:
-        number = str(value)
-    return f"{number} {unit}" if unit else number
+        number = APPROXIMATION_SIGN.get(role, "") + number
+    unit, surface = rec.get("quantity_unit"), rec.get("quantity_surface_unit")
+    out = number + (f" {unit}" if unit else "")
+    if surface and surface != unit:
+        out += f" ({surface})"
+    if role is None:
+        out += f" [approximation {approx}]"
+    return out
 
 
 # ---------------------------------------------------------------- spans
@@ -112,56 +156,227 @@ def entity_desc(eid, entity_table: dict) -> str:
 
 @dataclass
 class ClaimView:
-    """A claim with its source and cue resolved through the relations."""
+    """A claim with its sources, cue and time expression resolved through the relations."""
     doc_id: str
     rec: dict
-    source: str
-    source_ref: str | None
+    sources: list[str]  # one description per claim_source target, in text order
+    source_type: str
+    source_refs: list[str]
     cue: str
     cue_ref: str | None
+    time: str  # the linked time expression, "" when the claim names none
+
+    @property
+    def source(self) -> str:
+        """All sources in one line: coordinated sources are joined with " + "."""
+        return f"{self.source_type}: " + " + ".join(self.sources) if self.sources else self.source_type
 
 
-def claim_views(doc_id: str, spans: list[tuple[str, dict]], relations: list, entity_table: dict) -> dict[str, ClaimView]:
+def claim_views(doc_id: str, spans: list[tuple[str, dict]], relations: list, entity_table: dict,
+                inv: Inventory) -> dict[str, ClaimView]:
     by_id = {rec["id"]: rec for _, rec in spans}
+    timexes = {rec["id"] for layer, rec in spans if layer == "timexes"}
+    source_rel, cue_rel = inv.role("source_relation"), inv.role("cue_relation")
+    author, implicit = inv.value_role("source_type", "author"), inv.value_role("source_type", "implicit")
     out = {}
     rels: dict[tuple[str, str], list[str]] = {}
     for rel in relations or []:
         if isinstance(rel, dict):
             rels.setdefault((rel.get("from_id"), rel.get("label")), []).append(rel.get("to_id"))
+
+    def in_text_order(i: str) -> tuple:
+        target = by_id.get(i)
+        return (0, target["start"], target["end"], natural(i)) if target else (1, 0, 0, natural(i))
+
     for layer, rec in spans:
         if layer != "claims":
             continue
-        src_ids = sorted(i for i in rels.get((rec["id"], "claim_source"), []) if isinstance(i, str))
-        cue_ids = sorted(i for i in rels.get((rec["id"], "claim_cue"), []) if isinstance(i, str))
+        src_ids = sorted({i for i in rels.get((rec["id"], source_rel), []) if isinstance(i, str)}, key=in_text_order)
+        cue_ids = sorted({i for i in rels.get((rec["id"], cue_rel), []) if isinstance(i, str)}, key=in_text_order)
         st = rec.get("source_type")
-        if st == "author":
-            source = "author (the article's own voice)"
+        sources = []
+        if st == author:
+            source_type = f"{st} (the article's own voice)"
         elif src_ids:
-            parts = []
+            source_type = str(st)
             for i in src_ids:
                 target = by_id.get(i)
                 if target is None:
-                    parts.append(f"{i} (no such span)")
+                    sources.append(f"{i} (no such span)")
                     continue
                 eid = target.get("entity_id")
-                parts.append(f"“{target.get('text')}”" + (f" = {entity_desc(eid, entity_table)}" if eid else ""))
-            source = f"{st}: " + "; ".join(parts)
+                sources.append(f"“{target.get('text')}”" + (f" = {entity_desc(eid, entity_table)}" if eid else ""))
+        elif st == implicit:
+            source_type = f"{st} (in the wording; no source span)"
         else:
-            source = f"{st} (no claim_source relation)"
+            source_type = f"{st} (no {source_rel} relation)"
         cue = "; ".join(f"“{by_id[i].get('text')}”" if i in by_id else f"{i} (no such span)" for i in cue_ids)
-        out[rec["id"]] = ClaimView(doc_id, rec, source, src_ids[0] if src_ids else None, cue,
-                                   cue_ids[0] if cue_ids else None)
+        tid = rec.get("time_id")
+        if tid is None:
+            time = ""
+        elif tid in timexes:
+            t = by_id[tid]
+            time = f"“{t.get('text')}” = {t.get('value')}" + (f" ({t.get('mod')})" if t.get("mod") else "") + f" ({tid})"
+        else:
+            time = f"{tid} (no such time expression)"
+        out[rec["id"]] = ClaimView(doc_id, rec, sources, source_type, [i for i in src_ids if i in by_id],
+                                   cue, cue_ids[0] if cue_ids else None, time)
     return out
 
 
+# ---------------------------------------------------------------- conflicts
+
+
+@dataclass
+class ConflictMember:
+    document_id: str
+    claim_id: str
+    attribute: str | None
+    value: str | None
+    claim: ClaimView | None  # None: the claim is missing or its span cannot be shown
+    text: str | None  # the claim's text when the claim exists
+    problem: str = ""  # why the member names no claim
+
+    @property
+    def key(self) -> tuple:
+        return self.document_id, self.claim_id
+
+    @property
+    def version(self) -> str:
+        """attribute = value, when the entry gives them."""
+        if self.attribute is None and self.value is None:
+            return ""
+        return f"{self.attribute} = {self.value}"
+
+
+@dataclass
+class Conflict:
+    id: str
+    type: str
+    origin: str
+    rule: str | None
+    rationale: str
+    members: list[ConflictMember]
+
+
+@dataclass
+class Conflicts:
+    """The conflicts table as the site shows it."""
+    present: bool  # the table exists
+    kept: list[Conflict]
+    dismissed: list[dict]
+    problems: list[str]
+    by_claim: dict[tuple[str, str], list[Conflict]]
+
+    def of(self, doc_id: str, claim_id: str) -> list[Conflict]:
+        return self.by_claim.get((doc_id, claim_id), [])
+
+
+def conflict_anchor(conflict_id) -> str:
+    return "conflict-" + quote(str(conflict_id), safe="")
+
+
+def conflict_type_anchor(conflict_type) -> str:
+    return "conflicts-" + quote(str(conflict_type), safe="")  # never a conflict_anchor: "conflicts-" vs "conflict-"
+
+
+def resolve_conflicts(table: list | None, views: list["DocView"], inv: Inventory) -> Conflicts:
+    """Kept entries with their members' claims; dismissed entries; a problem for each entry or member the
+    site cannot place (a member naming no claim, a type or status not in the inventory, a repeated id)."""
+    if table is None:
+        return Conflicts(False, [], [], [], {})
+    kept, dismissed = inv.value_role("conflict_status", "kept"), inv.value_role("conflict_status", "dismissed")
+    types = inv.conflict_types
+    docs = {v.id: v for v in views}
+    claims = {(v.id, rec["id"]): rec for v in views for rec in (v.ann or {}).get("claims") or []
+              if isinstance(rec, dict) and isinstance(rec.get("id"), str)}
+    problems, out_kept, out_dismissed, seen = [], [], [], set()
+    entries = [e for e in table if isinstance(e, dict)]
+    problems += [f"{CONFLICT_FILE}: [invalid-conflict] entry {e!r} is not an object" for e in table if not isinstance(e, dict)]
+    # id order; entries that repeat an id by their content, so that the table's order never shows
+    for e in sorted(entries, key=lambda e: (natural(e.get("conflict_id")), json.dumps(e, sort_keys=True, default=str))):
+        cid = str(e.get("conflict_id"))
+        where = f"{CONFLICT_FILE}: conflict {cid}"
+        if cid in seen:
+            problems.append(f"{where}: [duplicate-conflict-id] conflict id {cid} is used twice; expected a unique id")
+        seen.add(cid)
+        status = e.get("status")
+        if status not in (kept, dismissed):
+            problems.append(f"{where}: [unknown-conflict-value] status is {status!r}; expected one of "
+                            f"{[kept, dismissed]}; the entry is not shown")
+            continue
+        if e.get("type") not in types:
+            problems.append(f"{where}: [unknown-conflict-value] type is {e.get('type')!r}; expected one of {types}")
+        members = []
+        for m in e.get("members") or []:
+            m = m if isinstance(m, dict) else {}
+            doc_id, claim_id = m.get("document_id"), m.get("claim_id")
+            key = (doc_id, claim_id) if isinstance(doc_id, str) and isinstance(claim_id, str) else None
+            rec = claims.get(key) if key else None
+            problem = ""
+            if rec is None:
+                if key is None:
+                    problem = f"document_id {doc_id!r} and claim_id {claim_id!r} must be strings"
+                elif doc_id not in docs:
+                    problem = f"corpus/metadata.yaml has no document {doc_id!r}"
+                elif docs[doc_id].ann is None:
+                    problem = f"annotations/{doc_id}.json does not exist, so it has no claim {claim_id!r}"
+                else:
+                    problem = f"annotations/{doc_id}.json has no claim {claim_id!r}"
+                problems.append(f"{where} member {doc_id}/{claim_id}: [unknown-conflict-member] {problem}; "
+                                "expected a claim of an annotation file (run pactnews validate)")
+            view = docs[doc_id].claims.get(claim_id) if rec is not None else None
+            members.append(ConflictMember(str(doc_id), str(claim_id), m.get("attribute"), m.get("value"),
+                                          view, rec.get("text") if rec else None, problem))
+        members.sort(key=lambda m: (natural(m.document_id), natural(m.claim_id)))
+        if status == dismissed:
+            out_dismissed.append(e)
+            continue
+        out_kept.append(Conflict(cid, str(e.get("type")), str(e.get("origin")), e.get("rule"),
+                                 str(e.get("rationale") or ""), members))
+    by_claim: dict[tuple[str, str], list[Conflict]] = {}
+    for c in out_kept:
+        for m in c.members:
+            if m.text is not None and c not in by_claim.setdefault(m.key, []):
+                by_claim[m.key].append(c)
+    return Conflicts(True, out_kept, out_dismissed, problems, by_claim)
+
+
+def conflict_types_in_order(conflicts: list[Conflict], inv: Inventory) -> list[str]:
+    """The types of these conflicts: the inventory's order, then any unknown type by name."""
+    used = {c.type for c in conflicts}
+    return [t for t in inv.conflict_types if t in used] + sorted(used - set(inv.conflict_types))
+
+
+def member_line(m: ConflictMember) -> str:
+    """One member's version of a conflict, for a tooltip."""
+    if m.text is None:
+        return f"{m.document_id} {m.claim_id}: names no claim"
+    source = m.claim.source if m.claim else "(the claim's span cannot be shown)"
+    return f"{m.document_id} {m.claim_id}: “{m.text}” — source: {source}" + (f" — {m.version}" if m.version else "")
+
+
+def conflict_tip(c: Conflict, doc_id: str, claim_id: str) -> list[str]:
+    """Tooltip lines of a claim in a kept conflict: the conflict and the OTHER members' versions."""
+    own = [m for m in c.members if m.key == (doc_id, claim_id)]
+    head = f"conflict {c.id} ({c.type})"
+    if own and own[0].version:
+        head += f" — this claim: {own[0].version}"
+    return [head] + [f"  vs {member_line(m)}" for m in c.members if m.key != (doc_id, claim_id)]
+
+
+# ---------------------------------------------------------------- marks
+
+
 def build_spans(spans: list[tuple[str, dict]], claims: dict[str, ClaimView], relations: list,
-                entity_table: dict, cluster_table: dict, inv: Inventory) -> list[Span]:
+                entity_table: dict, cluster_table: dict, inv: Inventory,
+                conflicts: Conflicts | None = None, doc_id: str = "") -> list[Span]:
     """Tooltip text, data attributes and classes of every drawable span."""
     used_by: dict[str, list[str]] = {}
     for rel in relations or []:
         if isinstance(rel, dict) and isinstance(rel.get("to_id"), str):
             used_by.setdefault(rel["to_id"], []).append(f"{rel.get('label')} of {rel.get('from_id')}")
-    factualities = set(inv.values("factuality"))
+    no_stance = inv.value_role("author_stance", "none")
     out = []
     for layer, rec in spans:
         label = rec.get("label")
@@ -171,7 +386,7 @@ def build_spans(spans: list[tuple[str, dict]], claims: dict[str, ClaimView], rel
         if layer == "entities":
             lines.append(f"entity {entity_desc(rec.get('entity_id'), entity_table)}")
         elif layer == "timexes":
-            lines.append(f"value {rec.get('value')}")
+            lines.append(f"value {rec.get('value')}" + (f" (mod {rec.get('mod')})" if rec.get("mod") else ""))
             attrs["data-value"] = str(rec.get("value"))
         elif layer == "attributions":
             if rec.get("entity_id"):
@@ -180,19 +395,34 @@ def build_spans(spans: list[tuple[str, dict]], claims: dict[str, ClaimView], rel
             view = claims[rec["id"]]
             cid = rec.get("cluster_id")
             prop = (cluster_table.get(cid) or {}).get("proposition") if cid is not None else None
-            lines.append(f"source: {view.source}")
+            if len(view.sources) > 1:
+                lines.append(f"sources ({view.source_type}, {len(view.sources)} coordinated):")
+                lines += [f"  {s}" for s in view.sources]
+            else:
+                lines.append(f"source: {view.source}")
             lines.append(f"cue: {view.cue or '(none)'}")
             lines.append(f"factuality: {rec.get('factuality')}")
+            if rec.get("author_stance") is not None and rec.get("author_stance") != no_stance:
+                lines.append(f"author stance: {rec.get('author_stance')}")
+            if rec.get("modality") is not None:
+                lines.append(f"modality: {rec.get('modality')}")
+            if view.time:
+                lines.append(f"time: {view.time}")
             lines.append(f"cluster: {cid}" + (f" — {prop}" if prop else " (not in the cluster table)"))
-            quantity = fmt_quantity(rec.get("quantity_value"), rec.get("quantity_unit"))
+            quantity = fmt_claim_quantity(rec, inv)
             if quantity:
                 lines.append(f"quantity: {quantity}")
-            fact = rec.get("factuality")
-            classes.append(f"f-{fact}" if fact in factualities else "f-other")
-            if view.source_ref:
-                attrs["data-src"] = view.source_ref
+            classes.append(factuality_class(rec.get("factuality"), inv))
+            if view.source_refs:  # every source of a coordinated source is lit on hover
+                attrs["data-src"] = " ".join(i for i in view.source_refs if not re.search(r"\s", i))
             if view.cue_ref:
                 attrs["data-cue"] = view.cue_ref
+            involved = conflicts.of(doc_id, rec["id"]) if conflicts else []
+            if involved:
+                classes.append("conflict")
+                attrs["data-conflicts"] = " ".join(c.id for c in involved)
+                for c in involved:
+                    lines += conflict_tip(c, doc_id, rec["id"])
         lines += sorted(used_by.get(rec["id"], []))
         out.append(Span(layer, rec, "\n".join(lines), attrs, classes))
     return out
@@ -281,11 +511,12 @@ dl.meta dt{font-weight:600}
 dl.meta dd{margin:0}
 .cluster{border:1px solid var(--line);border-radius:.4rem;padding:.6rem .9rem;margin:0 0 1rem}
 .cluster.conflict{border-left:6px solid #c62828;background:#fff5f5}
+.conflict-card{border:1px solid var(--line);border-left:6px solid #c62828;background:#fff5f5;border-radius:.4rem;padding:.6rem .9rem;margin:0 0 1rem}
+.conflict-card p{margin:.2rem 0 .4rem}
+h3.conflict-type{margin:1.2rem 0 .5rem}
 .badge{display:inline-block;font-size:.75rem;font-weight:700;border-radius:1rem;padding:.05rem .55rem;margin-left:.4rem;vertical-align:middle}
-.badge.conflict{background:#c62828;color:#fff}
-.badge.disputed{background:#ef6c00;color:#fff}
+.badge.conflict{background:#c62828;color:#fff;text-decoration:none}
 .badge.missing{background:#757575;color:#fff}
-td.qty-conflict{background:#ffcdd2;font-weight:700}
 .controls{display:flex;flex-wrap:wrap;gap:.4rem 1.2rem;align-items:center;font-size:.9rem;padding:.5rem .8rem;background:var(--soft);border:1px solid var(--line);border-radius:.4rem;position:sticky;top:0;z-index:2}
 .controls label{cursor:pointer;white-space:nowrap}
 .legend{display:flex;flex-wrap:wrap;gap:.3rem;margin:.6rem 0 1rem;font-size:.75rem}
@@ -303,12 +534,16 @@ td.qty-conflict{background:#ffcdd2;font-weight:700}
 .clm{border-radius:0;background:rgba(255,214,0,.16);border-bottom:2.5px solid #2e7d32;padding-bottom:.2em}
 .clm.d1{padding-bottom:.45em}.clm.d2{padding-bottom:.7em}.clm.d3{padding-bottom:.95em}
 .clm.f-hedged{border-bottom-style:dashed;border-bottom-color:#ef6c00}
+.clm.f-uncommitted{border-bottom-style:dotted;border-bottom-color:#5f6368}
 .clm.f-denied{border-bottom-style:double;border-bottom-width:4px;border-bottom-color:#c62828}
 .clm.f-other{border-bottom-color:#757575}
+.clm.conflict{background:rgba(198,40,40,.13)}
+.clm.conflict.last::after{content:"\\26A0  " attr(data-conflicts);font-size:.62em;font-weight:700;color:#fff;background:#c62828;border-radius:1rem;padding:0 .45em;margin-left:.3em;vertical-align:middle}
 .m.hl{outline:2px solid #1a56b0;outline-offset:1px}
 .m.rel{outline:2px dotted #1a56b0;outline-offset:1px}
 body.hide-entities .ent,body.hide-timexes .tmx,body.hide-attributions .att{background:none;border-color:transparent;outline:none;padding:0}
 body.hide-claims .clm{background:none;border-bottom-color:transparent}
+body.hide-claims .clm::after{content:none}
 body.hide-entities .ent::after,body.hide-timexes .tmx::after,body.hide-attributions .att::after{content:none}
 #tip{position:fixed;z-index:10;max-width:28rem;background:#202124;color:#fff;font-size:.8rem;line-height:1.35;border-radius:.35rem;padding:.45rem .6rem;box-shadow:0 2px 8px rgba(0,0,0,.3);pointer-events:none;white-space:pre-wrap}
 #tip[hidden]{display:none}
@@ -333,10 +568,13 @@ JS = """
     for (var i = 0; i < lit.length; i++) { lit[i].classList.remove("hl", "rel"); }
     lit = [];
   }
-  function light(id, cls) {
-    if (!id) { return; }
-    var els = document.querySelectorAll('[data-span="' + CSS.escape(id) + '"]');
-    for (var i = 0; i < els.length; i++) { els[i].classList.add(cls); lit.push(els[i]); }
+  function light(ids, cls) {
+    var list = (ids || "").split(" ");
+    for (var k = 0; k < list.length; k++) {
+      if (!list[k]) { continue; }
+      var els = document.querySelectorAll('[data-span="' + CSS.escape(list[k]) + '"]');
+      for (var i = 0; i < els.length; i++) { els[i].classList.add(cls); lit.push(els[i]); }
+    }
   }
   function shown(el) {
     return !body.classList.contains("hide-" + el.getAttribute("data-layer"));
@@ -437,8 +675,15 @@ class DocView:
         return self.meta["id"]
 
 
+def conflict_links(conflicts: list[Conflict], prefix: str = "") -> str:
+    """Badges linking to kept conflicts on the index ("" for none)."""
+    return " ".join(f'<a class="badge conflict" href="{prefix}#{esc(conflict_anchor(c.id))}" data-conflict-link="{esc(c.id)}">'
+                    f"{esc(c.id)} {esc(c.type)}</a>" for c in conflicts)
+
+
 def render_document(view: DocView, inv: Inventory, cluster_table: dict, css: str,
-                    prev_id: str | None = None, next_id: str | None = None) -> str:
+                    prev_id: str | None = None, next_id: str | None = None,
+                    conflicts: Conflicts | None = None) -> str:
     doc_id = view.id
     meta = view.meta
     title = meta.get("title")
@@ -484,15 +729,26 @@ def render_document(view: DocView, inv: Inventory, cluster_table: dict, css: str
         out.append('<div class="legend">' + "".join(
             f'<span class="m {LAYER_CLASS[layer]}" data-label="{esc(label)}">{esc(label)}</span>'
             for layer, label in labels if layer != "claims")
-            + "".join(f'<span class="m clm {cls}">claim, {esc(fact)}</span>'
-                      for fact, cls in ((f, f"f-{f}" if f in inv.values("factuality") else "f-other") for f in facts))
+            + "".join(f'<span class="m clm {factuality_class(fact, inv)}">claim, {esc(fact)}</span>' for fact in facts)
             + "</div>")
+    involved: list[Conflict] = []
+    for cv in view.claims.values():
+        for c in conflicts.of(doc_id, cv.rec["id"]) if conflicts else []:
+            if c not in involved:
+                involved.append(c)
+    if involved:
+        involved.sort(key=lambda c: natural(c.id))
+        n_claims = sum(1 for cv in view.claims.values() if conflicts.of(doc_id, cv.rec["id"]))
+        out.append(f'<p class="notice" id="doc-conflicts">{n_claims} claim(s) of this document take part in '
+                   f"{len(involved)} kept conflict(s) with other reports: {conflict_links(involved, '../index.html')} "
+                   '<span class="muted">(hover a marked claim for the other versions)</span></p>')
     marked, _ = mark_text(view.text, view.spans)
     out.append(f'<div class="text" id="text">{marked}</div>')
     if view.claims:
         out.append(f"<h2>Claims ({len(view.claims)})</h2>")
         out.append('<table class="claims"><thead><tr><th>Claim</th><th>Text</th><th>Source</th><th>Cue</th>'
-                   '<th>Factuality</th><th>Cluster</th><th class="num">Quantity</th></tr></thead><tbody>')
+                   '<th>Factuality</th><th>Stance</th><th>Modality</th><th>Time</th><th>Cluster</th>'
+                   '<th class="num">Quantity</th><th>Conflicts</th></tr></thead><tbody>')
         for cv in sorted(view.claims.values(), key=lambda c: (c.rec["start"], c.rec["end"], c.rec["id"])):
             rec = cv.rec
             cid = rec.get("cluster_id")
@@ -500,8 +756,10 @@ def render_document(view: DocView, inv: Inventory, cluster_table: dict, css: str
                        + ("" if cid in cluster_table else ' <span class="badge missing">not in table</span>'))
             out.append(
                 f'<tr><td><a href="#{esc(rec["id"])}"><code>{esc(rec["id"])}</code></a></td><td>{esc(rec.get("text"))}</td>'
-                f"<td>{esc(cv.source)}</td><td>{esc(cv.cue)}</td><td>{esc(rec.get('factuality'))}</td><td>{cluster}</td>"
-                f'<td class="num">{esc(fmt_quantity(rec.get("quantity_value"), rec.get("quantity_unit")))}</td></tr>')
+                f"<td>{esc(cv.source)}</td><td>{esc(cv.cue)}</td><td>{esc(rec.get('factuality'))}</td>"
+                f"<td>{esc(rec.get('author_stance'))}</td><td>{esc(rec.get('modality'))}</td><td>{esc(cv.time)}</td>"
+                f"<td>{cluster}</td><td class=\"num\">{esc(fmt_claim_quantity(rec, inv))}</td>"
+                f"<td>{conflict_links(conflicts.of(doc_id, rec['id']) if conflicts else [], '../index.html')}</td></tr>")
         out.append("</tbody></table>")
     return page(f"{title or doc_id} · PactNews", "\n".join(out), css)
 
@@ -510,10 +768,65 @@ def cluster_anchor(cluster_id) -> str:
     return "cluster-" + quote(str(cluster_id), safe="")
 
 
+def render_conflicts(conflicts: Conflicts, inv: Inventory) -> list[str]:
+    """The index's first section: kept conflicts by type (inventory order), dismissed entries in one line."""
+    out = ['<section class="conflicts" id="conflicts">', f"<h2>Conflicts ({len(conflicts.kept)})</h2>"]
+    if not conflicts.present:
+        out.append(f'<p class="muted" id="no-conflicts">No conflicts table ({CONFLICT_FILE}) yet: no conflict '
+                   "between reports has been reviewed.</p></section>")
+        return out
+    types = conflict_types_in_order(conflicts.kept, inv)
+    descriptions = inv.conflict_section("types")
+    by_type = {t: [c for c in conflicts.kept if c.type == t] for t in types}
+    if conflicts.kept:
+        out.append('<p class="muted">Divergences between reports kept in '
+                   f"<code>{esc(CONFLICT_FILE)}</code>, by type: "
+                   + " · ".join(f'<a href="#{esc(conflict_type_anchor(t))}">{esc(t)}</a> {len(by_type[t])}'
+                                for t in types) + "</p>")
+    else:
+        out.append('<p class="muted">No kept conflict.</p>')
+    detected = inv.value_role("conflict_origin", "detected")
+    for t in types:
+        desc = descriptions.get(t)
+        out.append(f'<h3 class="conflict-type" id="{esc(conflict_type_anchor(t))}" data-type="{esc(t)}">'
+                   f"{esc(t)} ({len(by_type[t])})"
+                   + (f' <span class="muted">— {esc(desc)}</span>' if desc else
+                      ' <span class="badge missing">not a conflict type of the inventory</span>') + "</h3>")
+        for c in by_type[t]:
+            how = f"origin {esc(c.origin)}" + (f" · rule <code>{esc(c.rule or '(none)')}</code>" if c.origin == detected else "")
+            out.append(f'<div class="conflict-card" id="{esc(conflict_anchor(c.id))}" data-conflict="{esc(c.id)}" '
+                       f'data-type="{esc(c.type)}">')
+            out.append(f'<p><strong><code>{esc(c.id)}</code></strong><span class="badge conflict">{esc(c.type)}</span> '
+                       f'<span class="muted">{how}</span></p>')
+            out.append(f'<p class="rationale">{esc(c.rationale)}</p>')
+            out.append('<table class="members"><thead><tr><th>Document</th><th>Claim</th><th>Source</th>'
+                       "<th>Version</th></tr></thead><tbody>")
+            for m in c.members:
+                if m.text is None:
+                    out.append(f'<tr data-member="{esc(m.document_id)}/{esc(m.claim_id)}"><td><code>{esc(m.document_id)}</code> '
+                               f'<code>{esc(m.claim_id)}</code></td><td colspan="2"><span class="badge missing">names no claim'
+                               f"</span> {esc(m.problem)}</td><td>{esc(m.version)}</td></tr>")
+                    continue
+                source = esc(m.claim.source) if m.claim else '<span class="muted">(the span cannot be shown)</span>'
+                out.append(f'<tr data-member="{esc(m.document_id)}/{esc(m.claim_id)}">'
+                           f'<td><a href="{esc(page_path(m.document_id))}#{esc(m.claim_id)}"><code>{esc(m.document_id)}'
+                           f"</code> <code>{esc(m.claim_id)}</code></a></td><td>{esc(m.text)}</td><td>{source}</td>"
+                           f"<td>{esc(m.version)}</td></tr>")
+            out.append("</tbody></table></div>")
+    if conflicts.dismissed:
+        rules = Counter(str(e.get("rule") or f"{e.get('origin')}, no rule") for e in conflicts.dismissed)
+        out.append(f'<p class="muted" id="dismissed">Dismissed, not shown as conflicts: {len(conflicts.dismissed)} '
+                   "entr" + ("y" if len(conflicts.dismissed) == 1 else "ies") + " ("
+                   + ", ".join(f"{esc(rule)}: {n}" for rule, n in sorted(rules.items())) + ").</p>")
+    out.append("</section>")
+    return out
+
+
 def render_index(views: list[DocView], orphans: list[str], entity_table: dict | None, cluster_table: dict | None,
-                 dataset: dict, inv: Inventory, css: str) -> str:
+                 dataset: dict, inv: Inventory, css: str, conflicts: Conflicts | None = None) -> str:
     ents = entity_table or {}
     clus = cluster_table or {}
+    conflicts = conflicts or Conflicts(False, [], [], [], {})
     name = dataset.get("pretty_name") or dataset.get("name") or "PactNews"
     annotated = [v for v in views if v.ann is not None]
     out = [f"<h1>{esc(name)}</h1>",
@@ -528,6 +841,9 @@ def render_index(views: list[DocView], orphans: list[str], entity_table: dict | 
                    f"{len(problems)} on the document pages; run <code>pactnews validate</code>."
                    + ("<ul>" + "".join(f"<li>{esc(p)}</li>" for p in orphans) + "</ul>" if orphans else "")
                    + "</div>")
+
+    # conflicts: the first section
+    out += render_conflicts(conflicts, inv)
 
     # documents
     layers = standoff.LAYERS
@@ -562,16 +878,17 @@ def render_index(views: list[DocView], orphans: list[str], entity_table: dict | 
             elif s.layer == "attributions":
                 source_refs[str(eid)] = source_refs.get(str(eid), 0) + 1
     out.append("<h2>Entities across documents</h2>")
-    out.append('<p class="muted">Mentions per document (entity layer); the last column counts SOURCE spans '
-               "that refer to the entity.</p>")
+    source_label = esc(inv.role("source_label"))
+    out.append('<p class="muted">Mentions per document (entity layer); the last column counts '
+               f"{source_label} spans that refer to the entity.</p>")
     if entity_table is None:
         out.append('<p class="notice">The entity table annotations/tables/entities.json is missing.</p>')
     entity_ids = sorted(set(ents) | set(mentions) | set(source_refs))
     if entity_ids:
         out.append('<table class="entities"><thead><tr><th>Entity id</th><th>Canonical name</th><th>Label</th>'
                    + "".join(f'<th class="num" title="{esc(v.id)}">{esc(short_id(v.id))}</th>' for v in views)
-                   + '<th class="num">total</th><th class="num" title="SOURCE spans that refer to the entity">'
-                   'as SOURCE</th></tr></thead><tbody>')
+                   + f'<th class="num">total</th><th class="num" title="{source_label} spans that refer to the entity">'
+                   f"as {source_label}</th></tr></thead><tbody>")
         for eid in entity_ids:
             row = ents.get(eid)
             per = mentions.get(eid, {})
@@ -591,45 +908,43 @@ def render_index(views: list[DocView], orphans: list[str], entity_table: dict | 
     for v in views:
         for cv in v.claims.values():
             members.setdefault(str(cv.rec.get("cluster_id")), []).append(cv)
+
+    def cluster_conflicts(cvs: list[ClaimView]) -> list[Conflict]:
+        found = {c.id: c for cv in cvs for c in conflicts.of(cv.doc_id, cv.rec["id"])}
+        return [found[k] for k in sorted(found, key=natural)]
+
+    def quantity_sort(cv: ClaimView) -> tuple:
+        q = cv.rec.get("quantity_value")
+        return (float(q) if isinstance(q, (int, float)) and not isinstance(q, bool) else float("inf"),
+                fmt_claim_quantity(cv.rec, inv))
+
     out.append("<h2>Claim clusters</h2>")
     if cluster_table is None:
         out.append('<p class="notice">The cluster table annotations/tables/claim_clusters.json is missing.</p>')
     cluster_ids = sorted(set(clus) | set(members))
-    conflicts = [c for c in cluster_ids if len(figures(members.get(c, []))) > 1]
-    if conflicts:
-        out.append('<p id="conflicts"><strong>Figures conflict in ' + str(len(conflicts)) + " cluster(s):</strong> "
-                   + ", ".join(f'<a href="#{esc(cluster_anchor(c))}"><code>{esc(c)}</code></a>' for c in conflicts) + "</p>")
     if not cluster_ids and cluster_table is not None:
         out.append('<p class="muted">No claim clusters yet.</p>')
     if cluster_ids:
         out.append('<table class="cluster-summary"><thead><tr><th>Cluster</th><th class="num">claims</th>'
-                   '<th class="num">documents</th><th>figures</th><th>factuality</th></tr></thead><tbody>')
+                   '<th class="num">documents</th><th>figures</th><th>factuality</th><th>conflicts</th></tr></thead><tbody>')
         for cid in cluster_ids:
             cvs = members.get(cid, [])
-            figs = figures(cvs)
+            figs = list(dict.fromkeys(fmt_claim_quantity(c.rec, inv) for c in sorted(cvs, key=quantity_sort)
+                                      if c.rec.get("quantity_value") is not None))
             facts = sorted({str(c.rec.get("factuality")) for c in cvs})
-            fig_cls = ' class="qty-conflict"' if len(figs) > 1 else ""
             out.append(f'<tr><td><a href="#{esc(cluster_anchor(cid))}"><code>{esc(cid)}</code></a></td>'
                        f'<td class="num">{len(cvs)}</td><td class="num">{len({c.doc_id for c in cvs})}</td>'
-                       f'<td{fig_cls}>'
-                       f'{esc(" · ".join(fmt_quantity(f, None) for f in figs))}</td><td>{esc(", ".join(facts))}</td></tr>')
+                       f'<td>{esc(" · ".join(figs))}</td><td>{esc(", ".join(facts))}</td>'
+                       f"<td>{conflict_links(cluster_conflicts(cvs))}</td></tr>")
         out.append("</tbody></table>")
     for cid in cluster_ids:
         cvs = sorted(members.get(cid, []), key=lambda c: (c.doc_id, c.rec["start"], c.rec["end"], c.rec["id"]))
-        figs = figures(cvs)
-        facts = {c.rec.get("factuality") for c in cvs}
-        conflict = len(figs) > 1
-        badges = ""
-        if conflict:
-            units = sorted({str(c.rec.get("quantity_unit")) for c in cvs if c.rec.get("quantity_value") is not None})
-            badges += (f'<span class="badge conflict">figures conflict: '
-                       f'{esc(" · ".join(fmt_quantity(f, None) for f in figs))} {esc("/".join(units))}</span>')
-        if "denied" in facts and facts & {"asserted", "hedged"}:
-            badges += '<span class="badge disputed">asserted and denied</span>'
+        in_conflict = cluster_conflicts(cvs)
+        badges = conflict_links(in_conflict)
         if cid not in clus:
             badges += '<span class="badge missing">not in the cluster table</span>'
         prop = (clus.get(cid) or {}).get("proposition")
-        out.append(f'<section class="cluster{" conflict" if conflict else ""}" id="{esc(cluster_anchor(cid))}" '
+        out.append(f'<section class="cluster{" conflict" if in_conflict else ""}" id="{esc(cluster_anchor(cid))}" '
                    f'data-cluster="{esc(cid)}">')
         out.append(f"<h3><code>{esc(cid)}</code>{badges}</h3>")
         if prop:
@@ -638,65 +953,80 @@ def render_index(views: list[DocView], orphans: list[str], entity_table: dict | 
             out.append('<p class="muted">No claim in this cluster.</p></section>')
             continue
         out.append('<table><thead><tr><th>Document</th><th>Claim</th><th>Source</th><th>Cue</th>'
-                   '<th>Factuality</th><th class="num">Quantity</th></tr></thead><tbody>')
+                   '<th>Factuality</th><th>Modality</th><th class="num">Quantity</th><th>Conflicts</th></tr></thead><tbody>')
         for cv in cvs:
             rec = cv.rec
-            q = rec.get("quantity_value")
-            qcls = "num qty-conflict" if conflict and q is not None else "num"
             out.append(
                 f'<tr data-claim="{esc(rec["id"])}"><td><a href="{esc(page_path(cv.doc_id))}#{esc(rec["id"])}">'
                 f'<code>{esc(short_id(cv.doc_id))}</code> <code>{esc(rec["id"])}</code></a></td>'
                 f"<td>{esc(rec.get('text'))}</td><td>{esc(cv.source)}</td><td>{esc(cv.cue)}</td>"
-                f'<td>{esc(rec.get("factuality"))}</td><td class="{qcls}">{esc(fmt_quantity(q, rec.get("quantity_unit")))}</td></tr>')
+                f'<td>{esc(rec.get("factuality"))}</td><td>{esc(rec.get("modality"))}</td>'
+                f'<td class="num">{esc(fmt_claim_quantity(rec, inv))}</td>'
+                f"<td>{conflict_links(conflicts.of(cv.doc_id, rec['id']))}</td></tr>")
         out.append("</tbody></table></section>")
     return page(f"{name}", "\n".join(out), css)
 
 
-def figures(cvs: list[ClaimView]) -> list[float]:
-    """The distinct figures a cluster's claims report."""
-    vals = set()
-    for c in cvs:
-        q = c.rec.get("quantity_value")
-        if isinstance(q, (int, float)) and not isinstance(q, bool):
-            vals.add(float(q))
-    return sorted(vals)
+@dataclass
+class Site:
+    """Everything the pages show: one view per document, the kept conflicts, the problems outside any page."""
+    views: list[DocView]
+    conflicts: Conflicts
+    problems: list[str]  # unknown documents, conflicts table entries the site cannot place
+
+    @property
+    def all_problems(self) -> list[str]:
+        return self.problems + [p for v in self.views for p in v.problems]
 
 
-def build_views(documents: list[dict], clean_texts: dict[str, str], annotations: dict[str, dict],
-                entity_table: dict | None, cluster_table: dict | None, inv: Inventory) -> tuple[list[DocView], list[str]]:
-    """One view per document (spans checked and described) and the problems outside any document."""
+def build_site(documents: list[dict], clean_texts: dict[str, str], annotations: dict[str, dict],
+               entity_table: dict | None, cluster_table: dict | None, inv: Inventory,
+               conflict_table: list | None = None) -> Site:
+    """Every document checked and described, and the conflicts table resolved against their claims."""
     ents, clus = entity_table or {}, cluster_table or {}
-    views = []
+    views, drawable = [], []
     for meta in sorted(documents, key=lambda m: m["id"]):
         doc_id = meta["id"]
         if not SAFE_DOC_ID.fullmatch(doc_id):
             raise ValueError(f"corpus/metadata.yaml: document id {doc_id!r} cannot name a page; "
                              f"expected {SAFE_DOC_ID.pattern}")
         text, ann = clean_texts.get(doc_id), annotations.get(doc_id)
-        spans, problems, claims = [], [], {}
+        good, problems, claims = [], [], {}
         if text is not None and ann is not None:
             good, problems = check_spans(doc_id, text, ann)
-            claims = claim_views(doc_id, good, ann.get("relations"), ents)
-            spans = build_spans(good, claims, ann.get("relations"), ents, clus, inv)
-        views.append(DocView(meta, text, ann, spans, claims, problems))
+            claims = claim_views(doc_id, good, ann.get("relations"), ents, inv)
+        views.append(DocView(meta, text, ann, [], claims, problems))
+        drawable.append(good)
+    conflicts = resolve_conflicts(conflict_table, views, inv)
+    for v, good in zip(views, drawable):
+        if good:
+            v.spans = build_spans(good, v.claims, v.ann.get("relations"), ents, clus, inv, conflicts, v.id)
     known = {v.id for v in views}
     orphans = [f"annotations/{doc_id}.json: [unknown-document] corpus/metadata.yaml has no document {doc_id!r}"
                for doc_id in sorted(set(annotations) - known)]
-    return views, orphans
+    return Site(views, conflicts, orphans + conflicts.problems)
+
+
+def render_pages(site: Site, entity_table: dict | None, cluster_table: dict | None, inv: Inventory,
+                 dataset: dict | None = None) -> dict[str, str]:
+    css = label_css(inv)
+    views = site.views
+    pages = {"index.html": render_index(views, site.problems, entity_table, cluster_table, dataset or {}, inv, css,
+                                        site.conflicts)}
+    for k, v in enumerate(views):
+        prev_id = views[k - 1].id if k > 0 else None
+        next_id = views[k + 1].id if k + 1 < len(views) else None
+        pages[page_path(v.id)] = render_document(v, inv, cluster_table or {}, css, prev_id, next_id, site.conflicts)
+    return pages
 
 
 def render_site(documents: list[dict], clean_texts: dict[str, str], annotations: dict[str, dict],
                 entity_table: dict | None, cluster_table: dict | None, inv: Inventory,
-                dataset: dict | None = None) -> dict[str, str]:
-    """The whole site as {relative path: HTML}; a table that is None is reported as missing."""
-    css = label_css(inv)
-    views, orphans = build_views(documents, clean_texts, annotations, entity_table, cluster_table, inv)
-    pages = {"index.html": render_index(views, orphans, entity_table, cluster_table, dataset or {}, inv, css)}
-    for k, v in enumerate(views):
-        prev_id = views[k - 1].id if k > 0 else None
-        next_id = views[k + 1].id if k + 1 < len(views) else None
-        pages[page_path(v.id)] = render_document(v, inv, cluster_table or {}, css, prev_id, next_id)
-    return pages
+                dataset: dict | None = None, conflict_table: list | None = None) -> dict[str, str]:
+    """The whole site as {relative path: HTML}; an entity or cluster table that is None is reported as
+    missing, a conflicts table that is None means no conflict has been reviewed."""
+    site = build_site(documents, clean_texts, annotations, entity_table, cluster_table, inv, conflict_table)
+    return render_pages(site, entity_table, cluster_table, inv, dataset)
 
 
 # ---------------------------------------------------------------- command
@@ -712,6 +1042,17 @@ def read_annotations(layout: Layout, documents: list[dict]) -> dict[str, dict]:
     return out
 
 
+def read_conflict_table(layout: Layout) -> list[dict] | None:
+    """annotations/tables/conflicts.json, None when there is none; a malformed table raises ValueError naming it."""
+    path = layout.conflict_table
+    if not path.is_file():
+        return None
+    try:
+        return tables.read_conflicts(path)
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ValueError(f"{CONFLICT_FILE}: {type(exc).__name__}: {exc}") from exc
+
+
 def read_inputs(layout: Layout) -> dict:
     """Everything render_site needs, read from the repository."""
     docs = read_metadata(layout)
@@ -721,6 +1062,7 @@ def read_inputs(layout: Layout) -> dict:
         "annotations": read_annotations(layout, docs),
         "entity_table": tables.read_entities(layout.entity_table) if layout.entity_table.is_file() else None,
         "cluster_table": tables.read_clusters(layout.cluster_table) if layout.cluster_table.is_file() else None,
+        "conflict_table": read_conflict_table(layout),
         "inv": default_inventory(layout.root),
         "dataset": read_dataset_info(layout) if layout.dataset.is_file() else {},
     }
@@ -736,14 +1078,14 @@ def run(args) -> int:
     out = Path(args.out) if args.out else layout.root / "site"
     try:
         inputs = read_inputs(layout)
-        pages = render_site(**inputs)
+        site = build_site(inputs["documents"], inputs["clean_texts"], inputs["annotations"], inputs["entity_table"],
+                          inputs["cluster_table"], inputs["inv"], inputs["conflict_table"])
+        pages = render_pages(site, inputs["entity_table"], inputs["cluster_table"], inputs["inv"], inputs["dataset"])
     except (standoff.FormatError, CorpusError, ValueError, KeyError, OSError) as exc:
         print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
         print(f"FAILED: nothing written to {out}/")
         return 1
-    views, orphans = build_views(inputs["documents"], inputs["clean_texts"], inputs["annotations"],
-                                 inputs["entity_table"], inputs["cluster_table"], inputs["inv"])
-    problems = orphans + [p for v in views for p in v.problems]
+    problems = site.all_problems
     for p in problems:
         print(p, file=sys.stderr)
     write_files_atomically({out / path: text.encode("utf-8") for path, text in pages.items()})
@@ -752,7 +1094,9 @@ def run(args) -> int:
             stale.unlink()
     n_docs = len(pages) - 1
     n_ann = len(inputs["annotations"])
-    n_spans = sum(len(v.spans) for v in views)
+    n_spans = sum(len(v.spans) for v in site.views)
+    n_conflicts = len(site.conflicts.kept)
     note = f", {len(problems)} problem(s) shown on the pages" if problems else ""
-    print(f"Rendered {len(pages)} pages ({n_docs} documents, {n_ann} annotated, {n_spans} spans{note}): {out / 'index.html'}")
+    print(f"Rendered {len(pages)} pages ({n_docs} documents, {n_ann} annotated, {n_spans} spans, "
+          f"{n_conflicts} conflict(s){note}): {out / 'index.html'}")
     return 0

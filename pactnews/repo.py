@@ -50,6 +50,7 @@ class Layout:
         self.tables = self.annotations / "tables"
         self.entity_table = self.tables / "entities.json"
         self.cluster_table = self.tables / "claim_clusters.json"
+        self.conflict_table = self.tables / "conflicts.json"
         self.passes = self.annotations / "passes"
         self.schemas = self.root / "schemas"
         self.labels = self.schemas / "labels.yaml"

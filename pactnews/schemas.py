@@ -14,6 +14,7 @@ import importlib.util
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 import pyarrow
@@ -24,12 +25,9 @@ from .flatten import arrow_schema
 from .inventory import Inventory, load_inventory
 from .repo import Layout, write_files_atomically
 
-# Fields that may hold null; every other field is required to have a value.
-NULLABLE = {
-    ("attributions", "entity_id"),  # a SOURCE need not refer to a known entity; a CUE never does
-    ("claims", "quantity_value"),
-    ("claims", "quantity_unit"),
-}
+# A quantity is given whole or not at all: each field requires the figure and the figure requires these.
+QUANTITY = "quantity_value"
+QUANTITY_PARTS = ("quantity_approximation", "quantity_unit", "quantity_surface_unit")
 
 # pandas dtypes of the flat tables, fixed so that results do not depend on pandas' defaults.
 PANDAS_DTYPES = {
@@ -70,6 +68,22 @@ def present_together(df, *, column, requires):
     return (df[column].isna() | df[requires].notna()).astype(bool)
 
 
+@_register(statistics=["column"])
+def finite(df, *, column):
+    """A number is finite (no infinity, no NaN)."""
+    v = df[column].astype("float64")
+    return (df[column].isna() | np.isfinite(v.fillna(0.0))).astype(bool)
+
+
+@_register(statistics=["low", "high", "kind", "range_value"])
+def range_bounds(df, *, low, high, kind, range_value):
+    """A high end is given exactly when the approximation is a range, and lies above the low end."""
+    is_range = (df[kind] == range_value).fillna(False).astype(bool)
+    has_high = df[high].notna().astype(bool)
+    above = (df[high] > df[low]).fillna(True).astype(bool)
+    return ((is_range == has_high) & above).astype(bool)
+
+
 @_register(statistics=["column", "label_column", "labels"])
 def null_unless_label(df, *, column, label_column, labels):
     """`column` holds a value only on rows whose label is one of `labels`."""
@@ -80,11 +94,6 @@ def null_unless_label(df, *, column, label_column, labels):
 
 def id_pattern(prefix: str) -> str:
     return f"^{prefix}[0-9]+$"
-
-
-def entity_id_labels(inv: Inventory) -> list[str]:
-    """Attribution labels that may carry an entity id: those a claim_source may point to."""
-    return [label for layer, label in inv.relation_targets("claim_source") if layer == "attributions" and label]
 
 
 def _layer_description(inv: Inventory, layer: str) -> str:
@@ -125,20 +134,25 @@ def table_schema(layer: str, inv: Inventory) -> pa.DataFrameSchema:
             checks.append(pa.Check.ge(0))
         elif f.name == "value" and layer == "timexes":
             checks.append(pa.Check.str_matches(inv.timex_value_re.pattern))
-        elif f.name in inv.raw.get("values", {}):
+        elif inv.has_values(f.name):
             checks.append(pa.Check.isin(inv.values(f.name)))
         columns[f.name] = pa.Column(
-            PANDAS_DTYPES[f.type], checks=checks, nullable=(layer, f.name) in NULLABLE,
+            PANDAS_DTYPES[f.type], checks=checks, nullable=inv.optional(layer, f.name),
             description=_field_description(inv, layer, f.name),
         )
-    checks = []
+    checks = [pa.Check.finite(column=f.name) for f in arrow_schema(layer) if f.type == pyarrow.float64()]
     if layer != "relations":
         checks += [pa.Check.offsets_ordered(start="start", end="end"), pa.Check.span_not_empty(start="start", end="end")]
     if layer == "claims":
-        checks += [pa.Check.present_together(column="quantity_value", requires="quantity_unit"),
-                   pa.Check.present_together(column="quantity_unit", requires="quantity_value")]
-    if layer == "attributions":
-        checks.append(pa.Check.null_unless_label(column="entity_id", label_column="label", labels=entity_id_labels(inv)))
+        for part in QUANTITY_PARTS:
+            checks += [pa.Check.present_together(column=QUANTITY, requires=part),
+                       pa.Check.present_together(column=part, requires=QUANTITY)]
+        checks.append(pa.Check.range_bounds(low=QUANTITY, high="quantity_high", kind="quantity_approximation",
+                                            range_value=inv.value_role("quantity_approximation", "range")))
+    for attribute in inv.attributes(layer) if layer in inv.raw["layers"] else []:
+        labels = inv.attribute_labels(layer, attribute)
+        if labels is not None:
+            checks.append(pa.Check.null_unless_label(column=attribute, label_column="label", labels=labels))
     return pa.DataFrameSchema(
         columns, checks=checks, strict=True, ordered=True, name=layer,
         unique=["document_id", "id"], report_duplicates="exclude_first",
@@ -168,9 +182,9 @@ def _json_field(layer: str, field: pyarrow.Field, inv: Inventory) -> dict:
         out["minimum"] = 0
     elif field.name == "value" and layer == "timexes":
         out["pattern"] = inv.timex_value_re.pattern
-    elif field.name in inv.raw.get("values", {}):
+    elif inv.has_values(field.name):
         out["enum"] = inv.values(field.name)
-    if (layer, field.name) in NULLABLE:
+    if inv.optional(layer, field.name):
         out["type"] = [out["type"], "null"]
         if "enum" in out:
             out["enum"] = out["enum"] + [None]

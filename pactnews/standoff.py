@@ -12,16 +12,17 @@ from pathlib import Path
 import orjson
 
 FORMAT = "pactnews-standoff"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: schema 2.0.0 (TIMEX3 mod; claims v2)
 
 # Field order of each layer's records: the writer's order and the columns of the flat tables.
 FIELDS = {
     "entities": ["id", "start", "end", "text", "label", "entity_id"],
-    "timexes": ["id", "start", "end", "text", "label", "value"],
+    "timexes": ["id", "start", "end", "text", "label", "value", "mod"],
     "attributions": ["id", "start", "end", "text", "label", "entity_id"],
     "claims": [
-        "id", "start", "end", "text", "label", "source_type", "factuality",
-        "cluster_id", "quantity_value", "quantity_unit",
+        "id", "start", "end", "text", "label", "source_type", "factuality", "author_stance", "modality",
+        "cluster_id", "time_id", "quantity_value", "quantity_high", "quantity_approximation",
+        "quantity_unit", "quantity_surface_unit",
     ],
     "relations": ["id", "label", "from_id", "to_id"],
 }

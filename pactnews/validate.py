@@ -65,8 +65,10 @@ TESTS: dict[str, tuple[int, str]] = {
     "wrong-id-prefix": (2, "an id without its layer's prefix and a number"),
     "malformed-timex-value": (2, "a TIMEX3 value that does not match the inventory's pattern"),
     "null-value": (2, "a null where the field needs a value"),
-    "quantity-without-unit": (2, "a claim's quantity_value without a quantity_unit"),
-    "unit-without-quantity": (2, "a claim's quantity_unit without a quantity_value"),
+    "quantity-without-unit": (2, "a claim's quantity_value without its unit, surface unit or approximation"),
+    "unit-without-quantity": (2, "a claim's unit, surface unit or approximation without a quantity_value"),
+    "quantity-range": (2, "a quantity_high without a range approximation (or the reverse), or not above quantity_value"),
+    "non-finite-number": (2, "a number that is infinite or not a number"),
     "unexpected-entity-id": (2, "an entity id on an attribution label that takes none"),
     "malformed-dct-value": (2, "a document creation time that is not a TIMEX3 value"),
     "schema-check": (2, "another pandera schema check failed"),
@@ -86,15 +88,20 @@ TESTS: dict[str, tuple[int, str]] = {
     "wrong-relation-target": (4, "a relation pointing to a layer or label its type does not allow"),
     "duplicate-relation": (4, "a claim with two relations of one type"),
     "source-type-mismatch": (4, "a claim's source_type disagrees with its relations"),
+    "dangling-time-id": (4, "a claim's time_id names no time expression of its document"),
     "unknown-entity-id": (4, "an entity_id that is not in the entity table"),
     "unknown-cluster": (4, "a cluster_id that is not in the cluster table"),
     "entity-label-mismatch": (4, "a mention's label differs from its entity's label in the table"),
     "entity-table-label": (4, "an entity table row with a label not in the inventory"),
+    # L4 the conflicts table (annotations/tables/conflicts.json) against the claims and the detectors
+    "unknown-conflict-value": (4, "a conflict whose type, origin or status is not in the inventory"),
+    "duplicate-conflict-id": (4, "a conflict id used twice in the conflicts table"),
+    "conflict-without-rationale": (4, "a conflict (kept or dismissed) without a one-sentence rationale"),
+    "unknown-conflict-member": (4, "a conflict member that names no claim of the corpus"),
+    "unreviewed-conflict": (4, "a detector finds a conflict that the table neither keeps nor dismisses"),
+    "stale-conflict": (4, "a detected conflict in the table that no detector finds any more"),
 }
 
-# Which source_type a claim_source target implies; no claim_source means the author.
-SOURCE_TYPE_OF_TARGET = {"entities": "entity", "attributions": "unnamed"}
-AUTHOR = "author"
 
 _PY_TYPES = {pyarrow.string(): (str,), pyarrow.int64(): (int,), pyarrow.float64(): (int, float)}
 _JSON_NAMES = {pyarrow.string(): "a string", pyarrow.int64(): "an integer", pyarrow.float64(): "a number"}
@@ -357,7 +364,16 @@ def _schema_incident(layer, schema, row, col, check, check_number, case, inv, fi
         return incident("offsets-out-of-range", f"{col} is {case}; expected {col} >= 0 (0 <= start < end <= len(text))",
                         found=f"{col} is {case}", expected=f"{col} >= 0", **where)
     stats = schema.checks[int(check_number)].statistics if check_number is not None and name in (
-        "offsets_ordered", "span_not_empty", "present_together", "null_unless_label") else {}
+        "offsets_ordered", "span_not_empty", "present_together", "null_unless_label", "finite", "range_bounds") else {}
+    if name == "finite":
+        c = stats["column"]
+        return incident("non-finite-number", f"{c} is {_opt(row[c])!r}; expected a finite number",
+                        found=repr(_opt(row[c])), expected="a finite number", **where)
+    if name == "range_bounds":
+        lo, hi, kind = (_opt(row[stats[k]]) for k in ("low", "high", "kind"))
+        found, expected = f"{kind!r}, {lo!r}..{hi!r}", f"a high end above the low end, only for {stats['range_value']!r}"
+        return incident("quantity-range", f"{stats['kind']}, {stats['low']}..{stats['high']} are {found}; expected "
+                        f"{expected}", found=found, expected=expected, **where)
     if name == "offsets_ordered":
         return incident("end-before-start", f"end is before start ({start}:{end}); expected start < end",
                         found=f"{start}:{end}", expected="start < end", **where)
@@ -366,7 +382,8 @@ def _schema_incident(layer, schema, row, col, check, check_number, case, inv, fi
                         found=f"{start}:{end}", expected="start < end", **where)
     if name == "present_together":
         c, r = stats["column"], stats["requires"]
-        test = {"quantity_value": "quantity-without-unit", "quantity_unit": "unit-without-quantity"}.get(c, "schema-check")
+        test = "quantity-without-unit" if c == "quantity_value" else (
+            "unit-without-quantity" if r == "quantity_value" else "schema-check")
         return incident(test, f"{c} is {_opt(row[c])!r} but {r} is null; expected both or neither",
                         found=f"{r} is null", expected="both or neither", **where)
     if name == "null_unless_label":
@@ -652,6 +669,7 @@ def check_references(cols: Columns, orphans: list[tuple[str, str, str]], entitie
         broken = index.key(np.array([n for n, _ in broken], dtype=np.int64),
                            pyarrow.array([i for _, i in broken], pyarrow.string()))
         out += _check_relations(cols, index, broken, inv, files)
+        out += _check_time_ids(cols, index, files)
     if entities is not None:
         names = pyarrow.array(list(entities), pyarrow.string())
         for layer in ("entities", "attributions"):
@@ -684,6 +702,18 @@ def check_references(cols: Columns, orphans: list[tuple[str, str, str]], entitie
                                 doc=r["document_id"], span=r["id"], start=r["start"], end=r["end"],
                                 found=repr(r["cluster_id"]), expected="a key of the cluster table"))
     return out
+
+
+def _check_time_ids(cols: Columns, index: _SpanIndex, files: dict[str, str]) -> list[Incident]:
+    c = cols.tables["claims"]
+    found, span = index.lookup(index.key(cols.doc["claims"], c["time_id"]))
+    timex = list(standoff.SPAN_LAYERS).index("timexes")
+    bad = _present(c["time_id"]) & ~(found & (index.layer[span] == timex))
+    return [incident("dangling-time-id", f"time_id {r['time_id']!r} names no time expression of document "
+                     f"{r['document_id']}; expected a timexes id of this document", file=files[r["document_id"]],
+                     doc=r["document_id"], span=r["id"], start=r["start"], end=r["end"],
+                     found=repr(r["time_id"]), expected="a timexes id of this document")
+            for r in _take(c, np.flatnonzero(bad))]
 
 
 def _check_relations(cols: Columns, index: _SpanIndex, broken: np.ndarray, inv: Inventory,
@@ -747,71 +777,71 @@ def _check_relations(cols: Columns, index: _SpanIndex, broken: np.ndarray, inv: 
                       f"{_targets_text(inv, r['label'])}",
          lambda i, r: index.describe(cols, to_span[i]), lambda i, r: _targets_text(inv, r["label"]))
     good = resolved & ~wrong_from & ~wrong_to
-    source = types.index("claim_source")
-    cue = types.index("claim_cue")
-    unsure = np.unique(np.concatenate([from_key[~good & (label == source) & (from_key >= 0)], broken]))
-    # at most one relation of a type per claim
-    g = np.flatnonzero(good)
-    pair = from_key[g] * (len(types) + 1) + label[g]
-    order = np.argsort(pair, kind="stable")
-    ps = pair[order]
-    new = np.concatenate(([True], ps[1:] != ps[:-1]))[: len(ps)]
-    first = g[order][np.maximum.accumulate(np.where(new, np.arange(len(ps)), 0))]
-    for i, f in zip(g[order][~new], first[~new]):
-        r, fr = row(i), row(f)
-        out.append(incident("duplicate-relation", f"claim {r['from_id']} has two {r['label']} relations, {fr['id']} "
-                            f"(to {fr['to_id']}) and {r['id']} (to {r['to_id']}); expected one",
-                            file=files[r["document_id"]], doc=r["document_id"], span=r["id"],
-                            found=f"two {r['label']} relations", expected="one"))
-    good[g[order][~new]] = False
-    out += _check_source_types(cols, index, good & (label == source), good & (label == cue), from_key, to_layer,
-                               unsure, inv, files)
+    source = types.index(inv.role("source_relation"))
+    cue = types.index(inv.role("cue_relation"))
+    unsure = set(from_key[~good & (label == source) & (from_key >= 0)].tolist()) | set(broken.tolist())
+    # one cue per claim; several sources (coordinated), but not the same one twice
+    seen: dict[tuple, int] = {}
+    for i in np.flatnonzero(good & ((label == source) | (label == cue))):
+        k = (int(from_key[i]), int(label[i])) + ((int(to_key[i]),) if label[i] == source else ())
+        if k in seen:
+            r, fr = row(i), row(seen[k])
+            what = "the same" if label[i] == source else "two"
+            out.append(incident("duplicate-relation", f"claim {r['from_id']} has {what} {r['label']} relations, "
+                                f"{fr['id']} (to {fr['to_id']}) and {r['id']} (to {r['to_id']}); expected one",
+                                file=files[r["document_id"]], doc=r["document_id"], span=r["id"],
+                                found=f"{what} {r['label']} relations", expected="one"))
+            good[i] = False
+        else:
+            seen[k] = i
+    sources: dict[int, list[int]] = {}
+    for i in np.flatnonzero(good & (label == source)):
+        sources.setdefault(int(from_key[i]), []).append(int(i))
+    cues = {int(from_key[i]): int(i) for i in np.flatnonzero(good & (label == cue))}
+    out += _check_source_types(cols, index, sources, cues, to_layer, to_class, unsure, inv, files, row)
     return out
 
 
-def _check_source_types(cols, index, source, cue, from_key, to_layer, unsure, inv, files) -> list[Incident]:
+def _check_source_types(cols, index, sources, cues, to_layer, to_class, unsure, inv, files, row) -> list[Incident]:
+    """A claim's source_type against its claim_source relations (the inventory's roles say which is which).
+
+    entity: every source is an entity mention; unnamed: a source span among them; author and implicit:
+    no source relation; author: no cue either (the article's own voice has none).
+    """
     claims = cols.tables["claims"]
     if not claims.num_rows:
         return []
-    rel = cols.tables["relations"]
+    role = lambda name: inv.value_role("source_type", name)  # noqa: E731
+    source_class = index.classes.index(("attributions", inv.role("source_label")))
+    entity_layer = list(standoff.SPAN_LAYERS).index("entities")
     key = index.key(cols.doc["claims"], claims["id"])
-    values = inv.values("source_type")
-    implied_by_layer = np.array([values.index(SOURCE_TYPE_OF_TARGET[layer]) if layer in SOURCE_TYPE_OF_TARGET else -2
-                                 for layer in _LAYER_NAMES] + [-2])
-    author = values.index(AUTHOR)
-    s = np.flatnonzero(source)
-    s = s[np.argsort(from_key[s], kind="stable")]
-    has_source, pos = _lookup_sorted(from_key[s], key)
-    source_rel = s[pos] if len(s) else np.zeros(len(key), dtype=np.int64)
-    implied = np.full(len(key), author, dtype=np.int64)
-    implied[has_source] = implied_by_layer[to_layer[source_rel[has_source]]]
-    q = np.flatnonzero(cue)
-    q = q[np.argsort(from_key[q], kind="stable")]
-    has_cue, qpos = _lookup_sorted(from_key[q], key)
-    cue_rel = q[qpos] if len(q) else np.zeros(len(key), dtype=np.int64)
-    given = _codes(claims["source_type"], values)
-    judged = (given >= 0) & ~np.isin(key, unsure)
-    wrong = judged & (given != implied)
-    author_cue = judged & (given == author) & (implied == author) & has_cue
     out = []
-    for i, r in zip(np.flatnonzero(wrong), _take(claims, np.flatnonzero(wrong))):
-        expected = values[implied[i]]
-        if has_source[i]:
-            sr = rel.slice(int(source_rel[i]), 1).to_pylist()[0]
-            why = f"its claim_source {sr['id']} points to {sr['to_id']} ({_LAYER_NAMES[to_layer[source_rel[i]]]})"
-        else:
+    for i, r in enumerate(claims.select(["document_id", "id", "start", "end", "source_type"]).to_pylist()):
+        k = int(key[i])
+        if r["source_type"] not in inv.values("source_type") or k in unsure:
+            continue
+        rels = sources.get(k, [])
+        if not rels:
+            expected = [role("author"), role("implicit")]
             why = "the claim has no claim_source relation"
-        out.append(incident("source-type-mismatch", f"source_type is {r['source_type']!r} but {why}; "
-                            f"expected {expected!r}", file=files[r["document_id"]], doc=r["document_id"],
-                            span=r["id"], start=r["start"], end=r["end"], found=repr(r["source_type"]),
-                            expected=repr(expected)))
-    for i, r in zip(np.flatnonzero(author_cue), _take(claims, np.flatnonzero(author_cue))):
-        cr = rel.slice(int(cue_rel[i]), 1).to_pylist()[0]
-        out.append(incident("source-type-mismatch", f"source_type is 'author' but the claim has a claim_cue "
-                            f"{cr['id']} (to {cr['to_id']}); expected no cue in the author's own voice, or a "
-                            "claim_source and source_type 'entity' or 'unnamed'",
-                            file=files[r["document_id"]], doc=r["document_id"], span=r["id"], start=r["start"],
-                            end=r["end"], found="'author'", expected="no cue in the author's own voice"))
+        elif any(to_class[j] == source_class for j in rels):
+            expected, why = [role("unnamed")], f"a claim_source points to a {inv.role('source_label')} span"
+        elif all(to_layer[j] == entity_layer for j in rels):
+            expected, why = [role("entity")], "its claim_source relations point to entity mentions"
+        else:
+            continue
+        where = dict(file=files[r["document_id"]], doc=r["document_id"], span=r["id"], start=r["start"], end=r["end"])
+        if r["source_type"] not in expected:
+            ids = ", ".join(f"{row(j)['id']} (to {row(j)['to_id']})" for j in rels)
+            out.append(incident("source-type-mismatch", f"source_type is {r['source_type']!r} but {why}"
+                                f"{': ' + ids if ids else ''}; expected {' or '.join(map(repr, expected))}",
+                                found=repr(r["source_type"]), expected=" or ".join(map(repr, expected)), **where))
+        elif r["source_type"] == role("author") and k in cues:
+            cr = row(cues[k])
+            out.append(incident("source-type-mismatch", f"source_type is {role('author')!r} but the claim has a "
+                                f"{inv.role('cue_relation')} {cr['id']} (to {cr['to_id']}); expected no cue in the "
+                                f"author's own voice, or {role('implicit')!r} for a source implicit in the cue",
+                                found=repr(role("author")), expected="no cue in the author's own voice", **where))
     return out
 
 
@@ -830,6 +860,90 @@ def check_tables(entities: dict | None, clusters: dict | None, inv: Inventory, e
         if not isinstance(row, dict) or not isinstance(row.get("proposition"), str):
             out.append(incident("invalid-table", f"cluster {key!r} is {row!r}; expected a proposition (a string)",
                                 file=cluster_file, span=key, found=repr(row), expected="a proposition (a string)"))
+    return out
+
+
+# ---- the conflicts table ---------------------------------------------------------------
+
+def conflict_inputs(doc: dict, entities: dict | None, inv: Inventory) -> list[dict]:
+    """The claims of one valid document as the conflict detectors read them.
+
+    Each claim's linked time expression becomes its TIMEX3 value; its sources
+    resolve to entity ids (None when one of them names no entity, or when the
+    claim has no source relation: the detectors then cannot compare sources).
+    """
+    by_id = {r["id"]: r for layer in standoff.SPAN_LAYERS for r in doc[layer]}
+    names = {k: v.get("name") for k, v in (entities or {}).items() if isinstance(v, dict)}
+    sources: dict[str, list[dict]] = {}
+    for r in doc["relations"]:
+        if r["label"] == inv.role("source_relation") and r["to_id"] in by_id:
+            sources.setdefault(r["from_id"], []).append(by_id[r["to_id"]])
+    out = []
+    for c in doc["claims"]:
+        targets = sources.get(c["id"], [])
+        keys = [t.get("entity_id") for t in targets]
+        timex = by_id.get(c.get("time_id"))
+        out.append({
+            "document_id": doc["document_id"], **{k: c.get(k) for k in standoff.FIELDS["claims"]},
+            "time_value": timex.get("value") if timex else None,
+            "source_keys": sorted(set(keys)) if targets and all(keys) else None,
+            # the author's voice is each article's own: two articles' authors are two sources
+            "source": " + ".join(names.get(t.get("entity_id")) or t["text"] for t in targets)
+            or f"{c.get('source_type')} of {doc['document_id']}",
+        })
+    return out
+
+
+def check_conflicts(entries: list | None, claims: list[dict], inv: Inventory,
+                    file: str = "annotations/tables/conflicts.json") -> list[Incident]:
+    """The conflicts table: values from the inventory, members that exist, every detector finding reviewed.
+
+    `claims` are conflict_inputs of every document. A table that is None is not
+    there: nothing has been reviewed yet, and nothing is checked.
+    """
+    from .conflicts import detect, reconcile
+
+    if entries is None:
+        return []
+    out = []
+    known = {(c["document_id"], c["id"]) for c in claims}
+    origins, statuses = inv.conflict_section("origins"), inv.conflict_section("status")
+    seen: set = set()
+    for e in entries:
+        cid = e.get("conflict_id")
+        where = dict(file=file, span=cid)
+        for field, allowed in (("type", inv.conflict_types), ("origin", list(origins)), ("status", list(statuses))):
+            if e.get(field) not in allowed:
+                out.append(incident("unknown-conflict-value", f"{field} is {e.get(field)!r}; expected one of {allowed}",
+                                    found=repr(e.get(field)), expected=repr(allowed), **where))
+        if cid in seen:
+            out.append(incident("duplicate-conflict-id", f"conflict id {cid!r} is used twice; expected a unique id",
+                                found=repr(cid), expected="a unique id", **where))
+        seen.add(cid)
+        if not isinstance(e.get("rationale"), str) or not e["rationale"].strip():
+            out.append(incident("conflict-without-rationale", f"conflict {cid!r} ({e.get('status')}) has rationale "
+                                f"{e.get('rationale')!r}; expected one sentence saying what diverges or why it was "
+                                "dismissed", found=repr(e.get("rationale")), expected="a sentence", **where))
+        for m in e.get("members") or []:
+            if (m.get("document_id"), m.get("claim_id")) not in known:
+                out.append(incident("unknown-conflict-member", f"member {m.get('document_id')}/{m.get('claim_id')} "
+                                    "names no claim; expected a claim of an annotation file",
+                                    doc=m.get("document_id"), found=f"{m.get('document_id')}/{m.get('claim_id')}",
+                                    expected="an existing claim", **where))
+    detected = inv.value_role("conflict_origin", "detected")
+    findings = detect(claims, inv)
+    unreviewed, stale = reconcile(findings, [e for e in entries if e.get("origin") == detected], inv)
+    for f in unreviewed:
+        members = ", ".join(f"{m.document_id}/{m.claim_id} ({m.attribute} {m.value})" for m in f.members)
+        out.append(incident("unreviewed-conflict", f"detector {f.rule} finds a {f.type} conflict in cluster "
+                            f"{f.cluster_id!r}: {members}; expected a detected entry with these members, kept or "
+                            "dismissed with a reason", file=file, found=f"{f.rule} {members}",
+                            expected="an entry that keeps or dismisses it"))
+    for e in stale:
+        out.append(incident("stale-conflict", f"detected conflict {e.get('conflict_id')!r} ({e.get('rule')}) is no "
+                            "longer found by its detector with these members; expected it removed or re-reviewed",
+                            file=file, span=e.get("conflict_id"), found="not found by the detectors",
+                            expected="a finding of the detectors"))
     return out
 
 
@@ -981,8 +1095,12 @@ def is_annotation_file(path: Path, ids: Collection[str] | None) -> bool:
 
 
 def _annotation_incidents(layout: Layout, paths: list[Path], texts: dict[str, str] | None, entities, clusters,
-                          inv: Inventory, table_files: tuple[str, str]) -> tuple[list[Incident], Counter]:
-    """Read and validate annotation files (all of one batch); returns (incidents, counts of documents, spans, relations)."""
+                          inv: Inventory, table_files: tuple[str, str],
+                          claims_out: list | None = None) -> tuple[list[Incident], Counter]:
+    """Read and validate annotation files (all of one batch); returns (incidents, counts of documents, spans, relations).
+
+    `claims_out`, when given, receives the conflict_inputs of every document without an incident.
+    """
     out, docs, files = [], {}, {}
     for path in paths:
         rel = _rel(layout, path)
@@ -995,6 +1113,11 @@ def _annotation_incidents(layout: Layout, paths: list[Path], texts: dict[str, st
             out.append(incident(test, message, file=rel, doc=path.stem, level=int(m["level"]) if m else 1))
     if docs:
         out += validate_documents(docs, texts, entities, clusters, inv, files, table_files=table_files)
+    if claims_out is not None:
+        bad = {i.document_id for i in out}
+        for k in sorted(docs):
+            if k not in bad:
+                claims_out += conflict_inputs(docs[k], entities, inv)
     counts = Counter(documents=len(paths),
                      spans=sum(len(d.get(layer, [])) for d in docs.values() for layer in standoff.SPAN_LAYERS),
                      relations=sum(len(d.get("relations", [])) for d in docs.values()))
@@ -1033,8 +1156,8 @@ def _init(context: dict) -> None:
     _CONTEXT.update(context)
 
 
-def _run_batch(job: tuple[list[dict], list[str]]) -> tuple[list[Incident], Counter, list[str]]:
-    """(incidents, counts, ignored files) of metadata records and annotation file names.
+def _run_batch(job: tuple[list[dict], list[str]]) -> tuple[list[Incident], Counter, list[str], list[dict]]:
+    """(incidents, counts, ignored files, claims for the conflict check) of metadata records and annotation file names.
 
     Files named after one of the records are annotations; the others are
     annotations only if they declare the standoff format (is_annotation_file).
@@ -1051,8 +1174,10 @@ def _run_batch(job: tuple[list[dict], list[str]]) -> tuple[list[Incident], Count
     for name in names:
         path = folder / name
         (paths if is_annotation_file(path, ids) else ignored).append(path)
-    more, counts = _annotation_incidents(layout, paths, texts, c["entities"], c["clusters"], c["inv"], c["table_files"])
-    return out + more, counts, [_rel(layout, p) for p in ignored]
+    claims = [] if c["conflicts"] is not None else None
+    more, counts = _annotation_incidents(layout, paths, texts, c["entities"], c["clusters"], c["inv"], c["table_files"],
+                                         claims)
+    return out + more, counts, [_rel(layout, p) for p in ignored], claims or []
 
 
 def _jobs(records: list[dict], names: list[str], others: list[str]):
@@ -1103,18 +1228,25 @@ def check_repository(layout: Layout, annotations: Path | None = None, num_proc: 
     out += more
     clusters, more = _read_table(tables.read_clusters, folder / "tables" / "claim_clusters.json", layout, has_documents)
     out += more
+    conflict_file = folder / "tables" / "conflicts.json"
+    conflicts = None  # no conflicts table: no conflict has been reviewed yet, and none is checked
+    if conflict_file.is_file():
+        conflicts, more = _read_table(tables.read_conflicts, conflict_file, layout, True)
+        out += more
     table_files = _table_files(layout, folder)
     out += check_tables(entities, clusters, inv, *table_files)
     context = dict(layout=layout, folder=folder, inv=inv, rules=rules, entities=entities, clusters=clusters,
-                   table_files=table_files, metadata_failed=ids is None)
+                   table_files=table_files, metadata_failed=ids is None, conflicts=conflicts)
+    claims: list[dict] = []
     counts: Counter = Counter()
     ignored: list[str] = []
     stale, seen = [], set()
     jobs = _jobs(records, names, others)
-    for incidents, c, ign in map_batches(_run_batch, jobs, num_proc, initializer=_init, initargs=(context,),
-                                         progress=progress, total=len(records) + len(others), desc="validate",
-                                         size=lambda job: len(job[0]) or len(job[1])):
+    for incidents, c, ign, batch_claims in map_batches(
+            _run_batch, jobs, num_proc, initializer=_init, initargs=(context,), progress=progress,
+            total=len(records) + len(others), desc="validate", size=lambda job: len(job[0]) or len(job[1])):
         counts.update(c)
+        claims += batch_claims
         ignored += ign
         for i in incidents:
             if i.test_id == "raw-file-invalid":
@@ -1127,6 +1259,8 @@ def check_repository(layout: Layout, annotations: Path | None = None, num_proc: 
                     out.append(i)
             else:
                 out.append(i)
+    if not any(i.level < 4 for i in out):  # detectors run on claims that are well-formed
+        out += check_conflicts(conflicts, claims, inv, _rel(layout, conflict_file))
     if raw_invalid:  # the first bad raw file stands for them all; clean/ is not compared against a broken corpus
         out.append(raw_invalid[0])
     elif ids is not None:

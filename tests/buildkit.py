@@ -69,7 +69,7 @@ FIXTURE = {
         ("officials reported on", "reported", "CUE @q1"),
         ("reported on Wednesday", "Wednesday", "DATE 2024-10-23"),
         ("an estimated 3,000 North Korean troops had been observed at multiple locations across Russia", None,
-         "CLAIM src=@s1 cue=@q1 fact=hedged cluster=nk-troops-in-russia-count qty=3000 unit=troops"),
+         "CLAIM src=@s1 cue=@q1 fact=hedged cluster=nk-troops-in-russia-count qty=3000 unit=person unit_text=troops"),
         ("estimated 3,000 North", "3,000", "CARDINAL cardinal-3000"),
         ("3,000 North Korean troops", "North Korean", "NORP north-korean"),
         ("locations across Russia", "Russia", "GPE russia"),
@@ -94,14 +94,14 @@ FIXTURE = {
         ("South Korea’s spy agency", "South Korea", "GPE south-korea"),
         ("spy agency has reported", "reported", "CUE @q1"),
         ("approximately 1,500 North Korean soldiers, including special forces, have already arrived in Russia",
-         None, "CLAIM src=@s1 cue=@q1 fact=hedged cluster=nk-troops-in-russia-count qty=1500 unit=soldiers"),
+         None, "CLAIM src=@s1 cue=@q1 fact=hedged cluster=nk-troops-in-russia-count qty=1500 unit=person unit_text=soldiers"),
         ("approximately 1,500 North", "1,500", "CARDINAL cardinal-1500"),
         ("1,500 North Korean soldiers", "North Korean", "NORP north-korean"),
         ("arrived in Russia", "Russia", "GPE russia"),
         ("There are reports suggests", "reports", "SOURCE @s2"),
         ("reports suggests that", "suggests", "CUE @q2"),
         ("as many as 12,000 North Korean soldiers might be deployed", None,
-         "CLAIM src=@s2 cue=@q2 fact=hedged cluster=nk-troops-in-russia-count qty=12000 unit=soldiers"),
+         "CLAIM src=@s2 cue=@q2 fact=hedged cluster=nk-troops-in-russia-count qty=12000 approx=at_most modality=expected unit=person unit_text=soldiers"),
         ("as many as 12,000 North", "12,000", "CARDINAL cardinal-12000"),
         ("12,000 North Korean soldiers", "North Korean", "NORP north-korean"),
         ("by their leaders in June", "June", "DATE 2024-06"),
@@ -185,7 +185,28 @@ def write_fixture(root: Path) -> dict[str, dict]:
         layout.annotation_file(doc_id).write_text(standoff.dumps(doc), encoding="utf-8")
     layout.entity_table.write_text(tables.dumps_entities(ENTITIES), encoding="utf-8")
     layout.cluster_table.write_text(tables.dumps_clusters(CLUSTERS), encoding="utf-8")
+    layout.conflict_table.write_text(tables.dumps_conflicts(reviewed_conflicts(docs, load_inventory(layout.labels))),
+                                     encoding="utf-8")
     return docs
+
+
+def reviewed_conflicts(docs: dict[str, dict], inv) -> list[dict]:
+    """Every finding of the detectors on the fixture, kept (as a reader would after checking each), and one
+    annotated conflict."""
+    from pactnews.conflicts import detect
+    from pactnews.validate import conflict_inputs
+
+    claims = [c for d in docs.values() for c in conflict_inputs(d, ENTITIES, inv)]
+    out = [{"conflict_id": f"X{n}", "type": f.type, "origin": "detected", "rule": f.rule, "status": "kept",
+            "members": [{"document_id": m.document_id, "claim_id": m.claim_id, "attribute": m.attribute,
+                         "value": m.value} for m in f.members], "rationale": f.rationale}
+           for n, f in enumerate(detect(claims, inv), 1)]
+    ratify = [c for c in claims if c["cluster_id"] == "duma-ratifies-treaty"]
+    out.append({"conflict_id": f"X{len(out) + 1}", "type": "characterisation", "origin": "annotated", "rule": None,
+                "status": "kept", "members": [{"document_id": c["document_id"], "claim_id": c["id"],
+                                               "attribute": None, "value": None} for c in ratify],
+                "rationale": "One outlet says the house approved the treaty, the other that it voted to ratify it."})
+    return out
 
 
 def tree_hashes(root: Path) -> dict[str, str]:

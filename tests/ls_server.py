@@ -21,6 +21,7 @@ WEEKDAYS = r"Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday"
 _NAME = re.compile(rf"\b(?!(?:{WEEKDAYS}|On|The|This|In|He|It|A|An|If|But|As)\b)[A-Z][a-z]+(?:[ -][A-Z][a-z]+)*\b")
 _DAY = re.compile(rf"\b(?:{WEEKDAYS})\b")
 _CUE = re.compile(r"\b(?:said|says|urged|reported|added)\b")
+_SOURCE = re.compile(r"\b(?:officials|ministry|reports|lawmakers)\b")
 _SENTENCE = re.compile(r"[^\n.]+")
 
 
@@ -44,9 +45,20 @@ def _esc(s: str) -> str:
     return re.sub(r"([\[\]{}\\])", r"\\\1", s)
 
 
+def _value_other_than(attribute: str, role: str) -> str:
+    """The first value of an attribute that does not play a role (e.g. the author stance that is not none)."""
+    return next(v for v in INV.values(attribute) if v != INV.value_role(attribute, role))
+
+
 def markup_for(text: str) -> str:
-    """Inline markup over a clean text: capitalised names as GPE, weekdays as DATE, reporting verbs
-    as CUE, and each sentence with a name as a CLAIM sourced to its first name and cued by its cue."""
+    """Inline markup over a clean text: capitalised names as GPE, weekdays as DATE (some with a mod),
+    reporting verbs as CUE, unnamed source words as SOURCE, and each sentence with a name as a CLAIM sourced
+    to its first name (and its second, every other sentence), to its source word, cued by its cue and timed
+    by its weekday; a sentence with a cue and no name is a CLAIM with an implicit source. Every claim
+    attribute of the inventory turns up somewhere: stances, modalities, a figure with its approximation."""
+    role = INV.value_role
+    distanced = _value_other_than("author_stance", "none")
+    claim, hedged = INV.role("claim_label"), role("factuality", "hedged")
     spans = []  # (start, end, open, close) with no crossing
     for n, m in enumerate(_SENTENCE.finditer(text)):
         s_start, s_end = m.start(), m.end()
@@ -57,20 +69,36 @@ def markup_for(text: str) -> str:
         names = [x for x in _NAME.finditer(text, s_start, s_end)]
         days = [x for x in _DAY.finditer(text, s_start, s_end)]
         cues = [x for x in _CUE.finditer(text, s_start, s_end)]
+        sources = [x for x in _SOURCE.finditer(text, s_start, s_end)]
         for k, x in enumerate(names):
             slug = re.sub(r"[^a-z0-9]+", "-", x.group().lower())
-            handle = f" @n{n}" if k == 0 else ""
+            handle = {0: f" @n{n}", 1: f" @m{n}"}.get(k, "")
             spans.append((x.start(), x.end(), f"GPE {slug}{handle}"))
-        for x in days:
-            spans.append((x.start(), x.end(), "DATE 2024-10-24"))
+        for k, x in enumerate(days):
+            mod = f" mod={INV.values('mod')[n % len(INV.values('mod'))]}" if n % 3 == 0 else ""
+            spans.append((x.start(), x.end(), f"DATE 2024-10-24{mod}" + (f" @t{n}" if k == 0 else "")))
         for k, x in enumerate(cues[:1]):
-            spans.append((x.start(), x.end(), f"CUE @q{n}"))
+            spans.append((x.start(), x.end(), f"{INV.role('cue_label')} @q{n}"))
+        for k, x in enumerate(sources[:1]):
+            spans.append((x.start(), x.end(), f"{INV.role('source_label')} @s{n}"))
+        extra = (f" time=@t{n}" if days and n % 2 == 0 else "") + (f" cue=@q{n}" if cues else "")
+        extra += f" stance={distanced}" if n % 3 == 1 else ""
+        extra += f" modality={role('modality', 'expected')}" if n % 4 == 3 else ""
+        if "3,000" in text[s_start:s_end]:
+            extra += f" qty=3000 approx={role('quantity_approximation', 'at_least')} unit=person unit_text=troops"
+        elif "two" in text[s_start:s_end].split():
+            extra += f" qty=2 qty_high=3 approx={role('quantity_approximation', 'range')} unit=other unit_text=units"
         if names and s_end - s_start > 20:
-            attrs = f"src=@n{n}" + (f" cue=@q{n}" if cues else "")
-            qty = " qty=3000 unit=troops" if "3,000" in text[s_start:s_end] else ""
-            spans.append((s_start, s_end, f"CLAIM {attrs} fact=hedged cluster=c{n % 3}{qty}"))
+            named = [(names[0].start(), f"@n{n}")] + ([(names[1].start(), f"@m{n}")] if len(names) > 1 and n % 2 == 0
+                                                       else []) + ([(sources[0].start(), f"@s{n}")] if sources else [])
+            src = ",".join(h for _, h in sorted(named))  # in text order, as the editor's relations are numbered
+            spans.append((s_start, s_end, f"{claim} src={src} fact={hedged} cluster=c{n % 3}{extra}"))
+        elif cues and s_end - s_start > 20:
+            spans.append((s_start, s_end, f"{claim} src={role('source_type', 'implicit')} fact={hedged} "
+                                          f"cluster=c{n % 3}{extra}"))
         elif s_end - s_start > 20 and n % 4 == 0:
-            spans.append((s_start, s_end, f"CLAIM src=author fact=asserted cluster=c{n % 3}"))
+            spans.append((s_start, s_end, f"{claim} src={role('source_type', 'author')} "
+                                          f"fact={role('factuality', 'asserted')} cluster=c{n % 3}"))
     opens: dict[int, list] = {}
     closes: dict[int, list] = {}
     for start, end, tag in spans:
@@ -134,6 +162,9 @@ def real_annotations() -> dict[str, dict]:
 # astral emoji, CJK, combining marks, \r\n and plain text
 CHARS = st.sampled_from(list("abc XYZ,.’“”\n\t") + ["\r\n", "😀", "🇰🇷", "𝔸", "한국", "北朝鮮", "e\u0301", "\u0308", "\u200d", "ﬁ"])
 VALUES = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789-", min_size=1, max_size=12).filter(lambda s: s.strip("-"))
+# free text as an annotator types it: any characters, no white space around it (a TextArea value is stripped)
+WORDS = st.text(st.characters(exclude_categories=("Cs",)), min_size=1, max_size=12).filter(lambda s: s == s.strip() and s)
+NUMBERS = st.floats(allow_nan=False, allow_infinity=False, width=64)
 
 
 @st.composite
@@ -164,20 +195,30 @@ def documents(draw) -> tuple[str, dict]:
         return unique
 
     optional = lambda s: st.one_of(st.none(), s)  # noqa: E731
+    closed = lambda attribute: optional(st.sampled_from(INV.values(attribute)))  # noqa: E731
     doc["entities"] = spans("entities", INV.labels("entities"), {"entity_id": optional(VALUES)})
-    doc["timexes"] = spans("timexes", INV.labels("timexes"), {"value": optional(VALUES)})
+    doc["timexes"] = spans("timexes", INV.labels("timexes"), {"value": optional(VALUES), "mod": closed("mod")})
     doc["attributions"] = spans("attributions", INV.labels("attributions"), {"entity_id": optional(VALUES)})
+    timex_ids = [t["id"] for t in doc["timexes"]]
     doc["claims"] = spans("claims", INV.labels("claims"), {
-        "source_type": optional(st.sampled_from(INV.values("source_type"))),
-        "factuality": optional(st.sampled_from(INV.values("factuality"))),
+        "source_type": closed("source_type"),
+        "factuality": closed("factuality"),
+        "author_stance": closed("author_stance"),
+        "modality": closed("modality"),
         "cluster_id": optional(VALUES),
-        "quantity_value": optional(st.floats(allow_nan=False, allow_infinity=False, width=64)),
-        "quantity_unit": optional(VALUES),
+        "time_id": optional(st.sampled_from(timex_ids)) if timex_ids else st.none(),
+        "quantity_value": optional(NUMBERS),
+        "quantity_high": optional(NUMBERS),
+        "quantity_approximation": closed("quantity_approximation"),
+        "quantity_unit": closed("quantity_unit"),
+        "quantity_surface_unit": optional(WORDS),
     })
+    for layer in standoff.SPAN_LAYERS:  # every field of the format, in its order
+        doc[layer] = [{f: rec.get(f) for f in standoff.FIELDS[layer]} for rec in doc[layer]]
     targets = [s["id"] for s in doc["entities"] + doc["attributions"]]
     rels, seen, used = [], set(), set()
     if doc["claims"] and targets:
-        for _ in range(draw(st.integers(0, 5))):
+        for _ in range(draw(st.integers(0, 8))):  # several claim_source relations of one claim: coordinated sources
             c = draw(st.sampled_from(doc["claims"]))["id"]
             t = draw(st.sampled_from(targets))
             label = draw(st.sampled_from(INV.relation_types))

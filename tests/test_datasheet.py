@@ -228,8 +228,9 @@ def test_every_section_and_every_question_is_answered(built):
 
 def test_annotation_procedure_is_stated_honestly(built):
     text = " ".join(sheet(built).split())
-    for phrase in ("separate AI annotator", "large-language-model agent", "unable to see the other pass",
-                   "further AI agent instance adjudicated every disagreement", "No human annotator has yet reviewed",
+    for phrase in ("separate agent instance", "large-language-model agent", "no sandbox enforced it",
+                   "held only the guidelines, the clean texts", "one per document",
+                   "No human annotator has yet reviewed", "are void",
                    "very likely overstates what two human annotators would reach", "These scores are optimistic"):
         assert phrase in text, phrase
     body = " ".join(card_body(built).split())
@@ -344,35 +345,53 @@ def _claim_source(doc: dict, claim: dict, entity_names: dict) -> str:
     return entity_names.get(span["entity_id"], span["text"]) if layer == "entities" else span["text"]
 
 
-def test_conflict_table_lists_every_member_of_every_cluster_with_differing_figures(built):
-    docs = gold(built)
-    entity_names = {e["entity_id"]: e["name"] for e in json.loads((built / "annotations" / "tables" / "entities.json").read_text())["entities"]}
-    dcts = {r["id"]: str(r["dct"]["value"]) for r in metadata(built)}
-    members: dict[str, list] = {}
-    for doc_id, doc in docs.items():
-        for c in doc["claims"]:
-            members.setdefault(c["cluster_id"], []).append((doc_id, c))
-    conflicting = {k: v for k, v in members.items()
-                   if len({c["quantity_value"] for _, c in v if c["quantity_value"] is not None}) > 1}
-    assert conflicting, "the gold has no cluster with differing figures; the test would prove nothing"
-    expected = []
-    for cid in sorted(conflicting):
-        for doc_id, c in sorted(conflicting[cid], key=lambda m: (m[0], m[1]["start"], m[1]["end"], m[1]["id"])):
-            v = c["quantity_value"]
-            fig = f"{int(v):,} {c['quantity_unit']}" if v is not None else "no figure"
-            expected.append([cid, doc_id, dcts[doc_id], c["id"], fig, _claim_source(docs[doc_id], c, entity_names),
-                             c["source_type"], c["factuality"]])
-    rows = find_table(sheet(built), ["cluster", "document", "DCT"])
-    found = [[code(r["cluster"]), code(r["document"]), r["DCT"], r["claim"], r["figure"], r["source"],
-              r["source type"], r["factuality"]] for r in rows]
+@pytest.fixture(scope="module")
+def with_conflicts(tmp_path_factory) -> Path:
+    """The build fixture (a conflicts table with detected and annotated conflicts), documents generated."""
+    root = buildkit.prepare(tmp_path_factory.mktemp("conflicts") / "repo", "fixture")
+    rc, out = buildkit.run_cli(root, "build", "--quiet")
+    assert rc == 0, out
+    generate(root)
+    return root
+
+
+def test_conflict_table_lists_every_member_of_every_kept_conflict(with_conflicts):
+    root = with_conflicts
+    entries = json.loads((root / "annotations" / "tables" / "conflicts.json").read_text())["conflicts"]
+    kept = [e for e in entries if e["status"] == "kept"]
+    assert {e["origin"] for e in kept} == {"detected", "annotated"}, "the fixture must have both kinds"
+    docs = gold(root)
+    claims = {(d, c["id"]): c for d, doc in docs.items() for c in doc["claims"]}
+    rows = find_table(sheet(root), ["conflict", "type", "origin", "member"])
+    expected, conflict = [], None
+    for e in kept:
+        for m in e["members"]:
+            expected.append((e["conflict_id"], e["type"], f"`{m['document_id']}` {m['claim_id']}",
+                             claims[(m["document_id"], m["claim_id"])]["factuality"]))
+    found = []
+    for r in rows:
+        conflict = code(r["conflict"]) or conflict
+        ctype = r["type"] or next(x for x in found if x[0] == conflict)[1]
+        found.append((conflict, ctype, r["member"], r["factuality"]))
     assert found == expected
-    for r, (_, c) in zip(rows, [m for cid in sorted(conflicting) for m in sorted(
-            conflicting[cid], key=lambda m: (m[0], m[1]["start"], m[1]["end"], m[1]["id"]))]):
-        quoted = r["claim text"].strip("“”").rstrip("…")
-        assert c["text"].startswith(quoted)
-    summary = " ".join(card_body(built).split())
-    for cid in conflicting:
-        assert f"`{cid}`" in summary
+    for r, (cid, _, member, _) in zip(rows, expected):
+        doc_id, claim_id = member.split("` ")[0].strip("`"), member.split("` ")[1]
+        assert claims[(doc_id, claim_id)]["text"].startswith(r["claim text"].strip("“”").rstrip("…"))
+    types = {code(r["type"]): r for r in find_table(sheet(root), ["type", "meaning"])}
+    for t in yaml.safe_load((root / "schemas" / "labels.yaml").read_text())["conflicts"]["types"]:
+        assert int(types[t]["detected"]) + int(types[t]["annotated"]) == sum(1 for e in kept if e["type"] == t), t
+    summary = " ".join(card_body(root).split())
+    assert f"({len(kept)} in this version)" in summary
+    for e in kept:
+        assert f"`{e['conflict_id']}` ({e['type']})" in summary
+
+
+def test_without_a_conflicts_table_the_datasheet_says_none_was_reviewed(with_conflicts, tmp_path):
+    root = changed_copy(with_conflicts, tmp_path / "repo")
+    assert "There is no conflicts table" not in sheet(root)
+    (root / "annotations" / "tables" / "conflicts.json").unlink()
+    text = datasheet.render(Layout(root))[root / "DATASHEET.md"].decode("utf-8")
+    assert "There is no conflicts table in this version: no conflict has been reviewed." in text
 
 
 def test_top_entities_and_entity_table(built):
@@ -394,44 +413,31 @@ def test_top_entities_and_entity_table(built):
 
 def test_agreement_tables_match_the_report(built):
     report = json.loads((built / "annotations" / "reports" / "agreement.json").read_text())
-    rows = find_table(sheet(built), ["layer", "label", "A", "B", "strict F1"])
+    rows = find_table(sheet(built), ["layer", "label", "A", "B", "strict matched"])
     expected = [(layer, label, m["strict"]["a"], m["strict"]["b"], f"{m['strict']['f1']:.3f}", f"{m['overlap']['f1']:.3f}")
-                for layer, body in report["layers"].items() for label, m in body["spans"].items()]
-    assert [(r["layer"], r["label"], int(r["A"]), int(r["B"]), r["strict F1"], r["overlap F1"]) for r in rows] == expected
-    measures = {r["measure"]: r for r in find_table(sheet(built), ["measure", "on", "value"])}
-    claims = report["layers"]["claims"]
-    assert measures["claim factuality Cohen's kappa"]["value"] == f"{claims['factuality_kappa']:.3f}"
-    assert measures["claim cluster pairwise agreement"]["on"] == f"{claims['cluster_pairs']} pairs of those claims"
+                for layer, body in sorted(report["spans"].items()) for label, m in body.items()]
+    assert sorted((r["layer"], r["label"], int(r["A"]), int(r["B"]), r["strict F1"], r["overlap F1"]) for r in rows) == \
+        sorted(expected)
+    factuality = report["attributes"]["claims"]["offsets"]["attributes"]["factuality"]
+    assert f"| factuality | nominal | {factuality['items']} | {factuality['alpha']:.3f} |" in sheet(built)
+    ari = report["clusterings"]["claim_clusters"]["adjusted_rand"]
+    assert f"{ari:.3f}" in sheet(built)
 
 
-def test_adjudication_outcomes_and_rules(built):
-    log = (built / "annotations" / "ADJUDICATION.md").read_text()
-    m = re.search(r"^(\d+) disagreements; the gold follows (.*)\.$", log, re.MULTILINE)
-    counts = {k: int(v) for k, v in re.findall(r"(\w+): (\d+)", m.group(2))}
-    report = json.loads((built / "annotations" / "reports" / "agreement.json").read_text())
-    assert int(m.group(1)) == len(report["disagreements"])
-    rows = find_table(sheet(built), ["layer", "disagreements", "gold as A"])
-    total = rows[-1]
-    assert total["layer"] == "all" and int(total["disagreements"]) == int(m.group(1))
-    for who in ("A", "B", "neither", "both"):
-        assert int(total[f"gold as {who}"]) == counts.get(who, 0)
-    per_layer = Counter(d["layer"] for d in report["disagreements"])
-    assert {r["layer"]: int(r["disagreements"]) for r in rows[:-1]} == {r["layer"]: per_layer.get(r["layer"], 0) for r in rows[:-1]}
-    rationale = yaml.safe_load((built / "annotations" / "passes" / "adjudicated" / "rationale.yaml").read_text())
-    reasons = []
-    for key, why in rationale["decisions"].items():
-        lo, _, hi = str(key).partition("-")
-        reasons += [str(why)] * (int(hi or lo) - int(lo) + 1)
-    rule_rows = find_table(sheet(built), ["rule", "decisions citing it"])
-    assert [r["rule"].strip("*") for r in rule_rows] == list(rationale["rules"])
-    for r in rule_rows:
-        rule = r["rule"].strip("*")
-        assert int(r["decisions citing it"]) == sum(1 for why in reasons if re.search(rf"\b{rule}\b", why))
-        assert r["statement"] == " ".join(rationale["rules"][rule].split())
-    text = " ".join(sheet(built).split())
-    ids = list(rationale["rules"])
-    assert f"({ids[0]}–{ids[-1]})" in text
-
+def test_adjudication_table_matches_the_log_report(built):
+    path = built / "annotations" / "reports" / "adjudication.json"
+    if not path.is_file():
+        assert "No adjudication report" in sheet(built)
+        return
+    report = json.loads(path.read_text())
+    rows = {r["layer"]: r for r in find_table(sheet(built), ["layer", "items", "agreed, kept"])}
+    for layer, counts in report["layers"].items():
+        for kind in ("items", "agreed, kept", "agreed, changed by the sweep", "decided", "new in the gold"):
+            assert int(rows[layer][kind]) == counts.get(kind, 0), (layer, kind)
+    assert int(rows["all"]["items"]) == sum(c["items"] for c in report["layers"].values())
+    cited = {code(r["rule or section of the guidelines"]): int(r["decisions citing it"])
+             for r in find_table(sheet(built), ["rule or section of the guidelines"])}
+    assert cited == report["rules"] and sum(cited.values()) == report["decisions"]
 
 def test_preannotator_table_matches_the_report(built):
     scores = json.loads((built / "annotations" / "reports" / "preannotation_scores.json").read_text())
@@ -615,7 +621,7 @@ def test_renders_a_corpus_without_passes_or_reports(tmp_path):
     for rec in metadata(root):
         doc = docs.get(rec["id"])
         assert int(rows[rec["id"]]["claims"]) == (len(doc["claims"]) if doc else 0)
-    for missing in ("No agreement report", "No pair of annotation passes", "No pre-annotator scores"):
+    for missing in ("No agreement report", "No adjudication report", "No pre-annotator scores"):
         assert missing in text
     assert datasheet.check(Layout(root)) == []
     assert not datasheet.PLACEHOLDER.search(text) and not datasheet.PLACEHOLDER.search(card_body(root))
@@ -751,31 +757,13 @@ def test_large_corpus_entities_values_and_conflicts(large):
     top = sorted(mentions.items(), key=lambda kv: (-kv[1], kv[0]))[: datasheet.TOP_ENTITIES]
     assert [(code(r["entity id"]), int(r["mentions"]), int(r["documents"])) for r in rows] == \
         [(k, n, in_docs[k]) for k, n in top]
-    values = yaml.safe_load((large / "schemas" / "labels.yaml").read_text())["values"]
+    inventory = yaml.safe_load((large / "schemas" / "labels.yaml").read_text())
+    values = {a: inventory["values"][a] for a in inventory["layers"]["claims"]["attributes"] if a in inventory["values"]}
     tables = [rows for h, rows in md_tables(sheet(large)) if h == ["value", "description", "gold claims"]]
     assert len(tables) == len(values)
     for attribute, rows in zip(values, tables):
         used = Counter(c[attribute] for doc in docs.values() for c in doc["claims"])
         assert {code(r[0]): int(r[2]) for r in rows} == {v: used.get(v, 0) for v in values[attribute]}, attribute
-    members: dict[str, list] = {}
-    for doc_id, doc in docs.items():
-        for c in doc["claims"]:
-            members.setdefault(c["cluster_id"], []).append((doc_id, c))
-    conflicting = {k: v for k, v in members.items()
-                   if len({c["quantity_value"] for _, c in v if c["quantity_value"] is not None}) > 1}
-    assert conflicting, "no cluster with differing figures: the test would prove nothing"
-    rows = find_table(sheet(large), ["cluster", "claims", "documents", "figures"])
-    assert sorted(code(r["cluster"]) for r in rows) == sorted(conflicting)
-    for r in rows:
-        found = conflicting[code(r["cluster"])]
-        assert int(r["claims"]) == len(found)
-        assert int(r["documents"]) == len({d for d, _ in found})
-        figures = Counter((c["quantity_value"], c["quantity_unit"]) for _, c in found if c["quantity_value"] is not None)
-        for (value, unit), n in figures.items():
-            assert f"{int(value):,} {unit} ({n} claim{'s' if n > 1 else ''})" in r["figures"]
-    summary = " ".join(card_body(large).split())
-    for cid, found in conflicting.items():
-        assert f"`{cid}`" in summary and f"in {len(found)} claims of {len({d for d, _ in found})} documents" in summary
 
 
 def test_large_corpus_check_is_clean_and_sees_a_changed_annotation(large, tmp_path):
@@ -836,17 +824,17 @@ def test_rows_read_field_by_field_equal_the_whole_row_trimmed(large):
     assert len(biggest["members"]) > datasheet.STRUCT_CUT, "no cluster with more members than shown: nothing cut"
 
 
-def test_conflicts_beyond_the_limit_are_counted_not_listed(large, monkeypatch):
-    monkeypatch.setattr(datasheet, "CONFLICT_LIMIT", 0)
-    conflicts = datasheet.read_conflicts(large / "data", detail=False)
-    assert conflicts.total >= 1 and conflicts.clusters == []
-    text = datasheet.render(Layout(large))[Layout(large).root / "DATASHEET.md"].decode("utf-8")
-    more = "more cluster" + ("s" if conflicts.total > 1 else "")
-    assert f"{conflicts.total} {more} with differing figures" in text
-    assert not [h for h, _ in md_tables(text) if h[:2] == ["cluster", "claims"]]
-    monkeypatch.setattr(datasheet, "CONFLICT_LIMIT", 20)
-    full = datasheet.read_conflicts(large / "data", detail=True)
-    assert all("members" in c for c in full.clusters) and len(full.clusters) == conflicts.total
+def test_conflicts_beyond_the_limit_are_counted_not_listed(with_conflicts, monkeypatch):
+    layout = Layout(with_conflicts)
+    from pactnews import tables
+    from pactnews.inventory import load_inventory
+
+    table = tables.read_conflicts(layout.conflict_table)
+    monkeypatch.setattr(datasheet, "CONFLICT_LIMIT", 1)
+    conflicts = datasheet.read_conflicts(with_conflicts / "data", load_inventory(layout.labels), table)
+    assert conflicts.total >= 2 and len(conflicts.rows) == 1
+    text = datasheet.render(layout)[layout.root / "DATASHEET.md"].decode("utf-8")
+    assert f"{conflicts.total - 1} more conflicts are not shown here (at most 1 are)" in text
 
 
 def test_detail_limit_switches_the_real_corpus_to_summaries_with_the_same_totals(built, monkeypatch):
@@ -865,7 +853,6 @@ def test_detail_limit_switches_the_real_corpus_to_summaries_with_the_same_totals
     assert int(row["outlet unknown"]) == sum(1 for r in docs if r["outlet"] == "unknown")
     labels = {(r["layer"], r["label"]): r["all"] for r in find_table(sheet(built), ["layer", "label", "000"])}
     assert {(r["layer"], r["label"]): r["all"] for r in find_table(text, ["layer", "label", "documents", "all"])} == labels
-    assert "| `nk-troops-in-russia-count` |" in text and not find_table_or_none(text, ["cluster", "document", "DCT"])
     monkeypatch.setattr(datasheet, "DETAIL_LIMIT", len(docs))
     assert datasheet.check(Layout(built)) == []
 

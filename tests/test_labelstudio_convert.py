@@ -1,6 +1,7 @@
 """canonical -> Label Studio result -> canonical is the identity, on real texts and on generated ones."""
 import copy
 import gc
+import math
 import random
 
 import pytest
@@ -83,6 +84,12 @@ def test_editor_made_regions_and_relations_get_ids_in_text_order():
     for item in result:
         if item["type"] == "relation":
             item["from_id"], item["to_id"] = fresh[item["from_id"]], fresh[item["to_id"]]
+    typed = 0
+    for item in result:  # a time_id is typed as the id Label Studio shows for the time expression's region
+        if item.get("from_name") == "claims_time_id":
+            item["value"]["text"] = [fresh[item["value"]["text"][0]]]
+            typed += 1
+    assert typed, "the markup documents give some claims a time_id"
     rng.shuffle(result)
     back, issues = from_result(result, text, doc_id, doc["text_sha256"], INV)
     assert issues == []
@@ -112,22 +119,36 @@ def test_value_text_mismatch_is_a_warning_and_offsets_win():
     assert back["entities"][0]["text"] == text
 
 
-def test_quantity_values_read_back_as_the_same_float():
+def claim(**fields) -> dict:
+    """A v2 claim record over "x" * 10 in the author's voice, every field present (the inventory's roles name
+    the values), with `fields` on top."""
+    rec = {f: None for f in standoff.FIELDS["claims"]}
+    rec.update({"id": "C1", "start": 0, "end": 10, "text": "x" * 10, "label": INV.role("claim_label"),
+                "source_type": INV.value_role("source_type", "author"),
+                "factuality": INV.value_role("factuality", "asserted"),
+                "author_stance": INV.value_role("author_stance", "none"),
+                "modality": INV.value_role("modality", "actual")})
+    rec.update(fields)
+    return rec
+
+
+@pytest.mark.parametrize("field", ["quantity_value", "quantity_high"])
+def test_quantity_values_read_back_as_the_same_float(field):
     text = "x" * 10
-    for value in (3000.0, 1.64e9, 0.1, -2.5, 1e300, 5e-324):
+    for value in (3000.0, 1.64e9, 0.1, -2.5, -0.0, 1e300, 5e-324, 2.0 ** 60 + 2048):
         doc = standoff.empty("d", "h")
-        doc["claims"] = [{"id": "C1", "start": 0, "end": 10, "text": text, "label": "CLAIM", "source_type": "author",
-                          "factuality": "asserted", "cluster_id": "k", "quantity_value": value, "quantity_unit": "u"}]
-        back, _ = roundtrip(doc, text)
-        assert back["claims"][0]["quantity_value"] == value
+        doc["claims"] = [claim(cluster_id="k", quantity_unit="person", **{field: value})]
+        back, issues = roundtrip(doc, text)
+        assert issues == []
+        got = back["claims"][0][field]
+        assert type(got) is float and got == value and math.copysign(1, got) == math.copysign(1, value), (value, got)
 
 
 # ---------------------------------------------------------------- the short paths and the checks behind them
 
 def one_claim(text: str = "x" * 10) -> tuple[dict, str]:
     doc = standoff.empty("d", "h")
-    doc["claims"] = [{"id": "C1", "start": 0, "end": 10, "text": text, "label": "CLAIM", "source_type": "author",
-                      "factuality": "asserted", "cluster_id": None, "quantity_value": None, "quantity_unit": None}]
+    doc["claims"] = [claim(text=text)]
     return doc, text
 
 
@@ -192,7 +213,7 @@ def test_same_span_twice_is_a_duplicate_unless_claim_attributes_differ():
     doc["claims"].append(twin)
     _, issues = from_result(to_result(doc, text, INV), text, "d", "h", INV)
     assert [(i.test_id, i.region) for i in issues] == [("duplicate-region", "C2")]
-    twin["factuality"] = "hedged"  # one claim span in two readings: allowed
+    twin["factuality"] = INV.value_role("factuality", "hedged")  # one claim span in two readings: allowed
     back, issues = from_result(to_result(doc, text, INV), text, "d", "h", INV)
     assert issues == [] and [c["id"] for c in back["claims"]] == ["C1", "C2"]
 
@@ -215,7 +236,7 @@ def test_the_collector_is_left_as_it_was(enabled):
 
 @pytest.mark.parametrize("field, bad, test_id", [
     ("from_name", ["entities"], "unknown-control"), ("from_name", {"x": 1}, "unknown-control"),
-    ("rel_from", ["C1"], "dangling-relation"), ("rel_type", ["claim_source"], "unknown-relation-type"),
+    ("rel_from", ["C1"], "dangling-relation"), ("rel_type", [INV.role("source_relation")], "unknown-relation-type"),
 ])
 def test_values_of_the_wrong_json_type_are_reported_not_raised(field, bad, test_id):
     doc, text = one_claim()
@@ -225,8 +246,216 @@ def test_values_of_the_wrong_json_type_are_reported_not_raised(field, bad, test_
                        "value": {"start": 0, "end": 3, "labels": ["GPE"]}})
     else:
         result.append({"id": "R9", "type": "relation", "from_id": bad if field == "rel_from" else "C1", "to_id": "C1",
-                       "labels": [bad] if field == "rel_type" else ["claim_cue"]})
+                       "labels": [bad] if field == "rel_type" else [INV.role("cue_relation")]})
     back, issues = from_result(result, text, "d", "h", INV)
     assert [i.test_id for i in issues] == [test_id], issues
     assert repr(bad) in issues[0].message or str(bad) in issues[0].message
     assert [c["id"] for c in back["claims"]] == ["C1"]
+
+
+# ---------------------------------------------------------------- schema 2.0.0: every claim and timex attribute
+
+SENTENCE = "Seoul and Moscow said on Thursday that about 2,000 to 3,000 troops were sent by the end of March."
+ROLE = INV.value_role
+DISTANCED = next(v for v in INV.values("author_stance") if v != ROLE("author_stance", "none"))
+
+
+def span(layer: str, ident: str, word: str, label: str, text: str = SENTENCE, **attrs) -> dict:
+    """A record of `layer` over the first `word` of `text`, every field of the format present."""
+    start = text.index(word)
+    rec = {f: None for f in standoff.FIELDS[layer]}
+    rec.update({"id": ident, "start": start, "end": start + len(word), "text": word, "label": label, **attrs})
+    return rec
+
+
+def relation(ident: str, role: str, from_id: str, to_id: str) -> dict:
+    return {"id": ident, "label": INV.role(role), "from_id": from_id, "to_id": to_id}
+
+
+def items(result: list[dict], name: str, ident: str | None = None) -> list[dict]:
+    return [i for i in result if i.get("from_name") == name and (ident is None or i["id"] == ident)]
+
+
+def sources_doc() -> dict:
+    """A claim with two named sources (coordinated: "Seoul and Moscow said") and a cue."""
+    doc = standoff.empty("d", "h")
+    gpe = "GPE" if "GPE" in INV.labels("entities") else INV.labels("entities")[0]
+    doc["entities"] = [span("entities", "E1", "Seoul", gpe, entity_id="seoul"),
+                       span("entities", "E2", "Moscow", gpe, entity_id="moscow")]
+    doc["attributions"] = [span("attributions", "A1", "said", INV.role("cue_label"))]
+    content = SENTENCE[SENTENCE.index("about"):-1]
+    doc["claims"] = [span("claims", "C1", content, INV.role("claim_label"), source_type=ROLE("source_type", "entity"),
+                          factuality=ROLE("factuality", "hedged"), author_stance=ROLE("author_stance", "none"),
+                          modality=ROLE("modality", "actual"), cluster_id="troops")]
+    doc["relations"] = [relation("R1", "source_relation", "C1", "E1"), relation("R2", "source_relation", "C1", "E2"),
+                        relation("R3", "cue_relation", "C1", "A1")]
+    return doc
+
+
+def test_a_claim_with_two_sources_round_trips():
+    doc = sources_doc()
+    result = to_result(doc, SENTENCE, INV)
+    rels = sorted((i["from_id"], i["labels"][0], i["to_id"]) for i in result if i["type"] == "relation")
+    assert rels == [("C1", INV.role("cue_relation"), "A1"), ("C1", INV.role("source_relation"), "E1"),
+                    ("C1", INV.role("source_relation"), "E2")]
+    assert_identity(doc, SENTENCE)
+    assert LI.validate_prediction({"model_version": "t", "result": result}, return_errors=True) == []
+
+
+def test_two_sources_drawn_in_the_editor_both_come_back():
+    """Relations drawn by hand carry no canonical id, and one source was drawn from the source to the claim."""
+    doc = sources_doc()
+    result = to_result(doc, SENTENCE, INV)
+    rels = [i for i in result if i["type"] == "relation"]
+    for item in rels:
+        del item["id"]
+    second = next(i for i in rels if i["to_id"] == "E2")
+    second["from_id"], second["to_id"], second["direction"] = "E2", "C1", "left"
+    back, issues = from_result(result, SENTENCE, "d", "h", INV)
+    assert issues == []
+    assert back["relations"] == sorted(doc["relations"], key=standoff.sort_key("relations"))
+
+
+def test_the_same_source_drawn_twice_is_a_duplicate_relation():
+    doc = sources_doc()
+    result = to_result(doc, SENTENCE, INV)
+    result.append({"type": "relation", "from_id": "C1", "to_id": "E2", "direction": "right",
+                   "labels": [INV.role("source_relation")]})
+    back, issues = from_result(result, SENTENCE, "d", "h", INV)
+    assert [i.test_id for i in issues] == ["duplicate-relation"]
+    assert len(back["relations"]) == 3
+
+
+def test_an_implicit_source_claim_with_a_cue_round_trips():
+    text = "There are accusations that 3,000 troops were sent."
+    doc = standoff.empty("d", "h")
+    doc["attributions"] = [span("attributions", "A1", "accusations", INV.role("cue_label"), text)]
+    doc["claims"] = [span("claims", "C1", "3,000 troops were sent", INV.role("claim_label"), text,
+                          source_type=ROLE("source_type", "implicit"), factuality=ROLE("factuality", "hedged"),
+                          author_stance=ROLE("author_stance", "none"), modality=ROLE("modality", "actual"),
+                          cluster_id="troops", quantity_value=3000.0,
+                          quantity_approximation=ROLE("quantity_approximation", "exact"), quantity_unit="person",
+                          quantity_surface_unit="troops")]
+    doc["relations"] = [relation("R1", "cue_relation", "C1", "A1")]
+    result = to_result(doc, text, INV)
+    assert [(i["labels"], i["to_id"]) for i in result if i["type"] == "relation"] == [([INV.role("cue_relation")], "A1")]
+    assert [i["value"]["choices"] for i in items(result, "claims_source_type")] == [[ROLE("source_type", "implicit")]]
+    assert_identity(doc, text)
+
+
+def test_a_timex_with_mod_end_round_trips():
+    assert "END" in INV.values("mod")
+    doc = standoff.empty("d", "h")
+    doc["timexes"] = [span("timexes", "T1", "Thursday", "DATE", value="2024-10-24"),
+                      span("timexes", "T2", "the end of March", "DATE", value="2024-03", mod="END")]
+    result = to_result(doc, SENTENCE, INV)
+    assert [(i["id"], i["type"], i["value"]["choices"]) for i in items(result, "timexes_mod")] == [("T2", "choices", ["END"])]
+    back, issues = roundtrip(doc, SENTENCE)
+    assert issues == [] and [t["mod"] for t in back["timexes"]] == [None, "END"]
+    assert standoff.dumps(back) == standoff.dumps(doc)
+    assert LI.validate_prediction({"model_version": "t", "result": result}, return_errors=True) == []
+
+
+def range_doc() -> dict:
+    """A claim timed by a time expression (time_id), with a range figure and a distanced author stance."""
+    doc = sources_doc()
+    doc["timexes"] = [span("timexes", "T1", "Thursday", "DATE", value="2024-10-24"),
+                      span("timexes", "T2", "the end of March", "DATE", value="2024-03", mod="END")]
+    doc["claims"][0].update(time_id="T2", author_stance=DISTANCED, modality=ROLE("modality", "actual"),
+                            quantity_value=2000.0, quantity_high=3000.0,
+                            quantity_approximation=ROLE("quantity_approximation", "range"),
+                            quantity_unit="person", quantity_surface_unit="troops")
+    return doc
+
+
+def test_a_claim_with_time_id_a_range_and_a_distanced_stance_round_trips():
+    doc = range_doc()
+    result = to_result(doc, SENTENCE, INV)
+    shown = {i["from_name"]: i["value"].get("text", i["value"].get("choices")) for i in result if i.get("id") == "C1"
+             and i["type"] != "labels"}
+    assert shown["claims_time_id"] == ["T2"]
+    assert shown["claims_quantity_value"] == ["2000"] and shown["claims_quantity_high"] == ["3000"]
+    assert shown["claims_quantity_approximation"] == [ROLE("quantity_approximation", "range")]
+    assert shown["claims_author_stance"] == [DISTANCED]
+    assert shown["claims_quantity_surface_unit"] == ["troops"]
+    back, issues = roundtrip(doc, SENTENCE)
+    assert issues == []
+    (c,) = back["claims"]
+    assert (c["time_id"], c["quantity_value"], c["quantity_high"], c["author_stance"]) == ("T2", 2000.0, 3000.0, DISTANCED)
+    assert standoff.dumps(back) == standoff.dumps(doc)
+    assert LI.validate_prediction({"model_version": "t", "result": result}, return_errors=True) == []
+
+
+def test_a_time_id_typed_as_a_label_studio_region_id_becomes_the_canonical_id():
+    """A time expression drawn in the editor has a random region id; the annotator types that id into time_id."""
+    doc = range_doc()
+    result = to_result(doc, SENTENCE, INV)
+    for item in result:
+        if item.get("id") == "T2":
+            item["id"] = "Xq9_rT2abc"
+    time_item = items(result, "claims_time_id")[0]
+    time_item["value"]["text"] = [" Xq9_rT2abc "]
+    back, issues = from_result(result, SENTENCE, "d", "h", INV)
+    assert issues == []
+    assert back["claims"][0]["time_id"] == "T2" and [t["id"] for t in back["timexes"]] == ["T1", "T2"]
+    assert standoff.dumps(back) == standoff.dumps(doc)
+
+
+@pytest.mark.parametrize("typed, found", [("T7", "no region of this annotation"), ("E1", "a region of layer entities")])
+def test_a_time_id_that_names_no_time_expression_is_reported(typed, found):
+    doc = range_doc()
+    result = to_result(doc, SENTENCE, INV)
+    items(result, "claims_time_id")[0]["value"]["text"] = [typed]
+    _, issues = from_result(result, SENTENCE, "d", "h", INV)
+    assert [(i.severity, i.test_id, i.region) for i in issues] == [("error", "dangling-time-id", "C1")]
+    assert found in issues[0].message and repr(typed) in issues[0].message and "T1, T2" in issues[0].message
+
+
+def test_a_time_id_naming_a_rejected_region_is_not_reported_twice():
+    doc = range_doc()
+    result = to_result(doc, SENTENCE, INV)
+    items(result, "timexes", "T2")[0]["value"]["labels"] = ["NOT_A_TIMEX"]
+    _, issues = from_result(result, SENTENCE, "d", "h", INV)
+    assert [i.test_id for i in issues] == ["unknown-label"]
+
+
+@pytest.mark.parametrize("field", ["quantity_value", "quantity_high"])
+@pytest.mark.parametrize("raw, why", [("many", "is not a number"), ("3 thousand", "is not a number"),
+                                       ("", None), ("inf", "is not a finite number"), ("NaN", "is not a finite number"),
+                                       ("1e999", "is not a finite number"), ("2,500.5", None)])
+def test_a_bad_number_in_an_export_gives_a_clear_issue(field, raw, why):
+    doc = range_doc()
+    result = to_result(doc, SENTENCE, INV)
+    items(result, f"claims_{field}")[0]["value"]["text"] = [raw]
+    back, issues = from_result(result, SENTENCE, "d", "h", INV)  # an issue, never a traceback
+    if why is None:  # empty: null; thousands separators: a number
+        assert issues == [] and back["claims"][0][field] == (2500.5 if raw else None)
+        return
+    assert [(i.severity, i.test_id, i.region) for i in issues] == [("error", "not-a-number", "C1")]
+    message = str(issues[0])
+    assert f"claims_{field}" in message and repr(raw) in message and why in message and "Doc d" in message
+    assert back["claims"][0][field] is None and back["claims"][0]["time_id"] == "T2"  # the rest is read
+
+
+def test_nulls_stay_null():
+    """Optional attributes left empty give no result item, and an unticked choice or an emptied box reads as null."""
+    doc = standoff.empty("d", "h")
+    doc["timexes"] = [span("timexes", "T1", "Thursday", "DATE", value="2024-10-24")]
+    doc["attributions"] = [span("attributions", "A1", "said", INV.role("source_label"))]
+    doc["claims"] = [claim(cluster_id="k")]
+    text = SENTENCE
+    doc["claims"][0]["text"] = text[:10]
+    result = to_result(doc, text, INV)
+    names = {i["from_name"] for i in result if i["type"] != "labels"}
+    empty = {f"{layer}_{f}" for layer in ("timexes", "attributions", "claims") for f in standoff.FIELDS[layer][5:]
+             if doc[layer][0][f] is None}
+    assert empty and not names & empty
+    assert_identity(doc, text)
+    result += [{"id": "C1", "from_name": "claims_quantity_unit", "to_name": "text", "type": "choices",
+                "value": {"start": 0, "end": 10, "choices": []}},
+               {"id": "C1", "from_name": "claims_time_id", "to_name": "text", "type": "textarea",
+                "value": {"start": 0, "end": 10, "text": ["  "]}},
+               {"id": "T1", "from_name": "timexes_mod", "to_name": "text", "type": "choices",
+                "value": {"start": doc["timexes"][0]["start"], "end": doc["timexes"][0]["end"], "choices": []}}]
+    back, issues = from_result(result, text, "d", "h", INV)
+    assert issues == [] and standoff.dumps(back) == standoff.dumps(doc)

@@ -54,13 +54,15 @@ def awkward_record() -> tuple[dict, dict]:
         {"id": "E3", "start": at("3,000"), "end": at("3,000") + 5, "text": "3,000", "label": "CARDINAL", "entity_id": None},
     ]
     doc["timexes"] = [{"id": "T1", "start": at("Thursday"), "end": at("Thursday") + 8, "text": "Thursday",
-                       "label": "DATE", "value": "2024-10-24"}]
+                       "label": "DATE", "value": "2024-10-24", "mod": None}]
     doc["attributions"] = [{"id": "A1", "start": at("said"), "end": at("said") + 4, "text": "said", "label": "CUE",
                             "entity_id": None}]
     start, end = at("北朝鮮"), at(" 𝔸")
     doc["claims"] = [{"id": "C1", "start": start, "end": end, "text": text[start:end], "label": "CLAIM",
-                      "source_type": "entity", "factuality": "asserted", "cluster_id": "nk-troops",
-                      "quantity_value": 3000.0, "quantity_unit": "troops"}]
+                      "source_type": "entity", "factuality": "asserted", "author_stance": "none",
+                      "modality": "actual", "cluster_id": "nk-troops", "time_id": "T1", "quantity_value": 3000.0,
+                      "quantity_high": None, "quantity_approximation": "exact", "quantity_unit": "person",
+                      "quantity_surface_unit": "troops"}]
     doc["relations"] = [{"id": "R1", "label": "claim_source", "from_id": "C1", "to_id": "E1"},
                         {"id": "R2", "label": "claim_cue", "from_id": "C1", "to_id": "A1"}]
     return rec, doc

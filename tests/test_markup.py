@@ -31,7 +31,7 @@ SOURCE_SENTENCE = ("United States and South Korean officials reported on Wednesd
 MARKED_SENTENCE = ("[United States and South Korean officials]{SOURCE @s1} [reported]{CUE @q1} on "
                    "[Wednesday]{DATE 2024-10-23} that [an estimated [3,000]{CARDINAL cardinal-3000} "
                    "[North Korean]{NORP north-korean} troops had been observed at multiple locations across "
-                   "[Russia]{GPE russia}]{CLAIM src=@s1 cue=@q1 fact=hedged cluster=nk-troops qty=3,000 unit=troops}.")
+                   "[Russia]{GPE russia}]{CLAIM src=@s1 cue=@q1 fact=hedged cluster=nk-troops qty=3,000 approx=approximate unit=person unit_text=troops}.")
 YOON = ("Yoon said during", "[Yoon]{PERSON yoon-suk-yeol @y} [said]{CUE @q2} during")
 YOON_CLAIM = ("we will support Ukraine in stages",
               "[we will support [Ukraine]{GPE ukraine} in stages]{CLAIM src=@y cue=@q2 fact=asserted cluster=support}")
@@ -64,8 +64,9 @@ def test_claim_attributes_and_relations():
     yoon = claims["we will support Ukraine in stages"]
     assert yoon["source_type"] == "entity"
     count = claims["an estimated 3,000 North Korean troops had been observed at multiple locations across Russia"]
-    assert (count["source_type"], count["factuality"], count["quantity_value"], count["quantity_unit"]) == (
-        "unnamed", "hedged", 3000.0, "troops")
+    assert (count["source_type"], count["factuality"], count["quantity_value"], count["quantity_approximation"],
+            count["quantity_unit"], count["quantity_surface_unit"]) == (
+        "unnamed", "hedged", 3000.0, "approximate", "person", "troops")
     by_id = {r["id"]: r for layer in standoff.SPAN_LAYERS for r in doc[layer]}
     relations = sorted((by_id[r["from_id"]]["text"][:12], r["label"], by_id[r["to_id"]]["text"])
                        for r in doc["relations"])
@@ -129,13 +130,23 @@ BAD_TAGS = [  # replacements for "Seoul’s Ministry" (line 7, column 1 of docum
     ("[Seoul]{GPE}’s Ministry", "exactly one entity id"),
     ("[Seoul]{GPE seoul seoul-2}’s Ministry", "exactly one entity id"),
     ("[Seoul]{GPE seoul @a @b}’s Ministry", "two handles"),
-    ("[Seoul]{CUE seoul}’s Ministry", "CUE nothing"),
+    ("[Seoul]{CUE seoul}’s Ministry", "other attribution labels nothing"),
     ("[Seoul]{DATE}’s Ministry", "exactly one TIMEX3 value"),
     ("[Seoul’s ]{GPE seoul}Ministry", "white space"),
     ("[Seoul]{CLAIM cluster=x}’s Ministry", "needs src="),
     ("[Seoul]{CLAIM src=author}’s Ministry", "needs cluster="),
-    ("[Seoul]{CLAIM src=author cluster=x qty=3}’s Ministry", "qty and unit go together"),
-    ("[Seoul]{CLAIM src=author cluster=x qty=three unit=troops}’s Ministry", "qty must be a number"),
+    ("[Seoul]{CLAIM src=author cluster=x qty=3}’s Ministry", "qty= needs unit="),
+    ("[Seoul]{CLAIM src=author cluster=x unit=person}’s Ministry", "given without qty="),
+    ("[Seoul]{CLAIM src=author cluster=x qty=three unit=person unit_text=troops}’s Ministry", "qty must be a number"),
+    ("[Seoul]{CLAIM src=author cluster=x qty=1e309 unit=person unit_text=troops}’s Ministry", "qty must be a finite number"),
+    ("[Seoul]{CLAIM src=author cluster=x qty=3 unit=troops unit_text=troops}’s Ministry", "quantity_unit 'troops' is not one of"),
+    ("[Seoul]{CLAIM src=author cluster=x qty=3 qty_high=5 unit=person unit_text=troops}’s Ministry", "qty_high= goes with approx=range"),
+    ("[Seoul]{CLAIM src=author cluster=x qty=5 qty_high=3 approx=range unit=person unit_text=troops}’s Ministry", "must be above"),
+    ("[Seoul]{CLAIM src=author cluster=x fact=maybe}’s Ministry", "factuality 'maybe' is not one of"),
+    ("[Seoul]{CLAIM src=author cluster=x modality=later}’s Ministry", "modality 'later' is not one of"),
+    ("[Seoul]{CLAIM src=author cluster=x time=@nowhere}’s Ministry", "@nowhere names no span"),
+    ("[Seoul]{CLAIM src=author cluster=x time=@g}’s [Ministry]{ORG ministry @g}", "must name a time expression"),
+    ("[Seoul]{DATE 2024 mod=LATE}’s Ministry", "mod 'LATE' is not one of"),
     ("[Seoul]{CLAIM src=author cluster=x colour=red}’s Ministry", "unknown claim attributes"),
     ("[Seoul]{CLAIM src=@nobody cluster=x}’s Ministry", "@nobody names no span"),
     ("[Seoul]{CLAIM src=q cluster=x}’s Ministry", "references are written @handle"),

@@ -30,6 +30,8 @@ from pactnews.repo import Layout, find_root
 REPO = find_root(Path(__file__).parent)
 INV = load_inventory(Layout(REPO).labels)
 SPAN_LAYERS = standoff.SPAN_LAYERS
+KEPT, DISMISSED = INV.value_role("conflict_status", "kept"), INV.value_role("conflict_status", "dismissed")
+DETECTED, ANNOTATED = INV.value_role("conflict_origin", "detected"), INV.value_role("conflict_origin", "annotated")
 
 # ---------------------------------------------------------------- fixtures
 
@@ -43,9 +45,10 @@ MARKUP = [
      "United States and South Korean officials reported on Wednesday that an estimated 3,000 North Korean "
      "troops had been observed at multiple locations across Russia.",
      "[[United States]{GPE united-states} and [South Korean]{NORP south-korean} officials]{SOURCE @s1} "
-     "[reported]{CUE @q1} on [Wednesday]{DATE 2024-10-23} that [an estimated [3,000]{CARDINAL cardinal-3000} "
+     "[reported]{CUE @q1} on [Wednesday]{DATE 2024-10-23 @w} that [an estimated [3,000]{CARDINAL cardinal-3000} "
      "[North Korean]{NORP north-korean} troops had been observed at multiple locations across [Russia]{GPE russia}]"
-     "{CLAIM src=@s1 cue=@q1 fact=hedged cluster=nk-troops-in-russia-count qty=3000 unit=troops}."),
+     "{CLAIM src=@s1 cue=@q1 fact=hedged cluster=nk-troops-in-russia-count time=@w qty=3000 approx=approximate "
+     "unit=person unit_text=troops}."),
     ("001_69d675cf0e69e825",
      'South Korea has voiced "grave concern" on Friday as Russia moved to ratify its "mutual assistance" '
      "defense treaty with North Korea.",
@@ -55,9 +58,9 @@ MARKUP = [
     ("001_69d675cf0e69e825",
      "South Korea and the US said that thousands of North Korean troops are training in Russia, with Ukraine "
      "saying this week that",
-     "[South Korea]{GPE south-korea @sk2} and the [US]{GPE united-states} [said]{CUE @q5} that "
+     "[South Korea]{GPE south-korea @sk2} and the [US]{GPE united-states @us2} [said]{CUE @q5} that "
      "[[thousands]{CARDINAL cardinal-thousands} of [North Korean]{NORP north-korean} troops are training in "
-     "[Russia]{GPE russia}]{CLAIM src=@sk2 cue=@q5 cluster=nk-sends-troops-to-russia}, with [Ukraine]{GPE ukraine} "
+     "[Russia]{GPE russia}]{CLAIM src=@sk2,@us2 cue=@q5 cluster=nk-sends-troops-to-russia}, with [Ukraine]{GPE ukraine} "
      "saying [this week]{DATE 2024-W43} that"),
     ("001_69d675cf0e69e825",
      "One of North Korea's United Nations representatives said at the UN General Assembly's First Committee on "
@@ -74,19 +77,21 @@ MARKUP = [
      "[around [3,000]{CARDINAL cardinal-3000} [North Korean]{NORP north-korean} troops have been stationed at "
      "[Russian]{NORP russian} military facilities, particularly in [Russia]{GPE russia}’s [Kursk]{GPE kursk-oblast} "
      "region near [Ukraine]{GPE ukraine}’s border]"
-     "{CLAIM src=@s4 cue=@q4 fact=hedged cluster=nk-troops-in-russia-count qty=3000 unit=troops}."),
+     "{CLAIM src=@s4 cue=@q4 fact=hedged stance=distanced cluster=nk-troops-in-russia-count qty=3000 "
+     "approx=approximate unit=person unit_text=troops}."),
     ("003_4dc299c40bab5478",
      "South Korea’s spy agency has reported that approximately 1,500 North Korean soldiers, including special "
      "forces, have already arrived in Russia.",
      "[[South Korea]{GPE south-korea}’s spy agency]{SOURCE @s1} has [reported]{CUE @q1} that [approximately "
      "[1,500]{CARDINAL cardinal-1500} [North Korean]{NORP north-korean} soldiers, including special forces, have "
      "already arrived in [Russia]{GPE russia}]"
-     "{CLAIM src=@s1 cue=@q1 fact=hedged cluster=nk-troops-in-russia-count qty=1500 unit=soldiers}."),
+     "{CLAIM src=@s1 cue=@q1 fact=hedged cluster=nk-troops-in-russia-count qty=1500 approx=approximate unit=person "
+     "unit_text=soldiers}."),
     ("003_4dc299c40bab5478",
      "There are reports suggests that as many as 12,000 North Korean soldiers might be deployed,",
      "There are [reports]{SOURCE @s2} [suggests]{CUE @q2} that [as many as [12,000]{CARDINAL cardinal-12000} "
      "[North Korean]{NORP north-korean} soldiers might be deployed]"
-     "{CLAIM src=@s2 cue=@q2 fact=hedged cluster=nk-troops-in-russia-count qty=12000 unit=soldiers},"),
+     "{CLAIM src=@s2 cue=@q2 fact=hedged cluster=nk-troops-in-russia-count qty=12000 approx=at_most modality=expected unit=person unit_text=soldiers},"),
     ("003_4dc299c40bab5478",
      "signed by their leaders in June,",
      "signed by their leaders in [June]{DATE 2024-06},"),
@@ -114,6 +119,47 @@ CLUSTERS = {
 # A claim that partly overlaps another one (markup brackets cannot say that).
 OVERLAP = ("000_c7af0f0315e9c0dc", "North Korean troops had been observed at multiple locations across Russia. "
            "Ukraine’s military intelligence")
+
+
+# The conflicts table: (id, type, origin, rule, status, [(document, a words of the claim's text, attribute, value)], rationale).
+# Ids are not in type order, so that grouping by type is visible.
+CONFLICTS = [
+    ("X1", "characterisation", ANNOTATED, None, KEPT,
+     [("003_4dc299c40bab5478", "as many as 12,000", None, None),
+      ("000_c7af0f0315e9c0dc", "an estimated 3,000", None, None)],
+     "A forecast of up to 12,000 soldiers is set beside a count of about 3,000 as if they were one figure."),
+    ("X2", "figure", DETECTED, "figure-incompatible", KEPT,
+     [("000_c7af0f0315e9c0dc", "an estimated 3,000", "quantity", "~3000"),
+      ("002_b6446a1b2c005969", "around 3,000", "quantity", "~3000"),
+      ("003_4dc299c40bab5478", "approximately 1,500", "quantity", "~1500")],
+     "Outlets report incompatible person figures (actual)."),
+    ("X3", "polarity", DETECTED, "polarity-opposite", KEPT,
+     [("001_69d675cf0e69e825", "thousands of North Korean troops", "factuality", "asserted"),
+      ("001_69d675cf0e69e825", "the country was sending neither", "factuality", "denied")],
+     "Seoul and Washington assert what North Korea's UN delegate denies."),
+    ("X4", "time", DETECTED, "time-different", DISMISSED,
+     [("000_c7af0f0315e9c0dc", "decision to finalize", "time", "2024-10-23"),
+      ("001_69d675cf0e69e825", "moved to ratify", "time", "2024-10-25")],
+     "Finalising and ratifying are two steps; the times do not diverge."),
+    ("X5", "attribution", DETECTED, "source-different", DISMISSED,
+     [("000_c7af0f0315e9c0dc", "an estimated 3,000", "source", "United States + South Korean"),
+      ("002_b6446a1b2c005969", "around 3,000", "source", "Ukrainian")],
+     "Two intelligence services agreeing is no divergence."),
+]
+
+
+def find_claim(docs: dict, doc_id: str, words: str) -> str:
+    """The id of the one claim of a document whose text holds these words."""
+    found = [c["id"] for c in docs[doc_id]["claims"] if words in c["text"]]
+    assert len(found) == 1, (doc_id, words, found)
+    return found[0]
+
+
+def conflict_entries(docs: dict) -> list[dict]:
+    return [{"conflict_id": cid, "type": typ, "origin": origin, "rule": rule, "status": status,
+             "members": [{"document_id": d, "claim_id": find_claim(docs, d, words), "attribute": attr, "value": value}
+                         for d, words, attr, value in members], "rationale": why}
+            for cid, typ, origin, rule, status, members, why in CONFLICTS]
 
 
 def copy_corpus(dest: Path) -> Layout:
@@ -151,7 +197,7 @@ def write_annotations(layout: Layout, docs: dict, entity_table: dict, cluster_ta
 
 def annotate(layout: Layout, work: Path) -> None:
     write_pass(layout, work / "pass")
-    docs, entity_table, cluster_table, errors = convert_pass(layout, work / "pass")
+    docs, entity_table, cluster_table, _, errors = convert_pass(layout, work / "pass")
     assert errors == []
     doc_id, piece = OVERLAP
     text = (layout.clean / f"{doc_id}.txt").read_text(encoding="utf-8")
@@ -161,6 +207,7 @@ def annotate(layout: Layout, work: Path) -> None:
         "source_type": "author", "factuality": "asserted", "cluster_id": "nk-troops-observed",
         "quantity_value": None, "quantity_unit": None})
     write_annotations(layout, docs, entity_table, cluster_table)
+    layout.conflict_table.write_text(tables.dumps_conflicts(conflict_entries(docs)), encoding="utf-8")
 
 
 @pytest.fixture(scope="module")
@@ -173,13 +220,14 @@ def annotated_repo(tmp_path_factory) -> Path:
 
 
 HOSTILE_ID = "900_hostile"
+HOSTILE_CONFLICT = "X1\"><svg/onload=alert(15)>"
 HOSTILE_TEXT = (
     "Headline <script>alert(1)</script> & \"quotes\" 'single' &amp; &lt;b&gt;\n\n"
     "Body \"><img src=x onerror=alert(2)> and </span></div><b>bold</b> said Seoul officials.\n"
 )
 HOSTILE_MARKUP = (
     "Headline [<script>alert(1)</script> & \"quotes\"]{CLAIM src=author cluster=c\"><svg/onload=alert(5)> "
-    "qty=3 unit=\"><img/src=x/onerror=alert(10)>} 'single' &amp; &lt;b&gt;\n\n"
+    "qty=3 unit=person unit_text=\"><img/src=x/onerror=alert(10)>} 'single' &amp; &lt;b&gt;\n\n"
     "Body [\"><img src=x onerror=alert(2)>]{DATE \"><b>9</b>} and </span></div><b>bold</b> "
     "[said]{CUE} [Seoul]{GPE x\"><script>alert(3)</script>} officials.\n"
 )
@@ -206,9 +254,18 @@ def hostile_repo(tmp_path) -> Path:
         {"x\"><script>alert(3)</script>": {"name": "<img src=x onerror=alert(4)>", "label": "GPE"}}), encoding="utf-8")
     (pass_dir / "claim_clusters.yaml").write_text(yaml.safe_dump(
         {"c\"><svg/onload=alert(5)>": {"proposition": "</p><script>alert(6)</script>"}}), encoding="utf-8")
-    docs, entity_table, cluster_table, errors = convert_pass(layout, pass_dir)
+    docs, entity_table, cluster_table, _, errors = convert_pass(layout, pass_dir)
     assert errors == []
     write_annotations(layout, docs, entity_table, cluster_table)
+    claim_id = docs[HOSTILE_ID]["claims"][0]["id"]
+    layout.conflict_table.write_text(tables.dumps_conflicts([{
+        "conflict_id": HOSTILE_CONFLICT, "type": "figure", "origin": DETECTED, "rule": "<b>rule</b>", "status": KEPT,
+        "members": [
+            {"document_id": HOSTILE_ID, "claim_id": claim_id, "attribute": "quantity",
+             "value": "\"><img src=x onerror=alert(13)>"},
+            {"document_id": HOSTILE_ID, "claim_id": "C9\"><script>alert(14)</script>", "attribute": "<b>attr</b>",
+             "value": "</td><script>alert(16)</script>"}],
+        "rationale": "</p><script>alert(12)</script>"}]), encoding="utf-8")
     return layout.root
 
 
@@ -313,6 +370,18 @@ def test_hostile_text_and_values_stay_text(hostile_repo):
     assert "&lt;/p&gt;&lt;script&gt;alert(6)&lt;/script&gt;" in index_text
     assert "&quot;&gt;&lt;img src=x onerror=alert(8)&gt;" in index_text
     assert any(a.get("data-cluster") == 'c"><svg/onload=alert(5)>' for _, a in index.tags)
+    # the conflicts table: id, rule, rationale, member ids and values, and the problem of the missing member
+    assert any(a.get("data-conflict") == HOSTILE_CONFLICT for _, a in index.tags)
+    section = conflicts_section(index_text)
+    for value in ("</p><script>alert(12)</script>", "<b>rule</b>", '"><img src=x onerror=alert(13)>',
+                  "</td><script>alert(16)</script>", 'C9"><script>alert(14)</script>'):
+        assert render.esc(value) in section, value
+    assert "[unknown-conflict-member]" in index_text and render.esc('C9"><script>alert(14)</script>') in index_text
+    claim = annotations_of(hostile_repo)[HOSTILE_ID]["claims"][0]
+    attrs = page.fragments[claim["id"]][0]
+    assert attrs["data-conflicts"] == HOSTILE_CONFLICT
+    assert f'conflict {HOSTILE_CONFLICT} (figure) — this claim: quantity = "><img src=x onerror=alert(13)>' in attrs["title"]
+    assert f'  vs {HOSTILE_ID} C9"><script>alert(14)</script>: names no claim' in attrs["title"]
 
 
 def test_every_span_marks_exactly_its_text(annotated_repo):
@@ -345,30 +414,261 @@ def test_tooltips_carry_the_span_details(annotated_repo):
     assert "entity cardinal-1500: 1,500 (CARDINAL)" in tip(by_text["1,500"])
     assert "value 2024-06" in tip(by_text["June"])
     claim = next(r for r in doc["claims"] if r["quantity_value"] == 12000)
-    t = tip(claim)
-    for part in ("CLAIM", "source: unnamed: “reports”", "cue: “suggests”", "factuality: hedged",
+    t = tip(claim).split("\n")
+    for part in ("source: unnamed: “reports”", "cue: “suggests”", "factuality: hedged", "modality: expected",
                  "cluster: nk-troops-in-russia-count — A number of North Korean troops are in Russia.",
-                 "quantity: 12,000 soldiers"):
+                 "quantity: ≤12,000 person (soldiers)"):
         assert part in t
+    assert t[0] == f"CLAIM {claim['id']}"
+    assert not any(line.startswith(("author stance", "time:")) for line in t)  # stance none, no time linked
     assert "claim_source of " + claim["id"] in tip(by_text["reports"])
 
 
-def test_index_lists_documents_entities_and_conflicting_clusters(annotated_repo):
+def test_claim_tooltips_show_the_v2_attributes(annotated_repo):
+    inputs = render.read_inputs(Layout(annotated_repo))
+    pages = render.render_site(**inputs)
+    anns = inputs["annotations"]
+
+    def claim_tip(doc_id, words):
+        page = read_page(pages[f"doc/{doc_id}.html"])
+        cid = find_claim(anns, doc_id, words)
+        return page.fragments[cid][0], page.fragments[cid][0]["title"].split("\n")
+
+    # a linked time expression, an approximate figure with its surface unit
+    _, t = claim_tip("000_c7af0f0315e9c0dc", "an estimated 3,000")
+    timex = next(x for x in anns["000_c7af0f0315e9c0dc"]["timexes"] if x["text"] == "Wednesday")
+    assert f"time: “Wednesday” = 2024-10-23 ({timex['id']})" in t
+    assert "quantity: ~3,000 person (troops)" in t
+    # the article distancing itself
+    _, t = claim_tip("002_b6446a1b2c005969", "around 3,000")
+    assert "author stance: distanced" in t
+    # a coordinated source: every source listed, every one lit on hover
+    attrs, t = claim_tip("001_69d675cf0e69e825", "thousands of North Korean troops")
+    doc = anns["001_69d675cf0e69e825"]
+    us = next(e for e in doc["entities"] if e["text"] == "US")
+    sk = max((e for e in doc["entities"] if e["text"] == "South Korea" and e["start"] < us["start"]),
+             key=lambda e: e["start"])  # "South Korea and the US said"
+    i = t.index("sources (entity, 2 coordinated):")
+    assert t[i + 1: i + 3] == ["  “South Korea” = south-korea: South Korea (GPE)",
+                               "  “US” = united-states: United States (GPE)"]
+    assert attrs["data-src"].split() == [sk["id"], us["id"]]
+    # an implicit source has no source span, which is not an error
+    claim = next(c for c in doc["claims"] if c["text"].startswith("South Korea has voiced"))
+    claim["source_type"] = INV.value_role("source_type", "implicit")
+    claim["factuality"] = INV.value_role("factuality", "uncommitted")
+    page = read_page(render.render_site(**inputs)["doc/001_69d675cf0e69e825.html"])
+    frag = page.fragments[claim["id"]][0]
+    assert "source: implicit (in the wording; no source span)" in frag["title"].split("\n")
+    assert "f-uncommitted" in frag["class"].split() and "data-src" not in frag
+
+
+@pytest.mark.parametrize("rec, shown", [
+    ({"quantity_value": 3000.0, "quantity_approximation": "approximate", "quantity_unit": "person",
+      "quantity_surface_unit": "troops"}, "~3,000 person (troops)"),
+    ({"quantity_value": 12000.0, "quantity_approximation": "at_most"}, "≤12,000"),
+    ({"quantity_value": 500.0, "quantity_approximation": "at_least", "quantity_unit": "item",
+      "quantity_surface_unit": "item"}, "≥500 item"),
+    ({"quantity_value": 1000.0, "quantity_high": 2000.0, "quantity_approximation": "range"}, "1,000–2,000"),
+    ({"quantity_value": 1.5, "quantity_approximation": "exact", "quantity_unit": "percent"}, "1.5 percent"),
+    ({"quantity_value": 1500.0, "quantity_approximation": None, "quantity_unit": "person"}, "1,500 person"),
+    ({"quantity_value": 7.0, "quantity_approximation": "roughly"}, "7 [approximation roughly]"),
+    ({"quantity_value": None}, ""),
+])
+def test_quantities_are_shown_with_their_approximation(rec, shown):
+    role = rec.get("quantity_approximation")
+    if role in INV.raw["roles"]["quantity_approximation"]:
+        rec = {**rec, "quantity_approximation": INV.value_role("quantity_approximation", role)}
+    assert render.fmt_claim_quantity(rec, INV) == shown
+
+
+def conflicts_section(html_text: str) -> str:
+    m = re.search(r'<section class="conflicts" id="conflicts">(.*?)</section>', html_text, re.S)
+    assert m, "no conflicts section"
+    return m.group(1)
+
+
+def test_index_first_section_lists_the_kept_conflicts_by_type(annotated_repo):
+    html_text = render_repo(annotated_repo)["index.html"]
+    index = read_page(html_text)
+    # the first section and the first heading after the title are the conflicts
+    assert next(a for t, a in index.tags if t == "section").get("id") == "conflicts"
+    assert re.findall(r"<h2>([^<]*)</h2>", html_text)[0] == "Conflicts (3)"
+    section = conflicts_section(html_text)
+    kept = [c for c in CONFLICTS if c[4] == KEPT]
+    by_type = sorted(kept, key=lambda c: INV.conflict_types.index(c[1]))
+    assert [c[0] for c in by_type] != [c[0] for c in kept]  # the fixture's ids are not in type order
+    assert re.findall(r'<div class="conflict-card" id="conflict-([^"]+)" data-conflict="\1" data-type="([^"]+)"',
+                      section) == [(c[0], c[1]) for c in by_type]
+    assert re.findall(r'<h3 class="conflict-type" id="[^"]+" data-type="([^"]+)"', section) == \
+        [t for t in INV.conflict_types if t in {c[1] for c in kept}]
+    cards = dict(re.findall(r'data-conflict="([^"]+)" data-type="[^"]+">(.*?)</div>', section, re.S))
+    anns = annotations_of(annotated_repo)
+    for cid, typ, origin, rule, _, members, why in kept:
+        card = cards[cid]
+        assert f'<span class="badge conflict">{typ}</span>' in card and f"origin {origin}" in card
+        assert (f"rule <code>{rule}</code>" in card) == (origin == DETECTED) and (rule is not None) == (origin == DETECTED)
+        assert render.esc(why) in card
+        rows = re.findall(r'<tr data-member="([^"]+)">(.*?)</tr>', card)
+        assert [r[0] for r in rows] == sorted(f"{d}/{find_claim(anns, d, w)}" for d, w, _, _ in members)
+        for d, words, attr, value in members:
+            claim_id = find_claim(anns, d, words)
+            row = dict(rows)[f"{d}/{claim_id}"]
+            claim = next(c for c in anns[d]["claims"] if c["id"] == claim_id)
+            assert f'<a href="doc/{d}.html#{claim_id}">' in row and render.esc(claim["text"]) in row
+            assert row.endswith(f"<td>{attr} = {value}</td>" if attr else "<td></td>")
+    # the source of each member: the figure's three sources and a coordinated one
+    assert "<td>unnamed: “South Korea’s spy agency”</td>" in cards["X2"]
+    assert ("entity: “South Korea” = south-korea: South Korea (GPE) + “US” = united-states: United States (GPE)"
+            in cards["X3"])
+
+
+def test_dismissed_entries_are_not_conflicts(annotated_repo):
+    pages = render_repo(annotated_repo)
+    section = conflicts_section(pages["index.html"])
+    assert re.search(r'<p class="muted" id="dismissed">Dismissed, not shown as conflicts: 2 entries '
+                     r"\(source-different: 1, time-different: 1\)\.</p>", section)
+    dismissed = {c[0] for c in CONFLICTS if c[4] == DISMISSED}
+    for path, html_text in pages.items():
+        page = read_page(html_text)
+        for _, attrs in page.tags:
+            for key in ("data-conflict", "data-conflict-link", "data-conflicts", "id"):
+                assert not set((attrs.get(key) or "").split()) & dismissed, (path, attrs)
+            assert not re.search(r"conflict X[45]\b", attrs.get("title") or ""), path
+    assert "Finalising and ratifying" not in pages["index.html"]
+    # the claims of the dismissed time conflict take part in no kept one: unmarked
+    anns = annotations_of(annotated_repo)
+    for doc_id, words in (("000_c7af0f0315e9c0dc", "decision to finalize"), ("001_69d675cf0e69e825", "moved to ratify")):
+        frag = read_page(pages[f"doc/{doc_id}.html"]).fragments[find_claim(anns, doc_id, words)][0]
+        assert "conflict" not in frag["class"].split() and "data-conflicts" not in frag
+    clusters = read_page(pages["index.html"])
+    marked = {a["data-cluster"] for t, a in clusters.tags if t == "section" and "conflict" in a["class"].split()}
+    assert marked == {"nk-troops-in-russia-count", "nk-sends-troops-to-russia"}  # not russia-ratifies-treaty
+
+
+def test_claims_in_a_conflict_are_marked_with_the_other_versions(annotated_repo):
+    pages = render_repo(annotated_repo)
+    anns = annotations_of(annotated_repo)
+    members = {(d, find_claim(anns, d, w)): (attr, value) for c in CONFLICTS if c[4] == KEPT for d, w, attr, value in c[5]}
+    ids = {}
+    for c in CONFLICTS:
+        if c[4] == KEPT:
+            for d, w, _, _ in c[5]:
+                ids.setdefault((d, find_claim(anns, d, w)), []).append(c[0])
+    for doc_id in anns:
+        page = read_page(pages[f"doc/{doc_id}.html"])
+        for claim in anns[doc_id]["claims"]:
+            frag = page.fragments[claim["id"]][0]
+            marked = "conflict" in frag["class"].split()
+            assert marked == ((doc_id, claim["id"]) in members), (doc_id, claim["id"])
+            assert frag.get("data-conflicts") == (" ".join(ids[doc_id, claim["id"]]) if marked else None)
+    # the 1,500 figure of 003: its conflict, the other outlets' versions, not its own as another's
+    d3, c3 = "003_4dc299c40bab5478", find_claim(anns, "003_4dc299c40bab5478", "approximately 1,500")
+    page = read_page(pages[f"doc/{d3}.html"])
+    tip = page.fragments[c3][0]["title"].split("\n")
+    assert "conflict X2 (figure) — this claim: quantity = ~1500" in tip
+    others = [line for line in tip if line.startswith("  vs ")]
+    c0 = find_claim(anns, "000_c7af0f0315e9c0dc", "an estimated 3,000")
+    c2 = find_claim(anns, "002_b6446a1b2c005969", "around 3,000")
+    text = {cid: next(c["text"] for c in anns[d]["claims"] if c["id"] == cid)
+            for d, cid in (("000_c7af0f0315e9c0dc", c0), ("002_b6446a1b2c005969", c2))}
+    assert others == [
+        f"  vs 000_c7af0f0315e9c0dc {c0}: “{text[c0]}” — source: unnamed: “United States and South Korean officials”"
+        " — quantity = ~3000",
+        f"  vs 002_b6446a1b2c005969 {c2}: “{text[c2]}” — source: unnamed: “Reports from Ukrainian military "
+        "intelligence” — quantity = ~3000"]
+    # the page says which conflicts its claims take part in, and the claims table links them
+    notice = re.search(r'<p class="notice" id="doc-conflicts">(.*?)</p>', pages[f"doc/{d3}.html"]).group(1)
+    assert notice.startswith("2 claim(s) of this document take part in 2 kept conflict(s)")
+    assert re.findall(r'data-conflict-link="([^"]+)"', notice) == ["X1", "X2"]
+    # a claim in two conflicts lists both; an annotated conflict without values lists the others' claims only
+    d0 = "000_c7af0f0315e9c0dc"
+    tip = read_page(pages[f"doc/{d0}.html"]).fragments[c0][0]["title"].split("\n")
+    c12 = find_claim(anns, d3, "as many as 12,000")
+    assert "conflict X1 (characterisation)" in tip and "conflict X2 (figure) — this claim: quantity = ~3000" in tip
+    assert f"  vs {d3} {c12}: “as many as 12,000 North Korean soldiers might be deployed” — source: unnamed: “reports”" in tip
+    # no conflicts table: nothing is marked
+    inputs = render.read_inputs(Layout(annotated_repo))
+    assert inputs["conflict_table"] is not None
+    bare = render.render_site(**{**inputs, "conflict_table": None})
+    assert 'id="no-conflicts"' in conflicts_section(bare["index.html"])
+    assert not any("data-conflicts" in a for h in bare.values() for _, a in read_page(h).tags)
+
+
+def test_conflict_members_that_name_no_claim_are_reported(annotated_repo, tmp_path, capsys):
+    root = tmp_path / "repo"
+    shutil.copytree(annotated_repo, root)
+    layout = Layout(root)
+    entries = tables.read_conflicts(layout.conflict_table)
+    x2 = next(e for e in entries if e["conflict_id"] == "X2")
+    x2["members"].append({"document_id": "003_4dc299c40bab5478", "claim_id": "C404", "attribute": "quantity",
+                          "value": "9000"})
+    entries.append({"conflict_id": "X9", "type": "time", "origin": ANNOTATED, "rule": None, "status": DISMISSED,
+                    "members": [{"document_id": "999_nowhere", "claim_id": "C1", "attribute": None, "value": None},
+                                {"document_id": "004_c055902274b992f8", "claim_id": "C1", "attribute": None,
+                                 "value": None}],
+                    "rationale": "Members that name no claim."})
+    layout.conflict_table.write_text(tables.dumps_conflicts(entries), encoding="utf-8")
+    expected = [
+        "annotations/tables/conflicts.json: conflict X2 member 003_4dc299c40bab5478/C404: [unknown-conflict-member] "
+        "annotations/003_4dc299c40bab5478.json has no claim 'C404'; expected a claim of an annotation file",
+        "annotations/tables/conflicts.json: conflict X9 member 004_c055902274b992f8/C1: [unknown-conflict-member] "
+        "annotations/004_c055902274b992f8.json does not exist, so it has no claim 'C1'",
+        "annotations/tables/conflicts.json: conflict X9 member 999_nowhere/C1: [unknown-conflict-member] "
+        "corpus/metadata.yaml has no document '999_nowhere'",
+    ]
+    pages = render_repo(root)
+    index = pages["index.html"]
+    problems = re.search(r'<div class="problems">(.*?)</div>', index, re.S).group(1)
+    for message in expected:
+        assert render.esc(message) in problems, message
+    assert "<strong>3 problem(s)</strong>" in problems
+    # the entry is still shown, the missing member flagged, the other members still marked
+    card = re.search(r'data-conflict="X2" data-type="figure">(.*?)</div>', index, re.S).group(1)
+    assert re.search(r'<tr data-member="003_4dc299c40bab5478/C404">.*names no claim.*<td>quantity = 9000</td></tr>', card)
+    tip = read_page(pages["doc/003_4dc299c40bab5478.html"]).fragments[
+        find_claim(annotations_of(root), "003_4dc299c40bab5478", "approximately 1,500")][0]["title"]
+    assert "  vs 003_4dc299c40bab5478 C404: names no claim" in tip.split("\n")
+    # the command reports them like the other problems, and still writes the site
+    out = tmp_path / "site"
+    assert main(["--root", str(root), "render", "--out", str(out)]) == 0
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.err
+    for message in expected:
+        assert message in captured.err
+    assert "3 problem(s) shown on the pages" in captured.out and (out / "index.html").is_file()
+
+
+def test_a_malformed_conflicts_table_fails_naming_it(annotated_repo, tmp_path, capsys):
+    root = tmp_path / "repo"
+    shutil.copytree(annotated_repo, root)
+    out = tmp_path / "site"
+    for broken in ("{not json", '{"conflicts": [{"conflict_id": "X1"}]}'):
+        Layout(root).conflict_table.write_text(broken, encoding="utf-8")
+        assert main(["--root", str(root), "render", "--out", str(out)]) == 1
+        captured = capsys.readouterr()
+        assert captured.err.startswith("ValueError: annotations/tables/conflicts.json: ")
+        assert captured.out.strip().splitlines()[-1].startswith("FAILED") and not out.exists()
+
+
+def test_index_lists_documents_entities_and_clusters(annotated_repo):
     pages = render_repo(annotated_repo)
     index = read_page(pages["index.html"])
     html_text = pages["index.html"]
     rows = {a["data-entity"] for t, a in index.tags if "data-entity" in a}
     assert rows == set(ENTITIES)
-    conflict = {a["data-cluster"] for t, a in index.tags if t == "section" and "conflict" in a["class"].split()}
-    assert conflict == {"nk-troops-in-russia-count"}
-    assert "figures conflict: 1,500 · 3,000 · 12,000 soldiers/troops" in html_text
+    assert "figures conflict" not in html_text and "qty-conflict" not in html_text  # no conflict computed here
     assert {a["data-cluster"] for t, a in index.tags if "data-cluster" in a} == set(CLUSTERS)
-    assert "asserted and denied" in html_text  # nk-sends-troops-to-russia
     summary = re.search(r'<table class="cluster-summary">(.*?)</table>', html_text, re.S).group(1)
     assert summary.count("<tr>") == len(CLUSTERS) + 1
     assert re.search(r'#cluster-nk-troops-in-russia-count"><code>[^<]*</code></a></td><td class="num">4</td>'
-                     r'<td class="num">3</td><td class="qty-conflict">1,500 · 3,000 · 12,000</td><td>hedged</td>',
+                     r'<td class="num">3</td><td>~1,500 person \(soldiers\) · ~3,000 person \(troops\) · '
+                     r"≤12,000 person \(soldiers\)</td><td>hedged</td><td>"
+                     r'<a class="badge conflict" href="#conflict-X1" data-conflict-link="X1">X1 characterisation</a> '
+                     r'<a class="badge conflict" href="#conflict-X2" data-conflict-link="X2">X2 figure</a></td></tr>',
                      summary)
+    sends = re.search(r'<section class="cluster conflict" id="cluster-nk-sends-troops-to-russia"[^>]*>\s*<h3>(.*?)</h3>',
+                      html_text).group(1)
+    assert 'href="#conflict-X3"' in sends
     anns = annotations_of(annotated_repo)
     claims = sum(len(d["claims"]) for d in anns.values())
     assert sum(1 for t, a in index.tags if t == "tr" and "data-claim" in a) == claims
@@ -388,6 +688,8 @@ def test_without_annotations_the_clean_texts_render(tmp_path):
     layout = copy_corpus(tmp_path / "repo")
     pages = render_repo(layout.root)
     assert "Annotations are missing" in pages["index.html"]
+    assert 'id="no-conflicts"' in conflicts_section(pages["index.html"])  # no table: no conflicts, not an error
+    assert 'class="problems"' not in pages["index.html"]
     for path in layout.clean.glob("*.txt"):
         html_text = pages[f"doc/{path.stem}.html"]
         assert 'id="no-annotations"' in html_text
@@ -435,7 +737,8 @@ def test_rendering_is_deterministic(annotated_repo):
     assert first == again
     shuffled = {k: {**d, **{layer: list(reversed(d[layer])) for layer in standoff.LAYERS}}
                 for k, d in inputs["annotations"].items()}
-    assert render.render_site(**{**inputs, "annotations": shuffled,
+    conflicts = [{**e, "members": list(reversed(e["members"]))} for e in reversed(inputs["conflict_table"])]
+    assert render.render_site(**{**inputs, "annotations": shuffled, "conflict_table": conflicts,
                                  "documents": list(reversed(inputs["documents"]))}) == first
 
 
@@ -617,9 +920,13 @@ def test_browser_every_page(annotated_repo, tmp_path, browser, serve):
     w = Watched(browser, base)
     page = w.open("index.html")
     assert page.locator("tr[data-entity]").count() == len(ENTITIES)
+    assert page.locator("main section").first.get_attribute("id") == "conflicts"
+    kept = sorted((c for c in CONFLICTS if c[4] == KEPT), key=lambda c: INV.conflict_types.index(c[1]))
+    assert page.locator("#conflicts .conflict-card").evaluate_all("els => els.map(e => e.dataset.conflict)") == \
+        [c[0] for c in kept]
+    assert page.locator("#conflicts .conflict-card").first.evaluate("e => getComputedStyle(e).borderLeftWidth") == "6px"
     assert page.locator("section.cluster.conflict").evaluate_all("els => els.map(e => e.dataset.cluster)") == \
-        ["nk-troops-in-russia-count"]
-    assert page.locator("section.cluster.conflict").evaluate("e => getComputedStyle(e).borderLeftWidth") == "6px"
+        ["nk-sends-troops-to-russia", "nk-troops-in-russia-count"]
     page.screenshot(path=str(tmp_path / "index.png"), full_page=True)
     assert_png(tmp_path / "index.png")
     page.locator("table.documents a").first.click()
@@ -649,7 +956,12 @@ def test_browser_every_page(annotated_repo, tmp_path, browser, serve):
             if rec["label"] == "CLAIM":
                 assert f"factuality: {rec['factuality']}" in tip and f"cluster: {rec['cluster_id']}" in tip
                 if rec["quantity_value"] is not None:
-                    assert f"quantity: {render.fmt_quantity(rec['quantity_value'], rec['quantity_unit'])}" in tip
+                    assert f"quantity: {render.fmt_claim_quantity(rec, INV)}" in tip
+                marked = page.locator(f'#text [data-span="{sid}"].conflict.last')
+                if marked.count():  # a claim in a kept conflict: its card names each conflict and the other versions
+                    for cid in marked.get_attribute("data-conflicts").split():
+                        assert f"conflict {cid} (" in tip
+                    assert "  vs " in tip
             # the innermost span under the pointer (first in the tooltip) is lit in all its fragments
             innermost = tip.split("\n")[0].split()[1]
             assert innermost in expected

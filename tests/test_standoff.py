@@ -35,7 +35,7 @@ def test_every_annotation_file_in_the_repository_is_canonical():
 def test_dumps_writes_one_record_per_line_in_a_fixed_order():
     text = standoff.dumps(sample())
     lines = text.splitlines()
-    assert lines[1:5] == ['  "format": "pactnews-standoff",', '  "format_version": 1,',
+    assert lines[1:5] == ['  "format": "pactnews-standoff",', '  "format_version": 2,',
                           '  "document_id": "000_c7af0f0315e9c0dc",',
                           '  "text_sha256": "76820466d4b07311c5194f5c2fc3ee9a63ab0a356e1b04e557f7d35f6d829d5a",']
     records = [json.loads(line.strip().rstrip(",")) for line in lines if line.startswith("    {")]
@@ -99,7 +99,7 @@ _DROP = object()
     (b'{"format": "pactnews-standoff",', "invalid-json"),
     (b"[1, 2]", "not-an-object"),
     (json.dumps(_obj(format="brat")).encode(), "wrong-format"),
-    (json.dumps(_obj(format_version=2)).encode(), "wrong-format-version"),
+    (json.dumps(_obj(format_version=standoff.FORMAT_VERSION + 1)).encode(), "wrong-format-version"),
     (json.dumps(_obj(document_id=_DROP)).encode(), "missing-field"),
     (json.dumps(_obj(text_sha256=5)).encode(), "missing-field"),
     (json.dumps(_obj(claims=_DROP)).encode(), "missing-field"),
@@ -134,12 +134,17 @@ def _spans(prefix, extra):
 _DOCS = st.fixed_dictionaries({
     "document_id": st.text(_CHAR, min_size=1, max_size=10), "text_sha256": st.text("0123456789abcdef", min_size=64, max_size=64),
     "entities": _spans("E", {"entity_id": _TEXT}),
-    "timexes": _spans("T", {"value": _TEXT}),
+    "timexes": _spans("T", {"value": _TEXT, "mod": st.none() | st.sampled_from(["END", "APPROX"])}),
     "attributions": _spans("A", {"entity_id": st.none() | _TEXT}),
     "claims": _spans("C", {"source_type": st.sampled_from(["entity", "unnamed", "author"]),
-                           "factuality": st.sampled_from(["asserted", "hedged", "denied"]),
-                           "cluster_id": _TEXT, "quantity_value": st.none() | st.floats(allow_nan=False),
-                           "quantity_unit": st.none() | _TEXT}),
+                           "factuality": st.sampled_from(["asserted", "hedged", "uncommitted", "denied"]),
+                           "author_stance": st.sampled_from(["none", "distanced"]),
+                           "modality": st.sampled_from(["actual", "expected"]),
+                           "cluster_id": _TEXT, "time_id": st.none() | _TEXT,
+                           "quantity_value": st.none() | st.floats(allow_nan=False),
+                           "quantity_high": st.none() | st.floats(allow_nan=False),
+                           "quantity_approximation": st.none() | _TEXT,
+                           "quantity_unit": st.none() | _TEXT, "quantity_surface_unit": st.none() | _TEXT}),
     "relations": st.lists(st.fixed_dictionaries({
         "id": _IDS.map(lambda n: f"R{n}"), "label": st.sampled_from(["claim_source", "claim_cue"]),
         "from_id": _IDS.map(lambda n: f"C{n}"), "to_id": _IDS.map(lambda n: f"E{n}")}),

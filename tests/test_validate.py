@@ -206,7 +206,7 @@ def test_missing_source_relation_is_a_source_type_mismatch():
     doc["relations"] = [r for r in doc["relations"] if r["id"] != "R3"]  # C3's claim_source
     ents, clus = valid_tables()
     [inc] = validate_annotations({BASE_ID: doc}, {BASE_ID: clean_text()}, ents, clus, inventory())
-    assert (inc.test_id, inc.span_id, inc.found, inc.expected) == ("source-type-mismatch", "C3", "'unnamed'", "'author'")
+    assert (inc.test_id, inc.span_id, inc.found, inc.expected) == ("source-type-mismatch", "C3", "'unnamed'", "'author' or 'implicit'")
 
 
 def test_every_overlap_in_a_forbidden_layer_is_found_and_claims_may_overlap():
@@ -276,6 +276,23 @@ def _table_missing(root):
     (root / "annotations" / "tables" / "claim_clusters.json").unlink()
 
 
+def _conflicts(root, *entries, status="kept", origin="annotated", rule=None):
+    rows = [{"conflict_id": e.get("id", f"X{n}"), "type": e.get("type", "sequence"), "origin": e.get("origin", origin),
+             "rule": e.get("rule", rule), "status": status, "rationale": e.get("rationale", "They differ."),
+             "members": [{"document_id": BASE_ID, "claim_id": c, "attribute": None, "value": None}
+                         for c in e.get("members", ["C1", "C2"])]}
+            for n, e in enumerate(entries, 1)]
+    (root / "annotations" / "tables" / "conflicts.json").write_text(tables.dumps_conflicts(rows), encoding="utf-8")
+
+
+def _denied_in_one_cluster(root):
+    """C1 (the author) asserts and C3 (an unnamed source) denies one proposition: polarity-opposite finds it."""
+    p = root / "annotations" / f"{BASE_ID}.json"
+    doc = json.loads(p.read_text(encoding="utf-8"))
+    doc["claims"][2].update(cluster_id=doc["claims"][0]["cluster_id"], factuality="denied")
+    p.write_text(standoff.dumps(doc), encoding="utf-8")
+
+
 def _extra_clean_file(root):
     (root / "corpus" / "clean" / "999_unknown.txt").write_text("x", encoding="utf-8")
 
@@ -289,6 +306,16 @@ REPO_CASES = {
     "entity-table-label": (_table_label, "annotations/tables/entities.json"),
     "invalid-table": (_table_invalid, "annotations/tables/claim_clusters.json"),
     "missing-table": (_table_missing, "annotations/tables/claim_clusters.json"),
+    "invalid-table/conflicts": (lambda r: (r / "annotations" / "tables" / "conflicts.json").write_text(
+        '{"conflicts": [{"conflict_id": "X1"}]}', encoding="utf-8"), "annotations/tables/conflicts.json"),
+    "unknown-conflict-value": (lambda r: _conflicts(r, {"type": "rumour"}), "annotations/tables/conflicts.json"),
+    "duplicate-conflict-id": (lambda r: _conflicts(r, {"id": "X1"}, {"id": "X1"}), "annotations/tables/conflicts.json"),
+    "conflict-without-rationale": (lambda r: _conflicts(r, {"rationale": " "}), "annotations/tables/conflicts.json"),
+    "unknown-conflict-member": (lambda r: _conflicts(r, {"members": ["C1", "C99"]}),
+                                "annotations/tables/conflicts.json"),
+    "unreviewed-conflict": (lambda r: (_conflicts(r), _denied_in_one_cluster(r)), "annotations/tables/conflicts.json"),
+    "stale-conflict": (lambda r: _conflicts(r, {"type": "figure", "origin": "detected", "rule": "figure-incompatible"}),
+                       "annotations/tables/conflicts.json"),
 }
 
 
@@ -445,8 +472,8 @@ def test_schemas_check_fails_on_a_changed_inventory_and_writes_nothing(tmp_path,
     assert main(["--root", str(root), "schemas", "--check"]) == 0
     labels = root / "schemas" / "labels.yaml"
     labels.write_text(labels.read_text(encoding="utf-8").replace(
-        "      CARDINAL: Numerals that do not fall under another type.\n",
-        "      CARDINAL: Numerals that do not fall under another type.\n      VEHICLE: Named vehicles.\n"),
+        "      CARDINAL: Numerals that do not fall under another type, with their modifiers (\"about\", \"as many as\").\n",
+        "      CARDINAL: Numerals that do not fall under another type, with their modifiers (\"about\", \"as many as\").\n      VEHICLE: Named vehicles.\n"),
         encoding="utf-8")
     before = tree_hash(root)
     capsys.readouterr()
@@ -614,3 +641,17 @@ def test_validate_command_takes_num_proc(tmp_path, capsys):
     one = capsys.readouterr().out
     assert main(["--root", str(root), "validate", "--num-proc", "2"]) == 1
     assert capsys.readouterr().out == one
+
+
+@pytest.mark.parametrize("status", ["kept", "dismissed"])
+def test_a_reviewed_detector_finding_passes_kept_or_dismissed(status, tmp_path):
+    root = make_repo(tmp_path)
+    shutil.copy(VALID / f"{BASE_ID}.json", root / "annotations" / f"{BASE_ID}.json")
+    _denied_in_one_cluster(root)
+    _conflicts(root, {"type": "polarity", "origin": "detected", "rule": "polarity-opposite", "members": ["C1", "C3"],
+                      "rationale": "The source of C3 denies what the article asserts in C1."}, status=status)
+    incidents, _ = check_repository(Layout(root))
+    assert incidents == []
+    _conflicts(root, {"type": "polarity", "origin": "detected", "rule": "polarity-opposite", "members": ["C1", "C2"]},
+               status=status)
+    assert sorted(i.test_id for i in check_repository(Layout(root))[0]) == ["stale-conflict", "unreviewed-conflict"]

@@ -1,4 +1,19 @@
-"""The Label Studio labeling config, generated from the label inventory."""
+"""The Label Studio labeling config, generated from the label inventory.
+
+One ``Labels`` control per span layer; one per-region control per attribute
+of a layer (``<layer>_<attribute>``): ``Choices`` for an attribute with a
+closed value set, a one-line ``TextArea`` for a number or free text. Each
+attribute control sits in its own ``View`` under a visible header and is shown
+only while a region of its layer is selected, and, for an attribute that
+applies to some labels only (``attribute_labels`` in the inventory), only
+while such a region is selected (Label Studio's ``visibleWhen="region-selected"``
+with ``whenTagName``, the name of the Labels control, and ``whenLabelValue``).
+
+The TextAreas are drawn in the main view under their header (``displayMode``
+``tag``): in ``region-list`` mode Label Studio would draw every per-region
+TextArea, without its header, under every region of the region list, whatever
+its layer. An empty TextArea or an unselected Choices is a null.
+"""
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
@@ -18,6 +33,19 @@ HEADINGS = {
     "attributions": "Attribution",
     "claims": "Claims",
 }
+# What one region of a layer is called in the headers of its attribute controls.
+REGION_NAMES = {
+    "entities": "Entity",
+    "timexes": "Time expression",
+    "attributions": "Attribution",
+    "claims": "Claim",
+}
+# Attributes whose value is the id of a region of another layer of the same document
+# (canonical field -> the layer of the region it names). The annotator types the id of
+# that region; the importer turns a Label Studio region id into the canonical id.
+REFERENCES = {
+    ("claims", "time_id"): "timexes",
+}
 
 
 def attribute_control(layer: str, attribute: str) -> str:
@@ -26,23 +54,29 @@ def attribute_control(layer: str, attribute: str) -> str:
 
 
 def layer_attributes(inv: Inventory, layer: str) -> list[str]:
-    return list(inv.raw["layers"][layer].get("attributes") or {})
+    return inv.attributes(layer)
 
 
 def is_choice(inv: Inventory, attribute: str) -> bool:
     """Attributes with a closed value set in the inventory become Choices, the rest TextAreas."""
-    return attribute in (inv.raw.get("values") or {})
+    return inv.has_values(attribute)
 
 
 def attribute_labels(inv: Inventory, layer: str, attribute: str) -> list[str] | None:
-    """The labels of a layer a per-region attribute applies to (None: all of them).
+    """The labels of a layer a per-region attribute applies to (None: all of them), from the inventory."""
+    return inv.attribute_labels(layer, attribute)
 
-    An attribution's entity id only makes sense on a SOURCE span; every other
-    attribute applies to every label of its layer.
-    """
-    if layer == "attributions" and attribute == "entity_id":
-        return ["SOURCE"]
-    return None
+
+def is_number(layer: str, attribute: str) -> bool:
+    """Whether a free-value attribute holds a number (its column in the flat tables is a float)."""
+    import pyarrow as pa
+
+    from ..flatten import arrow_schema
+
+    try:
+        return pa.types.is_floating(arrow_schema(layer).field(attribute).type)
+    except (KeyError, ValueError):  # a field the flat tables do not have is free text here
+        return False
 
 
 def controls(inv: Inventory) -> dict[str, tuple[str, str | None]]:
@@ -53,6 +87,48 @@ def controls(inv: Inventory) -> dict[str, tuple[str, str | None]]:
         for attribute in layer_attributes(inv, layer):
             out[attribute_control(layer, attribute)] = (layer, attribute)
     return out
+
+
+def attribute_title(attribute: str) -> str:
+    """A readable name of an attribute: ``quantity_surface_unit`` -> ``Quantity surface unit``."""
+    words = ["ID" if w == "id" else w for w in attribute.split("_")]
+    text = " ".join(words)
+    return text[:1].upper() + text[1:]
+
+
+def attribute_header(inv: Inventory, layer: str, attribute: str) -> str:
+    """The visible header of an attribute control: which region, which attribute, what it means, how to fill it."""
+    description = str(inv.raw["layers"][layer].get("attributes", {}).get(attribute) or "").strip()
+    only = attribute_labels(inv, layer, attribute)
+    who = REGION_NAMES.get(layer, layer) + (f" ({', '.join(only)})" if only else "")
+    head = f"{who} · {attribute_title(attribute)}" + (f": {description}" if description else "")
+    if not head.endswith((".", ")")):
+        head += "."
+    how = []
+    if (layer, attribute) in REFERENCES:
+        target = REFERENCES[(layer, attribute)]
+        how.append(f"Type the id of the {REGION_NAMES.get(target, target).lower()} region (e.g. "
+                   f"{inv.id_prefix(target)}1).")
+    elif not is_choice(inv, attribute) and is_number(layer, attribute):
+        how.append("A number (e.g. 3000 or 1.5).")
+    if not is_choice(inv, attribute):
+        how.append("Press Enter to save it.")
+    if inv.optional(layer, attribute):
+        how.append("Optional: " + ("leave unticked" if is_choice(inv, attribute) else "leave empty") + " for none.")
+    return " ".join([head, *how])
+
+
+def attribute_placeholder(inv: Inventory, layer: str, attribute: str) -> str:
+    """The placeholder of a TextArea: its name, so that the box is labelled wherever it is drawn."""
+    what = attribute_title(attribute)
+    if (layer, attribute) in REFERENCES:
+        target = REFERENCES[(layer, attribute)]
+        what += f" (id of a {REGION_NAMES.get(target, target).lower()}, e.g. {inv.id_prefix(target)}1)"
+    elif is_number(layer, attribute):
+        what += " (a number)"
+    if inv.optional(layer, attribute):
+        what += ", optional"
+    return what
 
 
 def labeling_config(inv: Inventory) -> str:
@@ -74,7 +150,6 @@ def labeling_config(inv: Inventory) -> str:
     for rel in inv.relation_types:
         ET.SubElement(relations, "Relation", value=rel)
     ET.SubElement(view, "Text", name=TEXT_NAME, value=f"${TEXT_NAME}", granularity="symbol")
-    descriptions = {layer: inv.raw["layers"][layer].get("attributes") or {} for layer in SPAN_LAYERS}
     for layer in SPAN_LAYERS:
         for attribute in layer_attributes(inv, layer):
             name = attribute_control(layer, attribute)
@@ -83,14 +158,17 @@ def labeling_config(inv: Inventory) -> str:
             if only:
                 when["whenLabelValue"] = ",".join(only)
             box = ET.SubElement(view, "View", **when)
-            ET.SubElement(box, "Header", value=f"{attribute}: {descriptions[layer][attribute]}", size="6")
+            ET.SubElement(box, "Header", value=attribute_header(inv, layer, attribute), size="6")
             if is_choice(inv, attribute):
+                # an optional value can be unticked again (a checkbox); a required one is a radio button
                 choices = ET.SubElement(box, "Choices", name=name, toName=TEXT_NAME, perRegion="true",
-                                        choice="single-radio", showInline="true")
+                                        choice="single" if inv.optional(layer, attribute) else "single-radio",
+                                        showInline="true")
                 for value, hint in inv.value_descriptions(attribute).items():
                     ET.SubElement(choices, "Choice", value=value, hint=str(hint))
             else:
                 ET.SubElement(box, "TextArea", name=name, toName=TEXT_NAME, perRegion="true",
-                              editable="true", maxSubmissions="1", rows="1", displayMode="region-list")
+                              editable="true", maxSubmissions="1", rows="1", displayMode="tag",
+                              placeholder=attribute_placeholder(inv, layer, attribute))
     ET.indent(view, space="  ")
     return ET.tostring(view, encoding="unicode") + "\n"

@@ -6,7 +6,17 @@ A span becomes one ``labels`` item whose ``id`` is the span id and whose
 relation becomes a ``relation`` item that also carries the canonical relation
 id (Label Studio keeps unknown keys of imported results; regions and
 relations drawn in the editor arrive without canonical ids and get the next
-free number, in text order).
+free number, in text order). A claim has one relation item per claim_source
+relation (coordinated sources) and per cue.
+
+Attribute values: a Choices item holds one value of the attribute's closed set
+(no item, or no choice ticked, is a null); a TextArea item holds a number
+(a float column of the flat tables: read back to the same float, anything
+else is a ``not-a-number`` issue) or free text (surrounding white space is
+dropped; empty is a null). An attribute that names a region of another layer
+(``config.REFERENCES``: a claim's time_id) holds that region's id as the
+annotator typed it: a Label Studio region id is turned into the region's
+canonical id, and an id that names no region of that layer is an issue.
 
 Offsets are Unicode code points over the clean text. ``value.text`` is
 informative: start/end are authoritative and a differing ``value.text`` is
@@ -31,7 +41,7 @@ import pyarrow as pa
 from .. import standoff
 from ..flatten import arrow_schema
 from ..inventory import SPAN_LAYERS, Inventory
-from .config import TEXT_NAME, attribute_control, controls, is_choice, layer_attributes
+from .config import REFERENCES, TEXT_NAME, attribute_control, controls, is_choice, layer_attributes
 
 _BASE_FIELDS = ["id", "start", "end", "text", "label"]  # the leading fields of every span layer's records
 
@@ -108,6 +118,11 @@ class _Plan:
         self.sources = {rel: inv.raw["relations"]["types"][rel]["from"] for rel in self.relation_types}
         self.relation_prefix = inv.id_prefix("relations")
         self.relation_order = {rel: i for i, rel in enumerate(self.relation_types)}
+        # attributes that name a region of another layer: (layer, attribute, control, the layer it names)
+        self.references = [(layer, attribute, attribute_control(layer, attribute), target)
+                           for (layer, attribute), target in REFERENCES.items()
+                           if layer in SPAN_LAYERS and target in SPAN_LAYERS
+                           and attribute in layer_attributes(inv, layer)]
 
 
 _PLANS: dict[int, tuple[Inventory, _Plan]] = {}
@@ -315,6 +330,8 @@ def _from_result(result, text: str, document_id: str, text_sha256: str, inv: Inv
                 issue("wrong-item-type", f"{name}: type {kind!r}; expected 'choices'", ls_id)
                 continue
             chosen = value.get("choices")
+            if chosen == []:  # every choice unticked: no value
+                continue
             if not isinstance(chosen, list) or len(chosen) != 1:
                 issue("value-count", f"{name}: exactly one choice expected, found {chosen!r}", ls_id)
                 continue
@@ -350,10 +367,12 @@ def _from_result(result, text: str, document_id: str, text_sha256: str, inv: Inv
             try:
                 number = float(raw.replace(",", ""))
             except ValueError:
-                issue("not-a-number", f"{name}: {raw!r} is not a number", ls_id)
+                issue("not-a-number", f"{name}: {_snippet(raw)} is not a number; expected a number such as "
+                      f"3000 or 1.5 (digits, an optional decimal point, commas between thousands)", ls_id)
                 continue
             if not math.isfinite(number):
-                issue("not-a-number", f"{name}: {raw!r} is not a finite number", ls_id)
+                issue("not-a-number", f"{name}: {_snippet(raw)} is not a finite number; expected a number such as "
+                      f"3000 or 1.5", ls_id)
                 continue
             attrs[attribute] = number
         else:
@@ -374,6 +393,8 @@ def _from_result(result, text: str, document_id: str, text_sha256: str, inv: Inv
                 seen[key] = ls_id
 
     _assign_ids(by_layer, plan)
+    if plan.references:
+        _resolve_references(by_layer, by_ls_id, rejected, plan, issue)
     doc = standoff.empty(document_id, text_sha256)
     for layer, mine in by_layer.items():
         records = doc[layer]
@@ -395,6 +416,31 @@ def _from_result(result, text: str, document_id: str, text_sha256: str, inv: Inv
     for layer in standoff.LAYERS:
         doc[layer].sort(key=standoff.sort_key(layer))
     return doc, issues
+
+
+def _resolve_references(by_layer: dict[str, dict[str, _Region]], by_ls_id: dict[str, list[_Region]],
+                        rejected: set[str], plan: _Plan, issue) -> None:
+    """Turn each region id typed into a reference attribute (a claim's time_id) into the canonical id of the
+    region it names; report an id that names no region of the layer it must name."""
+    for layer, attribute, control, target in plan.references:
+        pointed = by_layer[target]
+        for reg in by_layer[layer].values():
+            value = reg.attrs.get(attribute)
+            if value is None:
+                continue
+            hit = pointed.get(value)
+            if hit is not None:
+                reg.attrs[attribute] = hit.canonical_id
+                continue
+            if value in rejected:
+                continue  # the region it names is reported already
+            others = sorted({r.layer for r in by_ls_id.get(value, [])})
+            found = f"a region of layer {', '.join(others)}" if others else "no region of this annotation"
+            ids = sorted(pointed, key=lambda k: (pointed[k].start, k))
+            shown = ", ".join(ids[:12]) + (", …" if len(ids) > 12 else "")
+            issue(f"dangling-{attribute.replace('_', '-')}",
+                  f"{control}: {value!r} names {found}; expected the id of a {target} region "
+                  f"({shown if ids else 'this annotation has none'})", reg.ls_id)
 
 
 def _numbered(prefix: str, ident: str | None) -> int | None:

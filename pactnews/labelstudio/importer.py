@@ -206,7 +206,7 @@ def _agreement(doc_id: str, kept: list[tuple[str, dict]], inv: Inventory) -> dic
             entry = {"a": a, "b": b}
             if compare is not None:
                 entry["agreement"] = compare({doc_id: doc_a}, {doc_id: doc_b}, inv)
-                entry["disagreements"] = disagreements({doc_id: doc_a}, {doc_id: doc_b})
+                entry["disagreements"] = disagreements({doc_id: doc_a}, {doc_id: doc_b}, inv)
             pairs.append(entry)
     return {"annotators": [n for n, _ in ordered], "pairs": pairs}
 
@@ -273,6 +273,13 @@ def describe_changes(old: dict | None, new: dict) -> list[str]:
     return lines
 
 
+def _span_figures(report: dict) -> dict:
+    """layer -> span F1 figures of an agreement report (report format 2: "spans"; format 1: "layers")."""
+    if isinstance(report.get("spans"), dict):
+        return report["spans"]
+    return {layer: body.get("spans", {}) for layer, body in (report.get("layers") or {}).items()}
+
+
 def describe_plan(plan: ImportPlan, gold: dict[str, dict]) -> list[str]:
     lines = []
     for doc_id in sorted(plan.gold):
@@ -288,7 +295,7 @@ def describe_plan(plan: ImportPlan, gold: dict[str, dict]) -> list[str]:
                      "gold left as it is, passes and disagreement report written for adjudication")
         for pair in entry["pairs"]:
             if "disagreements" in pair:
-                spans = pair["agreement"]["layers"]
-                f1 = {layer: body["spans"].get("ALL", {}).get("strict", {}).get("f1") for layer, body in spans.items()}
+                f1 = {layer: body.get("ALL", {}).get("strict", {}).get("f1")
+                      for layer, body in _span_figures(pair["agreement"]).items()}
                 lines.append(f"  {pair['a']} vs {pair['b']}: {len(pair['disagreements'])} disagreements; strict F1 {f1}")
     return lines
