@@ -111,6 +111,11 @@ def sentence_units(text: str, doc: dict, inv) -> tuple[list[dict], Counter]:
             continue
         dropped["relation_outside_sentence"] += len(crossing)
         units[u]["relations"] += [r for r in rels if r not in crossing]
+    for n, unit in enumerate(units):  # a claim's time link to a time expression of another unit is dropped
+        for c in unit["claims"]:
+            if c.get("time_id") is not None and where.get(c["time_id"]) != n:
+                c["time_id"] = None
+                dropped["time_link_outside_sentence"] += 1
     return [u for u in units if u["text"]], dropped
 
 
@@ -182,6 +187,9 @@ def synthetic_document(pool: dict, seed: int, i: int, rules) -> dict:
                 new = f"{pool['prefixes'][layer]}{counters[layer]}"
                 renamed[r["id"]] = new
                 ann[layer].append({**r, "id": new, "start": r["start"] + offset, "end": r["end"] + offset})
+        for c in ann["claims"][len(ann["claims"]) - len(u["claims"]):]:
+            if c.get("time_id") is not None:
+                c["time_id"] = renamed[c["time_id"]]
         for r in u["relations"]:
             counters["relations"] += 1
             ann["relations"].append({**r, "id": f"{pool['prefixes']['relations']}{counters['relations']}",

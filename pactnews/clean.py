@@ -8,11 +8,10 @@ its reason code, and every substituted character with its rule name.
 from __future__ import annotations
 
 import bisect
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import yaml
 
 
 @dataclass(frozen=True)
@@ -25,29 +24,55 @@ class Rule:
     replacement: str = ""
 
 
+_SECTIONS = ("removals", "substitutions")
+
+
 def parse_rules(raw: dict, source: str = "cleaning rules") -> list[Rule]:
+    """The rules of a parsed cleaning_rules.yaml; anything malformed is a ValueError naming its place."""
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ValueError(f"{source}: expected a mapping with the lists {list(_SECTIONS)}, found {type(raw).__name__}")
+    unknown = sorted(set(raw) - set(_SECTIONS), key=str)
+    if unknown:
+        raise ValueError(f"{source}: unknown keys {unknown}; expected only {list(_SECTIONS)}")
     rules: list[Rule] = []
     seen: set[str] = set()
-    for section in ("removals", "substitutions"):
-        for i, item in enumerate(raw.get(section) or []):
+    for section in _SECTIONS:
+        items = raw.get(section) or []
+        if not isinstance(items, list):
+            raise ValueError(f"{source}: {section} is {type(items).__name__}; expected a list of rules")
+        for i, item in enumerate(items):
             where = f"{source}: {section}[{i}]"
+            if not isinstance(item, dict):
+                raise ValueError(f"{where}: a rule is a mapping with name, kind and what it matches, "
+                                 f"found {type(item).__name__}")
             name = item.get("name")
-            if not name or not re.fullmatch(r"[a-z][a-z0-9_]*", name):
+            if not isinstance(name, str) or not re.fullmatch(r"[a-z][a-z0-9_]*", name):
                 raise ValueError(f"{where}: a rule needs a snake_case name, found {name!r}")
             if name in seen:
                 raise ValueError(f"{where}: rule name {name!r} is used twice")
             seen.add(name)
             kind = item.get("kind")
             desc = item.get("description", "")
+            if not isinstance(desc, str):
+                raise ValueError(f"{where}: rule {name!r}: description is {type(desc).__name__}; expected a string")
             if kind == "regex":
-                pattern = re.compile(item["pattern"], re.MULTILINE)
+                pattern = _compile(item.get("pattern"), where, name)
             elif kind == "literal":
-                pattern = re.compile("|".join(re.escape(s) for s in item["strings"]))
+                strings = item.get("strings")
+                if not isinstance(strings, list) or not strings or not all(isinstance(x, str) and x for x in strings):
+                    raise ValueError(f"{where}: rule {name!r}: strings is {strings!r}; expected a non-empty list of "
+                                     "non-empty strings")
+                pattern = re.compile("|".join(re.escape(s) for s in strings))
             elif kind == "substitute":
-                if len(item.get("replacement", "")) != 1:
+                chars, replacement = item.get("chars"), item.get("replacement", "")
+                if not isinstance(chars, str) or not chars:
+                    raise ValueError(f"{where}: rule {name!r}: chars is {chars!r}; expected a non-empty string")
+                if not isinstance(replacement, str) or len(replacement) != 1:
                     raise ValueError(f"{where}: a substitute rule replaces one character by one, found {item.get('replacement')!r}")
-                rules.append(Rule(name, kind, desc, pattern=re.compile("[" + re.escape(item["chars"]) + "]"),
-                                  chars=item["chars"], replacement=item["replacement"]))
+                rules.append(Rule(name, kind, desc, pattern=re.compile("[" + re.escape(chars) + "]"),
+                                  chars=chars, replacement=replacement))
                 continue
             else:
                 raise ValueError(f"{where}: unknown kind {kind!r}; expected regex, literal or substitute")
@@ -55,8 +80,29 @@ def parse_rules(raw: dict, source: str = "cleaning rules") -> list[Rule]:
     return rules
 
 
-def load_rules(path: Path) -> list[Rule]:
-    return parse_rules(yaml.safe_load(Path(path).read_text(encoding="utf-8")), str(path))
+def _compile(pattern, where: str, name: str) -> re.Pattern:
+    if not isinstance(pattern, str) or not pattern:
+        raise ValueError(f"{where}: rule {name!r}: pattern is {pattern!r}; expected a non-empty regular expression")
+    try:
+        return re.compile(pattern, re.MULTILINE)
+    except (re.error, OverflowError, RecursionError) as exc:
+        raise ValueError(f"{where}: rule {name!r}: pattern {pattern!r} is not a valid regular expression: "
+                         f"{exc or type(exc).__name__}") from exc
+
+
+def load_rules(path: Path, root: Path | None = None) -> list[Rule]:
+    """The rules of a cleaning_rules.yaml; the file must resolve inside `root` (default: the repository
+    above it, if any). Unreadable, invalid or malformed rules are a ValueError naming the file."""
+    from .corpus import load_yaml
+    from .repo import MARKER, confine
+
+    path = Path(path)
+    if root is None:
+        here = Path(os.path.abspath(path)).parent
+        root = next((f for f in (here, *here.parents) if (f / MARKER).is_file()), None)
+    if root is not None:
+        confine(root, path, "the cleaning rules")
+    return parse_rules(load_yaml(path, "YAML"), str(path))
 
 
 @dataclass

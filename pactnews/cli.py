@@ -20,6 +20,8 @@ VERBS = {
     "import-ls": ("pactnews.labelstudio.commands", "Import a Label Studio JSON export file into annotations/."),
     "build": ("pactnews.build", "Build data/*.parquet, the card metadata, croissant.json and datasheet figures."),
     "diff": ("pactnews.diff", "Report added, removed and changed annotations between two versions."),
+    "evaluate": ("pactnews.evaluate", "Score a system's predictions against the gold of the current version."),
+    "export": ("pactnews.export", "Export the gold annotations as brat standoff, CoNLL IOB2 or a spaCy DocBin."),
     "publish": ("pactnews.publish", "Upload the dataset files to the Hugging Face Hub and tag the version."),
     "render": ("pactnews.render", "Write a static browsable site of the annotated corpus to site/."),
     "bench": ("pactnews.bench", "Benchmark every stage on a synthetic corpus."),

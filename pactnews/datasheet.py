@@ -317,6 +317,7 @@ class Sources:
     passes: dict
     adjudication: dict | None  # annotations/reports/adjudication.json (pactnews adjudication-log)
     changelog_text: str
+    root: Path
     guidelines_version: str | None
     changelog_entry: bool
     built: dict
@@ -537,7 +538,7 @@ def read_sources(layout: Layout, data_dir: Path | None = None, front_matter: str
     guidelines = layout.annotations / "GUIDELINES.md"
     version = None
     if guidelines.is_file():
-        m = re.search(r"^Version (\S+)", guidelines.read_text(encoding="utf-8"), re.MULTILINE)
+        m = re.search(r"^\**Version ([0-9][^\s*]*)", guidelines.read_text(encoding="utf-8"), re.MULTILINE)
         version = m.group(1) if m else None
     if front_matter is None:
         readme = layout.root / README
@@ -559,6 +560,7 @@ def read_sources(layout: Layout, data_dir: Path | None = None, front_matter: str
             data_dir, inv, tables.read_conflicts(layout.conflict_table) if layout.conflict_table.is_file() else None),
         front_matter=front_matter, templates=templates,
         changelog_text=(layout.root / CHANGELOG).read_text(encoding="utf-8") if (layout.root / CHANGELOG).is_file() else "",
+        root=layout.root,
     )
 
 
@@ -795,7 +797,9 @@ def ner_block(src: Sources) -> str:
     timex = ", ".join(f"`{k}` → `{v}`" for k, v in src.inv.timex_to_ner.items())
     labels = ", ".join(f"`{x}`" for x in src.inv.ner_labels)
     return (f"{len(src.inv.ner_labels)} labels ({len(src.inv.ner_tags)} IOB2 tags with `O`): {labels}. "
-            f"Time expressions join them as {timex}.")
+            f"Time expressions join them as {timex}, except those whose TIMEX3 value is "
+            f"{' or '.join(f'`{v}`' for v in src.inv.ner_untagged_values)} (\"now\", \"soon\", \"recently\"), which "
+            "OntoNotes does not tag and which stay `O`.")
 
 
 def top_entities_table(src: Sources) -> str:
@@ -878,6 +882,15 @@ def rule_usage_table(src: Sources) -> str:
         return "No logged decisions."
     return table(["rule or section of the guidelines", "decisions citing it"],
                  [[f"`{r}`", n] for r, n in adj["rules"].items()], {1})
+
+
+def baseline_table(src: Sources) -> str:
+    """The baselines of `pactnews evaluate`, measured now over this repository's gold."""
+    from .evaluate import baseline_markdown, baselines
+
+    if not src.tally.n_annotated:
+        return "No gold annotations: no baseline can be scored."
+    return baseline_markdown(baselines(src.root)).rstrip("\n")
 
 
 def preannotation_table(src: Sources) -> str:
@@ -1201,6 +1214,7 @@ def bibtex(src: Sources) -> str:
         f"@misc{{{info['citation_key']},",
         f"  title  = {{{{{info['pretty_name']}}}}},",
         f"  author = {{{authors}}},",
+        f"  year   = {{{info['year']}}},",
         f"  note   = {{Dataset, version {info['version']}}}",
         "}",
         "```",
@@ -1300,6 +1314,7 @@ def blocks(src: Sources) -> dict[str, str]:
         "adjudication_table": adjudication_table(src),
         "rule_usage_table": rule_usage_table(src),
         "preannotation_table": preannotation_table(src),
+        "baseline_table": baseline_table(src),
         "conflict_table": conflict_table(src),
         "conflict_summary": conflict_summary(src),
         "conflict_types_table": conflict_types_table(src),

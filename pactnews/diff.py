@@ -81,7 +81,7 @@ def read_folder(path: Path) -> Version:
     for p in sorted(folder.glob("*.json")):
         data = p.read_bytes()
         if _is_standoff(data):
-            docs[p.stem] = standoff.loads(data, str(p))
+            docs[p.stem] = standoff.loads_any(data, str(p))
     ent = folder / "tables" / "entities.json"
     clu = folder / "tables" / "claim_clusters.json"
     entities, clusters = _parse_tables(ent.read_bytes() if ent.is_file() else None,
@@ -106,7 +106,7 @@ def read_revision(root: Path, rev: str) -> Version:
             continue
         data = _git(root, "show", f"{commit}:{name}")
         if _is_standoff(data):
-            docs[Path(name).stem] = standoff.loads(data, f"{rev}:{name}")
+            docs[Path(name).stem] = standoff.loads_any(data, f"{rev}:{name}")
     tables = set(_git(root, "ls-tree", "--name-only", commit, "annotations/tables/").decode().splitlines())
     entities, clusters = _parse_tables(
         _git(root, "show", f"{commit}:{ENTITY_TABLE}") if ENTITY_TABLE in tables else None,

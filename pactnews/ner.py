@@ -69,11 +69,15 @@ def _layer_columns(docs: pa.Table, layer: str, inv: Inventory) -> list[list[dict
     names = inv.labels(layer)
     fields = {f: flat.field(f).to_pylist() for f in ("start", "end", "id", "text")}
     labels = [names[k] for k in flat.field("label").to_pylist()]
+    # time expressions OntoNotes does not tag ("now", "soon", "recently": a *_REF value) stay O
+    untagged = set(inv.ner_untagged_values) if layer == "timexes" else set()
+    values = flat.field("value").to_pylist() if untagged else [None] * len(labels)
     offsets = col.offsets.to_pylist()
     out = []
     for lo, hi in zip(offsets, offsets[1:]):
-        out.append([{"start": s, "end": e, "label": lab, "id": i, "text": t} for s, e, lab, i, t in zip(
-            fields["start"][lo:hi], fields["end"][lo:hi], labels[lo:hi], fields["id"][lo:hi], fields["text"][lo:hi])])
+        out.append([{"start": s, "end": e, "label": lab, "id": i, "text": t} for s, e, lab, i, t, v in zip(
+            fields["start"][lo:hi], fields["end"][lo:hi], labels[lo:hi], fields["id"][lo:hi], fields["text"][lo:hi],
+            values[lo:hi]) if v not in untagged])
     return out
 
 

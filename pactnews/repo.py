@@ -5,6 +5,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import secrets
 import sys
 import tempfile
@@ -66,6 +67,69 @@ class Layout:
 
     def annotation_file(self, doc_id: str) -> Path:
         return self.annotations / f"{doc_id}.json"
+
+
+# a document id becomes a file name (corpus/clean/<id>.txt, annotations/<id>.json): no separators, no `..`
+SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
+SAFE_ID_TEXT = "1-128 characters of A-Z a-z 0-9 _ . -, starting with a letter or digit, without '..'"
+
+
+def is_safe_id(value) -> bool:
+    """A document id that can name a file inside its folder: SAFE_ID and no `..`."""
+    return isinstance(value, str) and SAFE_ID.fullmatch(value) is not None and ".." not in value
+
+
+class UnsafePath(ValueError):
+    """A path that resolves outside the repository (through `..`, an absolute path or a symlink)."""
+
+
+class Confinement:
+    """Resolves paths (symlinks included) and refuses those outside one root.
+
+    The resolved folders are cached, so a corpus of many files in one folder
+    costs one realpath for the folder and one lstat per file.
+    """
+
+    def __init__(self, root: Path):
+        self.given = Path(os.path.abspath(root))
+        self.root = Path(os.path.realpath(root))
+        self._folders: dict[str, Path] = {}
+
+    def resolve(self, path: Path) -> Path:
+        path = Path(os.path.abspath(path))
+        if path.name in ("", ".", ".."):
+            return Path(os.path.realpath(path))
+        parent = os.fspath(path.parent)
+        folder = self._folders.get(parent)
+        if folder is None:
+            folder = self._folders[parent] = Path(os.path.realpath(parent))
+        target = folder / path.name
+        return Path(os.path.realpath(target)) if os.path.islink(target) else target
+
+    def inside(self, path: Path) -> bool:
+        resolved = self.resolve(path)
+        return resolved == self.root or resolved.is_relative_to(self.root)
+
+    def check(self, path: Path, what: str = "path") -> Path:
+        """`path` itself when it resolves inside the root; else UnsafePath naming both."""
+        resolved = self.resolve(path)
+        if not (resolved == self.root or resolved.is_relative_to(self.root)):
+            raise UnsafePath(f"{what} {self.shown(path)} resolves to {resolved}, outside the repository "
+                             f"{self.root}; refused (no `..`, absolute path or symlink may lead out)")
+        return Path(path)
+
+    def shown(self, path: Path) -> str:
+        """`path` relative to the root as given (or resolved), else as it is."""
+        path = Path(os.path.abspath(path))
+        for root in (self.given, self.root):
+            if path.is_relative_to(root):
+                return path.relative_to(root).as_posix()
+        return str(path)
+
+
+def confine(root: Path, path: Path, what: str = "path") -> Path:
+    """`path` when it resolves (symlinks included) inside `root`; else UnsafePath."""
+    return Confinement(root).check(path, what)
 
 
 def sha256_bytes(data: bytes) -> str:

@@ -113,6 +113,41 @@ def loads(data: bytes, path: str = "<memory>") -> dict:
     return obj
 
 
+# Format 1 (schema 1.0.0) unit words -> the normalised units of schema 2.0.0.
+V1_UNITS = {"troops": "person", "soldiers": "person", "usd": "USD"}
+
+
+def upgrade_v1(doc: dict) -> dict:
+    """A format-1 document in format 2: the attributes schema 2.0.0 added get the values that say "not
+    annotated under 1.0.0" (no TIMEX mod, no claim time, stance none, modality actual); a figure keeps its
+    value as exact and its unit word as the surface unit, with the normalised unit of V1_UNITS."""
+    doc = dict(doc, format_version=FORMAT_VERSION)
+    doc["timexes"] = [dict(r, mod=r.get("mod")) if isinstance(r, dict) else r for r in doc.get("timexes", [])]
+    claims = []
+    for rec in doc.get("claims", []):
+        if isinstance(rec, dict):
+            unit, has = rec.get("quantity_unit"), rec.get("quantity_value") is not None
+            rec = {**rec, "author_stance": rec.get("author_stance", "none"), "modality": rec.get("modality", "actual"),
+                   "time_id": rec.get("time_id"), "quantity_high": rec.get("quantity_high"),
+                   "quantity_approximation": rec.get("quantity_approximation", "exact" if has else None),
+                   "quantity_surface_unit": unit,
+                   "quantity_unit": V1_UNITS.get(unit, "other") if isinstance(unit, str) else unit}
+        claims.append(rec)
+    doc["claims"] = claims
+    return doc
+
+
+def loads_any(data: bytes, path: str = "<memory>") -> dict:
+    """loads, reading a format-1 file of an earlier release as its format-2 upgrade (for comparisons)."""
+    try:
+        obj = json.loads(data)
+    except ValueError:
+        obj = None
+    if isinstance(obj, dict) and obj.get("format") == FORMAT and obj.get("format_version") == 1:
+        data = json.dumps(upgrade_v1(obj), ensure_ascii=False).encode("utf-8")
+    return loads(data, path)
+
+
 def read(path: Path) -> dict:
     return loads(Path(path).read_bytes(), str(path))
 

@@ -82,6 +82,12 @@ TESTS: dict[str, tuple[int, str]] = {
     "overlapping-spans": (3, "two spans overlap in a layer whose inventory forbids it"),
     "clean-text-stale": (3, "corpus/clean/ differs from what the raw files and rules give"),
     "raw-file-invalid": (3, "a raw file is missing, changed or not UTF-8"),
+    "empty-raw-file": (3, "a raw file that holds no text (empty or only white space)"),
+    "unlisted-raw-file": (3, "a file in corpus/raw/ that no metadata record names"),
+    # the corpus's paths and ids (corpus/metadata.yaml, raw files, corpus/clean/, annotation files)
+    "unsafe-document-id": (1, "a document id that is not a safe file name (A-Z a-z 0-9 _ . -, no '..')"),
+    "unsafe-path": (1, "a raw_file, clean file or annotation file that resolves outside the repository "
+                       "(through '..', an absolute path or a symlink)"),
     # L4 cross-references
     "dangling-relation": (4, "a relation end that names no span of its document"),
     "wrong-relation-source": (4, "a relation that does not start from the layer its type starts from"),
@@ -887,9 +893,9 @@ def conflict_inputs(doc: dict, entities: dict | None, inv: Inventory) -> list[di
             "document_id": doc["document_id"], **{k: c.get(k) for k in standoff.FIELDS["claims"]},
             "time_value": timex.get("value") if timex else None,
             "source_keys": sorted(set(keys)) if targets and all(keys) else None,
-            # the author's voice is each article's own: two articles' authors are two sources
+            # the author's voice (and an implicit source) is each article's own: two articles' are two sources
             "source": " + ".join(names.get(t.get("entity_id")) or t["text"] for t in targets)
-            or f"{c.get('source_type')} of {doc['document_id']}",
+            or f"{c.get('source_type')} ({doc['document_id']})",
         })
     return out
 
@@ -1000,27 +1006,57 @@ def _rel(layout: Layout, path: Path) -> str:
         return str(path)
 
 
+def _problem_incident(p) -> Incident:
+    """An Incident from a corpus.Problem."""
+    return incident(p.test_id, p.message, file=p.file, doc=p.doc, found=p.found, expected=p.expected)
+
+
 def check_corpus_batch(layout: Layout, inv: Inventory, rules, records: list[dict]) -> tuple[list[Incident], dict[str, str]]:
     """Metadata records, their raw files and their corpus/clean/ files; returns (incidents, clean texts by id).
 
-    Without rules (they could not be read) the clean files are not compared. A raw file that is missing, changed or not UTF-8 is one raw-file-invalid
-    incident for the batch, and its clean files are then not compared.
+    Each record: a safe id, its keys, their types, a dct value naming a real
+    date, a raw_file inside the repository (corpus.source_problems and
+    value_problems), and no annotation file that is a symlink out of the
+    repository. A record whose id or raw_file is unsafe, missing or mistyped
+    is read no further. Without rules (they could not be read) the clean files
+    are not compared. A raw file that is missing, changed or not UTF-8 is one
+    raw-file-invalid incident for the batch, and its clean files are then not
+    compared; an empty raw file or a clean file resolving outside the
+    repository is an incident of its own document.
     """
     from .commands.clean import clean_records
-    from .corpus import CorpusError
+    from .corpus import CorpusError, source_problems, value_problems
+    from .repo import Confinement, is_safe_id
 
     meta_file = _rel(layout, layout.metadata)
     out = []
     pattern = inv.timex_value_re
+    confinement = Confinement(layout.root)
+    readable = []
     for rec in records:
-        value = (rec.get("dct") or {}).get("value")
-        if not isinstance(value, str) or not pattern.match(value):
-            out.append(incident("malformed-dct-value", f"dct.value is {value!r}; expected a TIMEX3 value "
-                                "(timex_value_pattern in schemas/labels.yaml)", file=meta_file, doc=rec["id"],
-                                found=repr(value), expected="a TIMEX3 value"))
+        source = source_problems(layout, rec, confinement)
+        out += [_problem_incident(p) for p in source + value_problems(layout, rec, pattern)]
+        if source:
+            continue
+        readable.append(rec)
+        ann = layout.annotation_file(rec["id"])
+        if os.path.islink(ann) and not confinement.inside(ann):
+            out.append(incident("unsafe-path", f"{_rel(layout, ann)} is a symlink to {confinement.resolve(ann)}, "
+                                f"outside the repository {confinement.root}; expected a file inside the repository",
+                                file=_rel(layout, ann), doc=rec["id"], found="a symlink out of the repository",
+                                expected="a file inside the repository"))
+    errors: list[CorpusError] = []
     try:
-        expected = clean_records(layout, rules, records) if rules is not None else {}
+        expected = clean_records(layout, rules, readable, errors) if rules is not None else {}
     except (CorpusError, OSError, ValueError) as exc:
+        errors.append(exc)
+        expected = {}
+    raw_invalid = [e for e in errors if getattr(e, "test_id", None) in (None, "raw-file-invalid")]
+    for exc in errors:
+        if exc not in raw_invalid:  # an empty raw file, a clean file out of the repository: of one document
+            out.append(incident(exc.test_id, exc.reason or str(exc), file=exc.file or meta_file, doc=exc.doc))
+    if raw_invalid:
+        exc = raw_invalid[0]
         out.append(incident("raw-file-invalid", f"{type(exc).__name__}: {exc}; expected raw files byte-identical "
                             "to their raw_sha256", file=meta_file, found=type(exc).__name__,
                             expected="raw files byte-identical to their raw_sha256"))
@@ -1037,10 +1073,12 @@ def check_corpus_batch(layout: Layout, inv: Inventory, rules, records: list[dict
                                 "`pactnews clean` (run it)", file=_rel(layout, path), doc=path.name.split(".")[0],
                                 found=state, expected="the output of `pactnews clean`"))
     texts = {}
-    for rec in records:
+    for rec in records:  # a record whose raw_file is bad still has its clean text, for its annotation file
+        if not is_safe_id(rec.get("id")):
+            continue
         path = layout.clean / f"{rec['id']}.txt"
         data = on_disk.get(path)
-        if data is None and path.is_file():
+        if data is None and path.is_file() and confinement.inside(path):
             data = path.read_bytes()
         if data is not None:
             texts[rec["id"]] = data.decode("utf-8", errors="replace")
@@ -1048,11 +1086,18 @@ def check_corpus_batch(layout: Layout, inv: Inventory, rules, records: list[dict
 
 
 def extra_clean_files(layout: Layout, ids) -> list[Incident]:
-    """Files in corpus/clean/ that `pactnews clean` does not write for these document ids."""
-    if not layout.clean.is_dir():
-        return []
-    ids = set(ids)
+    """Files in corpus/clean/ that `pactnews clean` does not write for these document ids, and files in
+    corpus/raw/ that no metadata record names (unlisted-raw-file)."""
+    from .corpus import CorpusError, read_metadata, unlisted_raw_files
+
     out = []
+    try:
+        out += [_problem_incident(p) for p in unlisted_raw_files(layout, read_metadata(layout))]
+    except (CorpusError, OSError):  # unreadable metadata is reported as invalid-metadata
+        pass
+    if not layout.clean.is_dir():
+        return out
+    ids = set(ids)
     for name in sorted(e.name for e in os.scandir(layout.clean) if e.is_file()):
         stem = name[:-4] if name.endswith(".txt") else name[:-9] if name.endswith(".map.json") else None
         if stem not in ids:

@@ -200,21 +200,21 @@ def test_unknown_annotation_documents_fail_and_other_json_is_ignored(repo):
 
 def test_version_goes_into_card_parquet_croissant_and_manifest(repo, tmp_path):
     path = repo / "corpus" / "dataset.yaml"
-    path.write_text(path.read_text().replace("version: 0.1.0", "version: 0.2.0"))
+    path.write_text(path.read_text().replace("version: 0.2.0", "version: 0.3.0"))
     rc, out = buildkit.run_cli(repo, "build", "--quiet")
     assert rc == 0, out
-    assert "CHANGELOG.md has no entry for version 0.2.0" in out
+    assert "CHANGELOG.md has no entry for version 0.3.0" in out
     front = yaml.safe_load(split_readme((repo / "README.md").read_text())[0])
-    assert front["version"] == "0.2.0" and {c["version"] for c in front["configs"]} == {"0.2.0"}
+    assert front["version"] == "0.3.0" and {c["version"] for c in front["configs"]} == {"0.3.0"}
     for p in (repo / "data").rglob("*.parquet"):
         meta = pq.read_schema(p).metadata
-        assert json.loads(meta[b"pactnews"])["version"] == "0.2.0"
+        assert json.loads(meta[b"pactnews"])["version"] == "0.3.0"
         assert b"huggingface" in meta
-    assert json.loads((repo / "croissant.json").read_text())["version"] == "0.2.0"
-    assert json.loads((repo / "MANIFEST.json").read_text())["version"] == "0.2.0"
+    assert json.loads((repo / "croissant.json").read_text())["version"] == "0.3.0"
+    assert json.loads((repo / "MANIFEST.json").read_text())["version"] == "0.3.0"
     ds = datasets.load_dataset(str(repo), "entities", cache_dir=str(tmp_path / "c"))["test"]
-    assert ds.info.version.version_str == "0.2.0"
-    path.write_text(path.read_text().replace("version: 0.2.0", "version: 0.2"))
+    assert ds.info.version.version_str == "0.3.0"
+    path.write_text(path.read_text().replace("version: 0.3.0", "version: 0.2"))
     rc, out = buildkit.run_cli(repo, "build", "--quiet")
     assert rc == 1 and "x.y.z" in out
 

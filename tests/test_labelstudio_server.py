@@ -136,3 +136,113 @@ def test_annotate_setup_then_pull_imports_the_annotations(client, server, tmp_pa
     for path in (root / "annotations").rglob("*"):
         if path.is_file():
             assert server.creds.token.encode() not in path.read_bytes()
+
+
+# ------------------------------------------------------------------ issue 13: the three-way pull on a real server
+
+def _gold_repo(tmp_path):
+    from ls_server import write_gold
+
+    root = make_repo(tmp_path)
+    write_gold(root, DOCS)
+    return root
+
+
+def _tree(root) -> dict:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted((root / "annotations").rglob("*")) if p.is_file()}
+
+
+def _pull(root, server, monkeypatch, capsys, project_id, *extra):
+    monkeypatch.setenv("LABEL_STUDIO_URL", server.url)
+    monkeypatch.setenv("LABEL_STUDIO_API_KEY", server.creds.token)
+    monkeypatch.setenv("PACTNEWS_ANNOTATOR_SALT", "server-test")
+    code = main(["--root", str(root), "pull", "--project", str(project_id), *extra])
+    return code, capsys.readouterr().out
+
+
+def _project(client, title, root):
+    """A project set up as `annotate --with-gold` does (the base recorded), with its own title."""
+    from pactnews.labelstudio import commands
+
+    layout = Layout(root)
+    inv, corpus, gold, pre = commands._preannotator(layout, None)
+    project_id, _ = ls_server.ensure_project(client, labeling_config(inv), pre.model_version, title=title)
+    tasks, entries = commands._tasks(corpus, inv, gold, pre, gold)
+    ls_server.import_tasks(client, project_id, tasks)
+    commands._record_base(layout, entries)
+    by_doc = {t.data["document_id"]: t for t in client.tasks.list(project=project_id)}
+    return project_id, by_doc
+
+
+def _edit(client, task, doc):
+    """The annotator edits the loaded gold in the editor: the annotation's result is replaced."""
+    (ann,) = client.annotations.list(id=task.id)
+    text = task.data["text"]
+    client.annotations.update(id=ann.id, result=__import__("pactnews.labelstudio.convert", fromlist=["x"])
+                              .to_result(doc, text, INV))
+
+
+def _other(field, value):
+    return next(v for v in INV.values(field) if v != value)
+
+
+def test_three_way_pull_edits_both_sides_conflicts_and_empty_results(client, server, tmp_path, monkeypatch, capsys):
+    root = _gold_repo(tmp_path)
+    project_id, by_doc = _project(client, "three way", root)
+    doc_id = sorted(DOCS)[0]
+    other_id = sorted(DOCS)[1]
+    # 1. an edit in Label Studio comes back exactly; the other documents are not rewritten
+    theirs = copy.deepcopy(DOCS[doc_id])
+    theirs["claims"][1]["modality"] = _other("modality", theirs["claims"][1]["modality"])
+    _edit(client, by_doc[doc_id], theirs)
+    before = _tree(root)
+    code, out = _pull(root, server, monkeypatch, capsys, project_id)
+    assert code == 0, out
+    after = _tree(root)
+    assert after[f"annotations/{doc_id}.json"].decode() == standoff.dumps(theirs)
+    assert {k: v for k, v in after.items() if k != f"annotations/{doc_id}.json"} == \
+           {k: v for k, v in before.items() if k != f"annotations/{doc_id}.json"}
+    # 2. a repository edit and a Label Studio edit on different spans are both kept
+    ours = copy.deepcopy(theirs)
+    ours["claims"][0]["factuality"] = _other("factuality", ours["claims"][0]["factuality"])
+    (root / "annotations" / f"{doc_id}.json").write_text(standoff.dumps(ours), encoding="utf-8")
+    theirs2 = copy.deepcopy(theirs)
+    theirs2["claims"][2]["author_stance"] = _other("author_stance", theirs2["claims"][2]["author_stance"])
+    _edit(client, by_doc[doc_id], theirs2)
+    code, out = _pull(root, server, monkeypatch, capsys, project_id)
+    assert code == 0, out
+    got = standoff.read(root / "annotations" / f"{doc_id}.json")
+    assert got["claims"][0]["factuality"] == ours["claims"][0]["factuality"]
+    assert got["claims"][2]["author_stance"] == theirs2["claims"][2]["author_stance"]
+    assert got["claims"][1]["modality"] == theirs["claims"][1]["modality"]
+    # 3. the same span changed on both sides: a conflict naming both versions, nothing written
+    mine = copy.deepcopy(got)
+    mine["claims"][1]["factuality"] = _other("factuality", mine["claims"][1]["factuality"])
+    (root / "annotations" / f"{doc_id}.json").write_text(standoff.dumps(mine), encoding="utf-8")
+    theirs3 = copy.deepcopy(theirs2)
+    theirs3["claims"][1]["factuality"] = next(v for v in INV.values("factuality")
+                                             if v not in (mine["claims"][1]["factuality"], got["claims"][1]["factuality"]))
+    _edit(client, by_doc[doc_id], theirs3)
+    before = _tree(root)
+    state = (root / "labelstudio-data" / "pactnews-base.json").read_bytes()
+    code, out = _pull(root, server, monkeypatch, capsys, project_id)
+    assert code == 1 and "[ERROR conflict]" in out and "nothing written" in out, out
+    line = next(line for line in out.splitlines() if "[ERROR conflict]" in line)
+    assert repr(mine["claims"][1]["factuality"]) in line and repr(theirs3["claims"][1]["factuality"]) in line
+    assert _tree(root) == before and (root / "labelstudio-data" / "pactnews-base.json").read_bytes() == state
+    # 4. an empty result is refused unless --allow-deletions
+    (ann,) = client.annotations.list(id=by_doc[other_id].id)
+    client.annotations.update(id=ann.id, result=[])
+    _edit(client, by_doc[doc_id], mine)  # no conflict left on the first document
+    code, out = _pull(root, server, monkeypatch, capsys, project_id)
+    assert code == 1 and "[ERROR mass-deletion]" in out and "the annotation is empty" in out and other_id in out, out
+    assert _tree(root) == before
+
+
+def test_pull_with_a_bad_token_is_one_line(server, tmp_path, monkeypatch, capsys):
+    root = make_repo(tmp_path)
+    monkeypatch.setenv("LABEL_STUDIO_URL", server.url)
+    monkeypatch.setenv("LABEL_STUDIO_API_KEY", "not-the-token-123")
+    code = main(["--root", str(root), "pull"])
+    out = capsys.readouterr().out
+    assert code == 1 and len(out.strip().splitlines()) == 1 and "refused the token" in out, out

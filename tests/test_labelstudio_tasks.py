@@ -50,8 +50,16 @@ def test_annotate_tasks_file_writes_tasks_the_importer_reads_back(tmp_path):
     from pactnews.cli import main
     from pactnews.labelstudio.importer import read_export
 
+    import shutil
+
+    from ls_server import make_repo
+
+    root = make_repo(tmp_path)  # annotate records its base under labelstudio-data/: never in the real repository
+    shutil.rmtree(root / "annotations")
+    shutil.copytree(REPO / "annotations", root / "annotations")
     path = tmp_path / "tasks.json"
-    assert main(["--root", str(REPO), "annotate", "--with-gold", "--tasks-file", str(path)]) == 0
+    assert main(["--root", str(root), "annotate", "--with-gold", "--tasks-file", str(path)]) == 0
+    assert (root / "labelstudio-data" / "pactnews-base.json").is_file()
     tasks = read_export(path)
     assert [t["data"]["document_id"] for t in tasks] == sorted(r["document_id"] for r in CORPUS)
     li = LabelInterface(labeling_config(INV))

@@ -103,7 +103,8 @@ def test_every_entity_and_time_span_is_recovered_from_the_ner_tags(repo, tmp_pat
     total = 0
     for row in docs:
         expected = {(e["start"], e["end"], ent_labels[e["label"]]) for e in row["entities"]}
-        expected |= {(t["start"], t["end"], inv.timex_to_ner[tim_labels[t["label"]]]) for t in row["timexes"]}
+        expected |= {(t["start"], t["end"], inv.timex_to_ner[tim_labels[t["label"]]]) for t in row["timexes"]
+                     if t["value"] not in inv.ner_untagged_values}  # "now", "soon": OntoNotes tags no DATE
         assert found.get(row["id"], set()) == expected, row["id"]
         total += len(expected)
     assert total > 0 or "real" in str(repo)

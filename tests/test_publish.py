@@ -8,6 +8,10 @@ from huggingface_hub.utils import filter_repo_objects
 
 import buildkit
 from pactnews import publish
+from pactnews.corpus import read_dataset_info
+from pactnews.repo import Layout
+
+VERSION = str(read_dataset_info(Layout(buildkit.REPO))["version"])
 
 
 class FakeApi:
@@ -89,8 +93,8 @@ def test_publish_uploads_exactly_the_release_files_and_tags_the_version(repo, mo
     everything = [p.relative_to(repo).as_posix() for p in repo.rglob("*") if p.is_file()]
     assert sorted(filter_repo_objects(everything, allow_patterns=upload["allow_patterns"])) == files
     tag = dict(api.calls)["create_tag"]
-    assert tag["tag"] == "v0.1.0" and tag["revision"] == "c0ffee" and tag["repo_type"] == "dataset"
-    assert "tagged v0.1.0" in out
+    assert tag["tag"] == f"v{VERSION}" and tag["revision"] == "c0ffee" and tag["repo_type"] == "dataset"
+    assert f"tagged v{VERSION}" in out
 
 
 def test_dry_run_prints_the_plan_and_calls_nothing(repo, monkeypatch):
@@ -101,7 +105,7 @@ def test_dry_run_prints_the_plan_and_calls_nothing(repo, monkeypatch):
     assert made == []
     for name in expected_files(repo):
         assert f"upload {name} (" in out
-    assert "tag v0.1.0" in out and "nothing uploaded" in out
+    assert f"tag v{VERSION}" in out and "nothing uploaded" in out
 
 
 def test_without_a_token_nothing_is_uploaded(repo, monkeypatch):
@@ -112,10 +116,10 @@ def test_without_a_token_nothing_is_uploaded(repo, monkeypatch):
 
 
 def test_an_existing_tag_is_refused_before_uploading(repo, monkeypatch):
-    made = install_fake(monkeypatch, exists=True, tags=["v0.1.0"])
+    made = install_fake(monkeypatch, exists=True, tags=[f"v{VERSION}"])
     monkeypatch.setenv("HF_TOKEN", "t")
     rc, out = buildkit.run_cli(repo, "publish", "--repo-id", "org/pactnews")
-    assert rc == 1 and "already has tag v0.1.0" in out
+    assert rc == 1 and f"already has tag v{VERSION}" in out
     assert "upload_folder" not in made[0].names()
 
 
@@ -128,7 +132,7 @@ def test_a_stale_build_or_missing_changelog_entry_is_refused(repo, monkeypatch):
     rc, out = buildkit.run_cli(repo, "publish", "--repo-id", "org/pactnews")
     assert rc == 1 and made == []
     assert "out of date: data/ner/test-00000-of-00001.parquet" in out
-    assert "CHANGELOG.md has no entry for version 0.1.0" in out
+    assert f"CHANGELOG.md has no entry for version {VERSION}" in out
 
 
 def test_nothing_to_publish_without_a_build(tmp_path):

@@ -34,6 +34,7 @@ def tracked_state() -> dict[str, str]:
     ["clean", "--check"],
     ["schemas", "--check"],
     ["build", "--check"],
+    ["adjudication-log", "--check"],
 ], ids=lambda a: " ".join(a))
 def test_generated_files_are_up_to_date(argv, capsys):
     before = tracked_state()
@@ -58,3 +59,20 @@ def test_every_document_has_gold_in_every_layer():
         doc = json.loads(layout.annotation_file(rec["id"]).read_text(encoding="utf-8"))
         for layer in ("entities", "timexes", "attributions", "claims", "relations"):
             assert doc[layer], f"{rec['id']} has no {layer}"
+
+
+def test_the_gold_is_the_adjudicated_markup_converted():
+    """annotations/*.json and the tables are what `pactnews markup` makes of annotations/passes/adjudicated/."""
+    from pactnews import standoff, tables
+    from pactnews.commands.markup import convert_pass, fill_findings
+    from pactnews.inventory import default_inventory
+
+    layout = Layout(ROOT)
+    docs, entities, clusters, conflicts, errors = convert_pass(layout, layout.passes / "adjudicated")
+    fill_findings(conflicts, docs, entities, default_inventory(ROOT), errors)
+    assert errors == []
+    for doc_id, doc in docs.items():
+        assert layout.annotation_file(doc_id).read_text(encoding="utf-8") == standoff.dumps(doc), doc_id
+    assert layout.entity_table.read_text(encoding="utf-8") == tables.dumps_entities(entities)
+    assert layout.cluster_table.read_text(encoding="utf-8") == tables.dumps_clusters(clusters)
+    assert layout.conflict_table.read_text(encoding="utf-8") == tables.dumps_conflicts(conflicts)

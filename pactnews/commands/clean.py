@@ -11,9 +11,10 @@ from __future__ import annotations
 import contextlib
 from pathlib import Path
 
+from .. import corpus
 from ..clean import Rule, clean_text, load_rules
 from ..corpus import CorpusError, read_metadata
-from ..repo import Layout, StagedWrites, batched, dump_json, map_batches, sha256_bytes
+from ..repo import Confinement, Layout, StagedWrites, batched, dump_json, map_batches
 
 BATCH_SIZE = 200  # documents per batch: what one worker reads, cleans and stages at a time
 
@@ -25,37 +26,76 @@ def add_arguments(parser) -> None:
     parser.add_argument("--progress", action="store_true", help="show a progress bar even when stderr is not a terminal")
 
 
-def read_raw(layout: Layout, rec: dict) -> str:
-    """The raw text of a metadata record; its file must exist, hash to raw_sha256 and be UTF-8."""
-    path = layout.metadata.parent / rec["raw_file"]
-    if not path.is_file():
-        raise CorpusError(f"{layout.metadata}: document {rec['id']}: raw file {path} does not exist")
-    data = path.read_bytes()
-    found = sha256_bytes(data)
-    if found != rec["raw_sha256"]:
-        raise CorpusError(
-            f"{path}: document {rec['id']}: raw_sha256 expected {rec['raw_sha256']} but the file hashes to {found}; "
-            "the raw copies must stay byte-identical to the sources"
-        )
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise CorpusError(f"{path}: document {rec['id']}: not UTF-8 at byte {exc.start}") from exc
+def read_raw(layout: Layout, rec: dict, confinement: Confinement | None = None) -> str:
+    """The raw text of a metadata record; its id must be safe, its file inside the repository, existing, hashing
+    to raw_sha256, UTF-8 and not empty (corpus.read_raw)."""
+    return corpus.read_raw(layout, rec, confinement)
 
 
-def clean_records(layout: Layout, rules: list[Rule], records: list[dict]) -> dict[Path, bytes]:
+def output_paths(layout: Layout, rec: dict, confinement: Confinement) -> tuple[Path, Path]:
+    """corpus/clean/<id>.txt and <id>.map.json; refused (CorpusError unsafe-path) when either resolves outside
+    the repository (a symlinked corpus/clean/ or file)."""
+    paths = layout.clean / f"{rec['id']}.txt", layout.clean / f"{rec['id']}.map.json"
+    for path in paths:
+        if not confinement.inside(path):
+            reason = (f"the clean file resolves to {confinement.resolve(path)}, outside the repository "
+                      f"{confinement.root}; expected a file inside the repository")
+            raise CorpusError(f"{confinement.shown(path)}: document {rec['id']}: {reason}", "unsafe-path",
+                              file=confinement.shown(path), doc=rec["id"], reason=reason)
+    return paths
+
+
+def clean_records(layout: Layout, rules: list[Rule], records: list[dict],
+                  problems: list[CorpusError] | None = None) -> dict[Path, bytes]:
     """Stage: a batch of metadata records -> what `clean` writes for them, as path -> bytes.
 
-    Pure apart from reading the raw files; raises CorpusError for a raw file
-    that is missing, changed or not UTF-8.
+    Pure apart from reading the raw files; raises CorpusError for a record
+    with an unsafe id or path, or a raw file that is missing, changed, not
+    UTF-8 or empty. With `problems`, each such error is appended there and
+    the record left out instead.
     """
+    confinement = Confinement(layout.root)
     files = {}
     for rec in records:
-        cleaned = clean_text(read_raw(layout, rec), rules)
-        files[layout.clean / f"{rec['id']}.txt"] = cleaned.text.encode("utf-8")
+        try:
+            cleaned = clean_text(read_raw(layout, rec, confinement), rules)
+            text_path, map_path = output_paths(layout, rec, confinement)
+        except CorpusError as exc:
+            if problems is None:
+                raise
+            problems.append(exc)
+            continue
+        files[text_path] = cleaned.text.encode("utf-8")
         record = {"document_id": rec["id"], "raw_sha256": rec["raw_sha256"], **cleaned.to_record()}
-        files[layout.clean / f"{rec['id']}.map.json"] = dump_json(record).encode("utf-8")
+        files[map_path] = dump_json(record).encode("utf-8")
     return files
+
+
+class CleanRefused(CorpusError):
+    """Problems that stop `clean` before any target changes; `problems` holds one line for each."""
+
+    def __init__(self, problems: list[str]):
+        super().__init__("\n".join(problems))
+        self.problems = list(problems)
+
+    def __reduce__(self):
+        return CleanRefused, (self.problems,)
+
+
+def preflight(layout: Layout, records: list[dict]) -> list[str]:
+    """What is wrong before any raw file is read or any file written, one line each: unsafe ids, missing or
+    mistyped id/raw_file/raw_sha256, raw files or corpus/clean/ resolving outside the repository; and what
+    `pactnews validate` would refuse in the metadata (unknown keys, mistyped values, dates that are no
+    calendar dates) and raw files that no record names."""
+    confinement = Confinement(layout.root)
+    out = []
+    if not confinement.inside(layout.clean):
+        out.append(f"{confinement.shown(layout.clean)}: resolves to {confinement.resolve(layout.clean)}, outside the "
+                   f"repository {confinement.root}; refused")
+    for rec in records:
+        out += [str(p) for p in corpus.source_problems(layout, rec, confinement) + corpus.value_problems(layout, rec)]
+    out += [str(p) for p in corpus.unlisted_raw_files(layout, records)]
+    return out
 
 
 def render_outputs(layout: Layout) -> dict:
@@ -80,73 +120,130 @@ def _init(layout: Layout, rules: list[Rule], token: str | None) -> None:
     _CONTEXT.update(layout=layout, rules=rules, token=token)
 
 
-def stage_records(layout: Layout, rules: list[Rule], records: list[dict], staged: StagedWrites) -> int:
-    """What `clean` does with one batch: clean it and stage the outputs that change; returns how many."""
+def stage_records(layout: Layout, rules: list[Rule], records: list[dict], staged: StagedWrites,
+                  problems: list[str] | None = None) -> int:
+    """What `clean` does with one batch: clean it and stage the outputs that change; returns how many.
+
+    With `problems`, what is wrong with a record (its raw file, a folder where
+    its clean file belongs) is appended there, one line each, and nothing of
+    that record staged; without, the first problem raises CorpusError.
+    """
     n = len(staged)
-    for path, data in clean_records(layout, rules, records).items():
+    errors: list[CorpusError] | None = [] if problems is not None else None
+    files = clean_records(layout, rules, records, errors)
+    if errors:
+        problems += [str(e) for e in errors]
+    for path, data in files.items():
+        if path.is_dir() and not path.is_symlink():
+            message = f"{path}: a folder is where `clean` writes a file; expected a file or nothing"
+            if problems is None:
+                raise CorpusError(message)
+            problems.append(message)
+            continue
         if differs(path, data):
             staged.stage(path, data)
     return len(staged) - n
 
 
-def _stage_batch(records: list[dict]) -> list[str]:
-    """stage_records in a worker; returns the staged targets (the parent commits them)."""
+def _stage_batch(records: list[dict]) -> tuple[list[str], list[str]]:
+    """stage_records in a worker; returns (the staged targets (the parent commits them), problems)."""
     staged = StagedWrites(_CONTEXT["token"], sync_each=False)  # the committing process flushes
+    problems: list[str] = []
     try:
-        stage_records(_CONTEXT["layout"], _CONTEXT["rules"], records, staged)
+        stage_records(_CONTEXT["layout"], _CONTEXT["rules"], records, staged, problems)
     except BaseException:
         staged.abort()
         raise
-    return staged.detach()
+    return staged.detach(), problems
 
 
-def _check_batch(records: list[dict]) -> list[str]:
-    """The outputs of a batch that are missing or out of date, relative to the root."""
+def _check_batch(records: list[dict]) -> tuple[list[str], list[str]]:
+    """(the outputs of a batch that are missing or out of date, relative to the root; problems)."""
     layout = _CONTEXT["layout"]
-    return [str(p.relative_to(layout.root)) for p, data in
-            clean_records(layout, _CONTEXT["rules"], records).items() if differs(p, data)]
+    errors: list[CorpusError] = []
+    files = clean_records(layout, _CONTEXT["rules"], records, errors)
+    return [str(p.relative_to(layout.root)) for p, data in files.items() if differs(p, data)], [str(e) for e in errors]
+
+
+def _refuse_early(layout: Layout, records: list[dict]) -> None:
+    problems = preflight(layout, records)
+    if problems:
+        raise CleanRefused(problems)
 
 
 def clean_corpus(layout: Layout, num_proc: int = 1, progress: bool | None = None) -> tuple[int, int]:
     """Clean every document into corpus/clean/, all files or none; returns (documents, files changed).
 
-    Files whose bytes would not change are left alone.
+    Files whose bytes would not change are left alone. Any problem (an unsafe
+    id or path before anything is read; a bad raw file in any batch) raises
+    CleanRefused listing them all, and no file changes.
     """
     records = read_metadata(layout)
-    rules = load_rules(layout.cleaning_rules)
+    _refuse_early(layout, records)
+    rules = load_rules(layout.cleaning_rules, layout.root)
+    problems: list[str] = []
     with StagedWrites(sync_each=False) as writes:  # durable before the renames, by one flush
         writes.watch(layout.clean)  # a worker stopped while staging leaves files only the sweep can find
         results = map_batches(_stage_batch, batched(records, BATCH_SIZE), num_proc, initializer=_init,
                               initargs=(layout, rules, writes.token), progress=progress, total=len(records),
                               desc="clean")
         with contextlib.closing(results):  # the pool is down before the staged files are removed
-            for targets in results:
+            for targets, batch_problems in results:
                 writes.adopt(targets)
+                problems += batch_problems
+        if problems:
+            raise CleanRefused(problems)  # inside the with: every staged file is removed
         changed = len(writes)
     return len(records), changed
 
 
 def stale_outputs(layout: Layout, num_proc: int = 1, progress: bool | None = None) -> tuple[list[str], int]:
-    """(the outputs that are missing or differ, number of documents), batch by batch."""
+    """(the outputs that are missing or differ, number of documents), batch by batch; CleanRefused for
+    problems that make the comparison impossible."""
     records = read_metadata(layout)
+    _refuse_early(layout, records)
     stale: list[str] = []
-    for batch in map_batches(_check_batch, batched(records, BATCH_SIZE), num_proc, initializer=_init,
-                             initargs=(layout, load_rules(layout.cleaning_rules), None), progress=progress,
-                             total=len(records), desc="clean --check"):
+    problems: list[str] = []
+    for batch, batch_problems in map_batches(
+            _check_batch, batched(records, BATCH_SIZE), num_proc, initializer=_init,
+            initargs=(layout, load_rules(layout.cleaning_rules, layout.root), None), progress=progress,
+            total=len(records), desc="clean --check"):
         stale += batch
+        problems += batch_problems
+    if problems:
+        raise CleanRefused(problems)
     return stale, len(records)
 
 
 def run(args) -> int:
+    """Exit status 0 on success; 1, with one line per problem and nothing written, on bad input."""
     layout = Layout(args.root)
     progress = True if args.progress else None
-    if args.check:
-        stale, n = stale_outputs(layout, args.num_proc, progress)
-        if stale:
-            print(f"FAILED: corpus/clean/ is out of date with the raw files and rules: {stale}; run `pactnews clean`")
-            return 1
-        print(f"corpus/clean/ is up to date ({n} documents)")
-        return 0
-    n, _ = clean_corpus(layout, args.num_proc, progress)
+    try:
+        if args.check:
+            stale, n = stale_outputs(layout, args.num_proc, progress)
+            if stale:
+                print(f"FAILED: corpus/clean/ is out of date with the raw files and rules: {stale}; run `pactnews clean`")
+                return 1
+            print(f"corpus/clean/ is up to date ({n} documents)")
+            return 0
+        n, _ = clean_corpus(layout, args.num_proc, progress)
+    except CleanRefused as exc:
+        return _failed(exc.problems, args.check)
+    except (CorpusError, ValueError, OSError, RecursionError) as exc:  # metadata, rules, a folder that cannot be written
+        return _failed([_one_line(exc)], args.check)
     print(f"Cleaned {n} documents: {layout.clean.relative_to(layout.root)}/")
     return 0
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if isinstance(exc, (CorpusError, ValueError)) else f"{type(exc).__name__}: {text}"
+
+
+def _failed(problems: list[str], check: bool) -> int:
+    for line in problems:
+        print(f"error: {' '.join(line.split())}")
+    n = len(problems)
+    print(f"FAILED: {n} problem{'s' if n != 1 else ''}; " + ("nothing compared" if check else "no file written"))
+    return 1

@@ -18,9 +18,18 @@ dropped; empty is a null). An attribute that names a region of another layer
 annotator typed it: a Label Studio region id is turned into the region's
 canonical id, and an id that names no region of that layer is an issue.
 
-Offsets are Unicode code points over the clean text. ``value.text`` is
-informative: start/end are authoritative and a differing ``value.text`` is
-reported as a warning.
+Offsets are Unicode code points over the clean text, and they are exact or
+refused: a region is accepted when ``text[start:end]`` equals ``value.text``
+(a missing ``value.text``, or one that differs in white space only, is no
+reason to refuse). When the offsets read as UTF-16 code units give exactly
+``value.text`` (astral characters such as emoji before the region, written by
+an older tool), they are converted and a ``note`` says so; any other
+difference is an error naming the region, its offsets, the expected and the
+found text.
+
+Pre-annotations go to Label Studio with their region ids prefixed
+(``to_result(..., region_prefix=PREDICTION_PREFIX)``) so that a region
+accepted from a prediction never carries an id of the gold.
 
 Both directions run once per document on corpora of 100,000 documents: what
 they ask of the inventory is worked out once per inventory (``_plan``), the
@@ -43,14 +52,15 @@ from ..flatten import arrow_schema
 from ..inventory import SPAN_LAYERS, Inventory
 from .config import REFERENCES, TEXT_NAME, attribute_control, controls, is_choice, layer_attributes
 
-_BASE_FIELDS = ["id", "start", "end", "text", "label"]  # the leading fields of every span layer's records
+_BASE_FIELDS = ["id", "start", "end", "text", "label"]
+PREDICTION_PREFIX = "pre-"  # region ids of pre-annotations: never a canonical (gold) id  # the leading fields of every span layer's records
 
 
 @dataclass(frozen=True)
 class Issue:
     """One problem found while reading Label Studio results: data, not a print."""
 
-    severity: str  # "error" | "warning"
+    severity: str  # "error" | "warning" | "note"
     test_id: str  # kebab-case
     message: str
     document_id: str | None = None
@@ -159,24 +169,32 @@ def _collector_paused():
 
 # ---------------------------------------------------------------- canonical -> Label Studio
 
-def to_result(doc: dict, text: str, inv: Inventory) -> list[dict]:
-    """The Label Studio result list of one canonical document (deterministic order)."""
+def to_result(doc: dict, text: str, inv: Inventory, region_prefix: str = "") -> list[dict]:
+    """The Label Studio result list of one canonical document (deterministic order).
+
+    `region_prefix` goes before every region and relation id (and before the region ids held by reference
+    attributes such as a claim's time_id): pre-annotations use PREDICTION_PREFIX so that their regions are
+    never taken for gold spans.
+    """
     with _collector_paused():
-        return _to_result(doc, text, _plan(inv))
+        return _to_result(doc, text, _plan(inv), region_prefix)
 
 
-def _to_result(doc: dict, text: str, plan: _Plan) -> list[dict]:
+def _to_result(doc: dict, text: str, plan: _Plan, prefix: str = "") -> list[dict]:
     out: list[dict] = []
     append = out.append
+    refs = {(layer, attribute) for layer, attribute, _, _ in plan.references} if prefix else set()
     for layer, key, attributes in plan.export:
         for span in sorted(doc.get(layer, []), key=key):
-            span_id, start, end = span["id"], span["start"], span["end"]
+            span_id, start, end = prefix + span["id"], span["start"], span["end"]
             append({"id": span_id, "from_name": layer, "to_name": TEXT_NAME, "type": "labels",
                     "value": {"start": start, "end": end, "text": text[start:end], "labels": [span["label"]]}})
             for attribute, control, choice in attributes:
                 value = span.get(attribute)
                 if value is None:
                     continue
+                if refs and (layer, attribute) in refs:
+                    value = prefix + str(value)
                 if choice:
                     append({"id": span_id, "from_name": control, "to_name": TEXT_NAME, "type": "choices",
                             "value": {"start": start, "end": end, "choices": [value]}})
@@ -185,7 +203,7 @@ def _to_result(doc: dict, text: str, plan: _Plan) -> list[dict]:
                             "value": {"start": start, "end": end,
                                       "text": [value if type(value) is str else format_value(value)]}})
     for rel in sorted(doc.get("relations", []), key=plan.relation_key):
-        append({"id": rel["id"], "from_id": rel["from_id"], "to_id": rel["to_id"],
+        append({"id": prefix + rel["id"], "from_id": prefix + rel["from_id"], "to_id": prefix + rel["to_id"],
                 "type": "relation", "direction": "right", "labels": [rel["label"]]})
     return out
 
@@ -215,18 +233,41 @@ def _snippet(s: str, width: int = 40) -> str:
 
 
 def from_result(result: list, text: str, document_id: str, text_sha256: str, inv: Inventory,
-                where: dict | None = None) -> tuple[dict, list[Issue]]:
+                where: dict | None = None, *, keep_ids: bool = False, floor: dict | None = None,
+                known: dict | None = None) -> tuple[dict, list[Issue]]:
     """A canonical document from one Label Studio result list, and the problems found.
 
     Every problem is reported (not only the first); the document is only
     meaningful when no issue has severity "error".
+
+    keep_ids: every record keeps its Label Studio region id (the three-way pull maps them itself).
+    floor: layer -> the highest id number ever used in the document; new ids are numbered above it.
+    known: layer -> the canonical ids that may be kept; any other id (e.g. of a deleted span) is renumbered.
     """
     with _collector_paused():
-        return _from_result(result, text, document_id, text_sha256, inv, where)
+        return _from_result(result, text, document_id, text_sha256, inv, where, keep_ids, floor, known)
+
+
+def _utf16_to_points(text: str, start: int, end: int) -> tuple[int, int] | None:
+    """Code-point offsets of UTF-16 code-unit offsets (None: no astral character, or one is split)."""
+    if start < 0 or end <= start or all(ord(c) <= 0xFFFF for c in text):
+        return None
+    units, points = 0, {0: 0}
+    for k, c in enumerate(text):
+        units += 2 if ord(c) > 0xFFFF else 1
+        points[units] = k + 1
+    if start not in points or end not in points:
+        return None
+    return points[start], points[end]
+
+
+def _same_but_space(a: str, b: str) -> bool:
+    return "".join(a.split()) == "".join(b.split())
 
 
 def _from_result(result, text: str, document_id: str, text_sha256: str, inv: Inventory,
-                 where: dict | None) -> tuple[dict, list[Issue]]:
+                 where: dict | None, keep_ids: bool = False, floor: dict | None = None,
+                 known_ids: dict | None = None) -> tuple[dict, list[Issue]]:
     where = dict(where or {})
     issues: list[Issue] = []
 
@@ -291,18 +332,38 @@ def _from_result(result, text: str, document_id: str, text_sha256: str, inv: Inv
             rejected.add(ls_id)
             continue
         start, end = value.get("start"), value.get("end")
-        if not (type(start) is int and type(end) is int and 0 <= start < end <= size):
-            offsets = _offsets(value, text)
-            if isinstance(offsets, str):
-                issue("offset-out-of-range", f"{name} {label}: {offsets}", f"{ls_id}")
+        given = value.get("text")
+        if given is not None and type(given) is not str:
+            issue("malformed-item", f"{name} {label}: value.text must be a string, found {given!r}", f"{ls_id}")
+            rejected.add(ls_id)
+            continue
+        in_range = type(start) is int and type(end) is int and 0 <= start < end <= size
+        there = text[start:end] if in_range else None
+        if not in_range or (given is not None and given != there and not _same_but_space(given, there)):
+            # not exact: offsets counted in UTF-16 code units (an older tool) are converted when they give
+            # exactly value.text; anything else is refused
+            points = (_utf16_to_points(text, start, end)
+                      if given is not None and type(start) is int and type(end) is int else None)
+            if points is not None and text[points[0]:points[1]] == given:
+                issue("offsets-utf16-converted",
+                      f"{label} [{start}:{end}] counted UTF-16 code units; converted to code points "
+                      f"[{points[0]}:{points[1]}] {_snippet(given, 60)}", f"{ls_id}", severity="note")
+                start, end = points
+                there = given
+            elif not in_range:
+                offsets = _offsets(value, text)
+                detail = offsets if isinstance(offsets, str) else f"offsets [{start}:{end}]"
+                issue("offset-out-of-range", f"{name} {label}: {detail}"
+                      + (f"; expected text {_snippet(given, 60)}" if given is not None else ""), f"{ls_id}")
                 rejected.add(ls_id)
                 continue
-            start, end = offsets
-        there = text[start:end]
-        if "text" in value and value["text"] != there:
-            issue("region-text-mismatch",
-                  f"{label} [{start}:{end}]: value.text is {_snippet(str(value['text']))} but the clean text there is "
-                  f"{_snippet(there)}; the offsets are kept", f"{ls_id}", severity="warning")
+            else:
+                issue("region-text-mismatch",
+                      f"{name} {label} [{start}:{end}]: expected value.text {_snippet(given, 60)}, found "
+                      f"{_snippet(there, 60)} in the clean text at these offsets (neither code points nor UTF-16 "
+                      f"code units give the expected text); fix or redraw the region", f"{ls_id}")
+                rejected.add(ls_id)
+                continue
         mine = by_layer[layer]
         if ls_id in mine:
             issue("duplicate-region", f"region id {ls_id!r} is used twice in layer {layer}", f"{ls_id}")
@@ -392,7 +453,12 @@ def _from_result(result, text: str, document_id: str, text_sha256: str, inv: Inv
             else:
                 seen[key] = ls_id
 
-    _assign_ids(by_layer, plan)
+    if keep_ids:
+        for mine in by_layer.values():
+            for reg in mine.values():
+                reg.canonical_id = reg.ls_id
+    else:
+        _assign_ids(by_layer, plan, floor, known_ids)
     if plan.references:
         _resolve_references(by_layer, by_ls_id, rejected, plan, issue)
     doc = standoff.empty(document_id, text_sha256)
@@ -412,7 +478,7 @@ def _from_result(result, text: str, document_id: str, text_sha256: str, inv: Inv
                 rec[f] = attrs.get(f)
             records.append(rec)
 
-    doc["relations"] = _relations(relation_items, regions, by_ls_id, rejected, plan, issue)
+    doc["relations"] = _relations(relation_items, regions, by_ls_id, rejected, plan, issue, keep_ids, floor, known_ids)
     for layer in standoff.LAYERS:
         doc[layer].sort(key=standoff.sort_key(layer))
     return doc, issues
@@ -452,20 +518,25 @@ def _numbered(prefix: str, ident: str | None) -> int | None:
     return None
 
 
-def _assign_ids(by_layer: dict[str, dict[str, _Region]], plan: _Plan) -> None:
-    """Keep canonical ids (prefix + number, unique in the document); number the rest in text order.
+def _assign_ids(by_layer: dict[str, dict[str, _Region]], plan: _Plan, floor: dict | None = None,
+                known: dict | None = None) -> None:
+    """Keep canonical ids (prefix + number, unique in the document); number the rest in text order,
+    above `floor[layer]` (the highest number ever used in the document) when given.
 
-    Region ids are unique in a layer and a number has one spelling, so every numbered id is kept.
+    Region ids are unique in a layer and a number has one spelling, so every numbered id is kept, unless
+    `known` is given and does not hold it (an id of a deleted span is never reused).
     """
     for layer, mine in by_layer.items():
         prefix = plan.prefixes[layer]
         skip = len(prefix)
-        used = 0
+        used = (floor or {}).get(layer, 0)
+        allowed = None if known is None else known.get(layer, set())
         fresh = []
         for reg in mine.values():  # _numbered, inlined
             ls_id = reg.ls_id
             digits = ls_id[skip:]
-            if ls_id.startswith(prefix) and digits and digits[0] != "0" and digits.isascii() and digits.isdigit():
+            if ls_id.startswith(prefix) and digits and digits[0] != "0" and digits.isascii() and digits.isdigit() \
+                    and (allowed is None or ls_id in allowed):
                 reg.canonical_id = ls_id
                 n = int(digits)
                 if n > used:
@@ -480,7 +551,8 @@ def _assign_ids(by_layer: dict[str, dict[str, _Region]], plan: _Plan) -> None:
 
 
 def _relations(items: list[tuple[int, dict]], regions: list[_Region], by_ls_id: dict[str, list[_Region]],
-               rejected: set[str], plan: _Plan, issue) -> list[dict]:
+               rejected: set[str], plan: _Plan, issue, keep_ids: bool = False, floor: dict | None = None,
+               known: dict | None = None) -> list[dict]:
     sources, relation_types = plan.sources, plan.relation_types
     out, seen = [], {}
     for k, item in items:
@@ -521,11 +593,17 @@ def _relations(items: list[tuple[int, dict]], regions: list[_Region], by_ls_id: 
             continue
         seen[key] = True
         out.append({"id": item.get("id"), "label": rel, "from_id": key[0], "to_id": key[2], "_order": k})
+    if keep_ids:
+        for rec in out:
+            rec["id"] = rec["id"] if isinstance(rec["id"], str) else ""
+        return [{f: rec[f] for f in standoff.FIELDS["relations"]} for rec in out]
     prefix = plan.relation_prefix
     used: set[int] = set()
     fresh = []
     for rec in sorted(out, key=lambda r: str(r["id"])):
         n = _numbered(prefix, rec["id"] if isinstance(rec["id"], str) else None)
+        if n is not None and known is not None and rec["id"] not in known.get("relations", set()):
+            n = None  # an id the document does not hold now (e.g. of a deleted relation) is never reused
         if n is not None and n not in used:
             used.add(n)
         else:
@@ -534,7 +612,7 @@ def _relations(items: list[tuple[int, dict]], regions: list[_Region], by_ls_id: 
         # new relations: numbered by their claim's position in the text, then relation type order, then target
         position = {reg.canonical_id: (reg.start, -reg.end, reg.label) for reg in regions}
         order = plan.relation_order
-        nxt = max(used, default=0)
+        nxt = max(max(used, default=0), (floor or {}).get("relations", 0))
         for rec in sorted(fresh, key=lambda r: (position[r["from_id"]], r["from_id"], order[r["label"]],
                                                 position[r["to_id"]], r["to_id"])):
             nxt += 1

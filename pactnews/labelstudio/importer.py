@@ -23,10 +23,12 @@ from .. import standoff
 from ..inventory import Inventory
 from ..repo import Layout, dump_json, sha256_text
 from .convert import Issue, from_result
+from .merge import count_spans, dump_state, state_path, three_way, too_many, two_way_deletions
 
 SALT_ENV = "PACTNEWS_ANNOTATOR_SALT"
 PASS_PREFIX = "labelstudio-"
 REPORT_NAME = "labelstudio-disagreements.json"
+SHARE_PCT = 20
 
 
 # ------------------------------------------------------------------ pseudonyms
@@ -68,21 +70,69 @@ def annotator_salt(layout: Layout) -> tuple[bytes, dict[Path, bytes]]:
 
 # ------------------------------------------------------------------ reading an export
 
+MAX_DEPTH = 64  # a Label Studio export nests about 8 deep; anything far deeper is hostile or broken
+
+
 def read_export(path: Path) -> list[dict]:
-    """A Label Studio JSON export: a list of tasks (a single task object is accepted too)."""
-    raw = Path(path).read_bytes()
+    """A Label Studio JSON export file: a list of tasks (a single task object is accepted too)."""
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as exc:
+        raise ValueError(f"{path}: cannot be read: {exc.strerror or exc}") from exc
+    return parse_export(raw, str(path))
+
+
+def parse_export(raw: bytes, source: str) -> list[dict]:
+    """Parse and shape-check the bytes of a JSON export; every problem is a ValueError of one line."""
+    if raw.startswith(b"\xef\xbb\xbf"):  # a UTF-8 byte order mark (some editors write one): harmless
+        raw = raw[3:]
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{source}: not UTF-8 (byte {exc.start} is {raw[exc.start:exc.start + 1]!r}); "
+                         "export again with Export > JSON") from exc
     try:
         data = orjson.loads(raw)  # an export of a large project is hundreds of MB: orjson reads it ~3x faster
-    except orjson.JSONDecodeError:
-        try:  # what orjson refuses gets json's reading (NaN, huge integers) and json's message
-            data = json.loads(raw.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise ValueError(f"{path}: not a Label Studio JSON export: {exc}") from exc
+    except orjson.JSONDecodeError as first:
+        if "recursion" in str(first).lower():
+            raise ValueError(f"{source}: not a Label Studio JSON export: nested too deeply") from None
+        try:  # what orjson refuses gets json's reading (NaN, huge integers, lone surrogates) and json's message
+            data = json.loads(text)
+        except RecursionError:
+            raise ValueError(f"{source}: not a Label Studio JSON export: nested too deeply") from None
+        except ValueError as exc:
+            raise ValueError(f"{source}: not a Label Studio JSON export: {exc}") from None
+    _check_shape(data, source)
     if isinstance(data, dict) and "data" in data:
         data = [data]
     if not isinstance(data, list):
-        raise ValueError(f"{path}: a Label Studio JSON export is a list of tasks, found {type(data).__name__}")
+        raise ValueError(f"{source}: a Label Studio JSON export is a list of tasks, found {type(data).__name__}")
     return data
+
+
+def _check_shape(data, source: str) -> None:
+    """No nesting deeper than MAX_DEPTH, no lone surrogate in any string (walked without recursion)."""
+    stack = [(data, "$", 0)]
+    while stack:
+        obj, where, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise ValueError(f"{source}: not a Label Studio JSON export: nested more than {MAX_DEPTH} deep at {where}")
+        if isinstance(obj, str):
+            _check_string(obj, source, where)
+        elif isinstance(obj, dict):
+            for k, v in obj.items():
+                _check_string(k, source, where)
+                stack.append((v, f"{where}.{k}" if k.isidentifier() else f"{where}[{k!r}]", depth + 1))
+        elif isinstance(obj, list):
+            stack.extend((v, f"{where}[{i}]", depth + 1) for i, v in enumerate(obj))
+
+
+def _check_string(s: str, source: str, where: str) -> None:
+    try:
+        s.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError(f"{source}: a lone surrogate (\\u{ord(s[exc.start]):04x}) in the string at {where}; "
+                         "not text Label Studio writes; export again") from None
 
 
 # ------------------------------------------------------------------ the plan
@@ -95,6 +145,10 @@ class ImportPlan:
     passes: dict[str, dict[str, dict]] = field(default_factory=dict)  # pseudonym -> docs
     agreement: dict[str, dict] = field(default_factory=dict)  # document id -> report entry
     notes: list[str] = field(default_factory=list)
+    deletions: list[str] = field(default_factory=list)  # what the import deletes (listed in the summary)
+    untouched: list[str] = field(default_factory=list)  # documents Label Studio did not change: not rewritten
+    merged: int = 0  # documents merged three-way against their recorded base
+    converted: int = 0  # regions whose UTF-16 offsets were converted to code points
 
     @property
     def errors(self) -> list:
@@ -116,14 +170,28 @@ def _first_difference(a: str, b: str) -> str:
 
 
 def plan_import(tasks: list[dict], corpus: list[dict], gold: dict[str, dict], inv: Inventory, layout: Layout,
-                salt: bytes, source: str) -> ImportPlan:
-    """Everything an import would write, and every problem found (pure: no disk access)."""
+                salt: bytes, source: str, state: dict | None = None, allow_deletions: bool = False) -> ImportPlan:
+    """Everything an import would write, and every problem found (pure: no disk access).
+
+    A document with a recorded base (`state`, see merge.py) is merged three-way: only the annotator's
+    changes are applied to its current file. A document without one is replaced by the annotation. Either
+    way, an empty result, deleting more than a small share of the spans, or dropping relations whose ends
+    remain is refused unless `allow_deletions`.
+    """
     plan = ImportPlan()
+    state = state or {}
+    new_state = dict(state)
     by_id = {r["document_id"]: r for r in corpus}
     seen_docs: dict[str, object] = {}
-    per_doc: dict[str, list[tuple[str, dict]]] = {}
+    per_doc: dict[str, list[tuple[str, dict, dict]]] = {}
+    if not isinstance(tasks, list):
+        plan.issues.append(Issue("error", "malformed-export", f"a Label Studio JSON export is a list of tasks, "
+                                 f"found {type(tasks).__name__}", None, None, {"file": source}))
+        return plan
     for k, task in enumerate(tasks):
         task_ref = task.get("id", f"#{k}") if isinstance(task, dict) else f"#{k}"
+        if not isinstance(task_ref, (str, int)) or isinstance(task_ref, bool):
+            task_ref = f"#{k}"
         where = {"file": source, "task": task_ref}
         if not isinstance(task, dict) or not isinstance(task.get("data"), dict):
             plan.issues.append(Issue("error", "malformed-task", "a task must be an object with a 'data' object; "
@@ -132,7 +200,7 @@ def plan_import(tasks: list[dict], corpus: list[dict], gold: dict[str, dict], in
             continue
         data = task["data"]
         doc_id = data.get("document_id")
-        if doc_id not in by_id:
+        if type(doc_id) is not str or doc_id not in by_id:
             plan.issues.append(Issue("error", "unknown-document", f"data.document_id {doc_id!r} is not a corpus "
                                      f"document; expected one of {sorted(by_id)}", None, None, where))
             continue
@@ -153,10 +221,15 @@ def plan_import(tasks: list[dict], corpus: list[dict], gold: dict[str, dict], in
             continue
         if data.get("text_sha256") not in (None, rec["text_sha256"]):
             plan.issues.append(Issue("error", "text-drift", f"data.text_sha256 expected {rec['text_sha256']}, found "
-                                     f"{data.get('text_sha256')}", doc_id, None, where))
+                                     f"{data.get('text_sha256')!r}", doc_id, None, where))
             continue
-        kept: list[tuple[str, dict]] = []
-        for j, ann in enumerate(task.get("annotations") or []):
+        annotations = task.get("annotations") or []
+        if not isinstance(annotations, list):
+            plan.issues.append(Issue("error", "malformed-annotation", f"annotations must be a list, found "
+                                     f"{type(annotations).__name__}", doc_id, None, where))
+            continue
+        kept: list[tuple[str, dict, dict]] = []
+        for j, ann in enumerate(annotations):
             if not isinstance(ann, dict):
                 plan.issues.append(Issue("error", "malformed-annotation", f"annotation {j} is not an object",
                                          doc_id, None, where))
@@ -166,22 +239,107 @@ def plan_import(tasks: list[dict], corpus: list[dict], gold: dict[str, dict], in
                 continue
             name = pseudonym(annotator_identity(ann), salt)
             ann_where = {**where, "annotator": name}
-            doc, found = from_result(ann.get("result"), text, doc_id, rec["text_sha256"], inv, ann_where)
-            plan.issues.extend(found)
-            if any(n == name for n, _ in kept):
+            if any(n == name for n, _, _ in kept):
                 plan.issues.append(Issue("error", "annotator-twice", "one annotator submitted two annotations on this "
                                          "task; delete one in Label Studio", doc_id, None, ann_where))
                 continue
-            kept.append((name, doc))
+            kept.append((name, ann, ann_where))
         if kept:
             per_doc[doc_id] = kept
+            plan_predictions = [p for p in (task.get("predictions") or []) if isinstance(p, dict)] \
+                if isinstance(task.get("predictions"), list) else []
+            per_doc[doc_id] = [(n, a, {**w, "_predictions": plan_predictions}) for n, a, w in kept]
     for doc_id, kept in sorted(per_doc.items()):
-        if len(kept) == 1:
-            plan.gold[doc_id] = kept[0][1]
-        else:
-            for name, doc in kept:
+        rec = by_id[doc_id]
+        text, sha = rec["text"], rec["text_sha256"]
+        if len(kept) > 1:
+            converted = []
+            for name, ann, ann_where in kept:
+                ann_where = {k: v for k, v in ann_where.items() if k != "_predictions"}
+                doc, found = from_result(ann.get("result"), text, doc_id, sha, inv, ann_where)
+                plan.issues.extend(found)
+                converted.append((name, doc))
+            for name, doc in converted:
                 plan.passes.setdefault(name, {})[doc_id] = doc
-            plan.agreement[doc_id] = _agreement(doc_id, kept, inv)
+            plan.agreement[doc_id] = _agreement(doc_id, converted, inv)
+            continue
+        ((name, ann, ann_where),) = kept
+        predictions = ann_where.pop("_predictions")
+        result = ann.get("result")
+        entry = state.get(doc_id)
+        if entry is not None and entry.get("text_sha256") != sha:
+            plan.issues.append(Issue("error", "base-stale", f"the base recorded by `pactnews annotate` is over another "
+                                     f"text (sha256 {entry.get('text_sha256')}, now {sha}); run `pactnews annotate` "
+                                     "again after the text change", doc_id, None, ann_where))
+            continue
+        current = gold.get(doc_id)
+        refusals: list[str] = []
+        if entry is not None:
+            theirs, found = from_result(result, text, doc_id, sha, inv, ann_where, keep_ids=True)
+            plan.issues.extend(found)
+            if any(i.severity == "error" for i in found):
+                continue
+            merge = three_way(entry["base"], theirs, current, entry, inv, sha)
+            plan.merged += 1
+            for conflict in merge.conflicts:
+                plan.issues.append(Issue("error", "conflict", conflict + "; nothing written: resolve it in the "
+                                         "repository file or in Label Studio, then pull again", doc_id, None, ann_where))
+            deleted, base_spans = merge.deleted, merge.base_spans
+            dropped, base_relations = merge.deleted_relations, merge.base_relations
+            reference_relations = [tuple(r) for r in entry.get("prediction_relations") or []]
+            theirs_relations = theirs["relations"]
+            alive = {r["id"] for layer in standoff.SPAN_LAYERS for r in theirs[layer]}
+            new_doc, touched = merge.doc, merge.touched
+            new_state[doc_id] = merge.entry
+        else:
+            floor = _highest(current, inv)
+            known = None if current is None else {layer: {r["id"] for r in current.get(layer, [])}
+                                                  for layer in standoff.LAYERS}
+            new_doc, found = from_result(result, text, doc_id, sha, inv, ann_where, floor=floor, known=known)
+            plan.issues.extend(found)
+            if any(i.severity == "error" for i in found):
+                continue
+            deleted, dropped = two_way_deletions(current, new_doc)
+            base_spans, base_relations = count_spans(current), len((current or {}).get("relations", []))
+            theirs_relations = new_doc["relations"]
+            alive = {r["id"] for layer in standoff.SPAN_LAYERS for r in new_doc[layer]}
+            reference_relations = []
+            touched = current is None or standoff.dumps(new_doc) != standoff.dumps(current)
+        plan.converted += sum(i.test_id == "offsets-utf16-converted" for i in found)
+        # a pre-annotation submitted with its regions but without its relations (they are not carried over)
+        for p in predictions:
+            if isinstance(p.get("result"), list):
+                for item in p["result"]:
+                    if isinstance(item, dict) and item.get("type") == "relation" and isinstance(item.get("labels"), list) \
+                            and item["labels"] and isinstance(item.get("from_id"), str) and isinstance(item.get("to_id"), str):
+                        reference_relations.append((item["from_id"], str(item["labels"][0]), item["to_id"]))
+        # in Label Studio's region ids: the pre-annotation names its regions by them
+        raw_items = [i for i in result if isinstance(i, dict)] if isinstance(result, list) else []
+        alive_ls = alive | {i.get("id") for i in raw_items if i.get("type") != "relation" and isinstance(i.get("id"), str)}
+        theirs_relations = theirs_relations or [i for i in raw_items if i.get("type") == "relation"]
+        kept_ends = [r for r in reference_relations if r[0] in alive_ls and r[2] in alive_ls]
+        if kept_ends and not theirs_relations:
+            refusals.append(f"the annotation keeps the regions of {len(kept_ends)} pre-annotated relation(s) but has "
+                            "no relation at all (relations of a submitted prediction were dropped)")
+        if isinstance(result, list) and not result and (base_spans or base_relations):
+            refusals.append(f"the annotation is empty: it would delete all {base_spans} span(s) and {base_relations} "
+                            "relation(s)")
+        elif too_many(len(deleted), base_spans):
+            refusals.append(f"it deletes {len(deleted)} of {base_spans} span(s) (more than {int(SHARE_PCT)}%)")
+        if dropped and (too_many(len(dropped), base_relations) or not theirs_relations):
+            refusals.append(f"it drops {len(dropped)} of {base_relations} relation(s) whose two ends remain")
+        listing = [f"  would delete {d}" for d in deleted] + [f"  would drop relation {d}" for d in dropped]
+        if refusals and not allow_deletions:
+            plan.issues.append(Issue("error", "mass-deletion", "; ".join(refusals) + "; nothing written: pass "
+                                     "--allow-deletions if this is meant", doc_id, None, ann_where))
+            plan.deletions += [f"{doc_id}:"] + listing
+            continue
+        if deleted or dropped:
+            plan.deletions += [f"{doc_id}:"] + [line.replace("would ", "") for line in listing]
+        if new_doc is None or not touched or (current is not None and standoff.dumps(new_doc) == standoff.dumps(current)):
+            plan.untouched.append(doc_id)
+            continue
+        plan.gold[doc_id] = new_doc
     for doc_id, doc in plan.gold.items():
         plan.files[layout.annotation_file(doc_id)] = standoff.dumps(doc).encode("utf-8")
     for name, docs in plan.passes.items():
@@ -190,7 +348,15 @@ def plan_import(tasks: list[dict], corpus: list[dict], gold: dict[str, dict], in
     if plan.agreement:
         report = {"source": "labelstudio", "documents": plan.agreement}
         plan.files[layout.passes / REPORT_NAME] = dump_json(report).encode("utf-8")
+    if new_state != state:
+        plan.files[state_path(layout)] = dump_state(new_state)
     return plan
+
+
+def _highest(doc: dict | None, inv: Inventory) -> dict:
+    from .merge import highest_ids
+
+    return highest_ids(doc, inv)
 
 
 def _agreement(doc_id: str, kept: list[tuple[str, dict]], inv: Inventory) -> dict:
@@ -281,7 +447,7 @@ def _span_figures(report: dict) -> dict:
 
 
 def describe_plan(plan: ImportPlan, gold: dict[str, dict]) -> list[str]:
-    lines = []
+    lines = [f"{doc_id}: unchanged (+0 -0 ~0), not rewritten" for doc_id in sorted(plan.untouched)]
     for doc_id in sorted(plan.gold):
         changes = describe_changes(gold.get(doc_id), plan.gold[doc_id])
         plus = sum(line.startswith("  +") for line in changes)

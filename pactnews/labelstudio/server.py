@@ -17,6 +17,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,6 +39,35 @@ def label_studio_executable() -> str:
         raise FileNotFoundError("the label-studio command is not installed; install the 'annotate' extra "
                                 "(pip install -e '.[annotate]')")
     return found
+
+
+def _die_with_parent() -> None:
+    """In the child before exec (Linux): SIGTERM when the process that started it dies, even by SIGKILL."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except Exception:  # noqa: BLE001 - best effort; annotate also stops the server itself
+        pass
+
+
+@contextmanager
+def stop_on_termination():
+    """SIGTERM and SIGHUP end `annotate` like Ctrl-C does, so that its server is stopped with it."""
+    def handler(signum, frame):
+        raise KeyboardInterrupt
+
+    saved = {}
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        try:
+            saved[sig] = signal.signal(sig, handler)
+        except (ValueError, OSError):  # not the main thread
+            pass
+    try:
+        yield
+    finally:
+        for sig, old in saved.items():
+            signal.signal(sig, old)
 
 
 @dataclass
@@ -86,7 +116,8 @@ class Server:
         log = open(self.log_path, "ab")
         try:
             self.process = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                            env=server_env(self.data_dir, self.creds), start_new_session=True)
+                                            env=server_env(self.data_dir, self.creds), start_new_session=True,
+                                            preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None)
         finally:
             log.close()
         return self
@@ -167,6 +198,12 @@ def import_tasks(ls, project_id: int, tasks: list[dict]) -> list[int]:
 
 def export_json(ls, project_id: int) -> list[dict]:
     return ls.projects.exports.as_json(project_id)
+
+
+def export_bytes(ls, project_id: int) -> bytes:
+    """The raw JSON export of a project (community edition: synchronous), parsed by the importer's own
+    checks rather than the SDK's."""
+    return b"".join(ls.projects.exports.download_sync(project_id, export_type="JSON", download_all_tasks=True))
 
 
 def export_predictions(ls, project_id: int) -> dict[str, list[dict]]:

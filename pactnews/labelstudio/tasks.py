@@ -4,7 +4,7 @@ from __future__ import annotations
 import orjson
 
 from ..inventory import Inventory
-from .convert import to_result
+from .convert import PREDICTION_PREFIX, to_result
 
 
 def build_task(record: dict, inv: Inventory, prediction: dict | None = None, model_version: str | None = None,
@@ -22,7 +22,9 @@ def build_task(record: dict, inv: Inventory, prediction: dict | None = None, mod
     if prediction is not None:
         if not model_version:
             raise ValueError("a prediction needs a model_version (Label Studio hides predictions without one)")
-        task["predictions"] = [{"model_version": model_version, "result": to_result(prediction, text, inv)}]
+        # prefixed region ids: a region accepted from a pre-annotation never carries a gold id
+        task["predictions"] = [{"model_version": model_version,
+                                "result": to_result(prediction, text, inv, PREDICTION_PREFIX)}]
     if annotations:
         task["annotations"] = [{"result": to_result(doc, text, inv)} for doc in annotations]
     return task
