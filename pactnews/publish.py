@@ -1,10 +1,12 @@
 """`pactnews publish --repo-id ID`: upload the built dataset to the Hugging Face Hub and tag the version.
 
 Uploads exactly what `load_dataset` needs (README.md, data/**, croissant.json)
-plus DATASHEET.md, CHANGELOG.md and CITATION.cff when present, in one commit
-through huggingface_hub, removes remote data files that the build no longer
-makes, and tags the commit v<version> (the version of corpus/dataset.yaml).
-The token is read from HF_TOKEN in the environment and never printed.
+plus the documents the card links to (DATASHEET.md, CHANGELOG.md, CITATION.cff,
+LICENSE, ANNOTATING.md) when present, in one commit through huggingface_hub,
+removes remote data files that the build no longer makes, and tags the commit
+v<version> (the version of corpus/dataset.yaml). The token is read from HF_TOKEN
+in the environment and never printed. `--to DIR` writes the same files, byte
+for byte, into a local folder instead (which `load_dataset(DIR, config)` reads).
 """
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ from .corpus import read_dataset_info
 from .repo import Layout, sha256_file
 
 REQUIRED = ("README.md", "croissant.json")
-OPTIONAL = ("DATASHEET.md", "CHANGELOG.md", "CITATION.cff")
+OPTIONAL = ("DATASHEET.md", "CHANGELOG.md", "CITATION.cff", "LICENSE", "ANNOTATING.md")
 REPO_TYPE = "dataset"
 
 
@@ -90,8 +92,39 @@ def upload(api, root: Path, plan: Plan) -> str:
     return commit
 
 
+def write_local(root: Path, plan: Plan, dest: Path, force: bool = False) -> None:
+    """Exactly plan.files, the same bytes, under dest (staged beside it, then renamed into place)."""
+    import shutil
+
+    dest = Path(dest).resolve()
+    if dest == root.resolve() or root.resolve().is_relative_to(dest):
+        raise PublishError(f"{dest} is the repository or holds it; choose another folder")
+    if dest.exists() and (not dest.is_dir() or any(dest.iterdir())) and not force:
+        raise PublishError(f"{dest} exists and is not empty; pass --force to replace it")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(prefix=f".{dest.name}-", dir=dest.parent))
+    try:
+        for name in plan.files:
+            (stage / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(root / name, stage / name)
+        if dest.exists():
+            old = dest.with_name(f".{dest.name}-old")
+            shutil.rmtree(old, ignore_errors=True)
+            dest.rename(old)
+            stage.rename(dest)
+            shutil.rmtree(old)
+        else:
+            stage.rename(dest)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+
+
 def add_arguments(parser) -> None:
-    parser.add_argument("--repo-id", required=True, help="the Hub dataset repository, e.g. org/pactnews")
+    target = parser.add_mutually_exclusive_group(required=True)
+    target.add_argument("--repo-id", help="the Hub dataset repository, e.g. org/pactnews")
+    target.add_argument("--to", type=Path, metavar="DIR",
+                        help="write exactly the files that would be uploaded into DIR instead (nothing is uploaded)")
+    parser.add_argument("--force", action="store_true", help="with --to: replace a non-empty DIR")
     parser.add_argument("--dry-run", action="store_true", help="print the files, the commit and the tag; upload nothing")
     parser.add_argument("--skip-build-check", action="store_true",
                         help="do not rebuild to check that data/, the card and croissant.json are current")
@@ -100,11 +133,24 @@ def add_arguments(parser) -> None:
 def run(args) -> int:
     root = Path(args.root)
     try:
-        plan = make_plan(root, args.repo_id)
+        plan = make_plan(root, args.repo_id or "(local)")
     except PublishError as exc:
         print(f"FAILED: {exc}")
         return 1
     problems = preflight(root, plan, check_build=not args.skip_build_check)
+    if args.to is not None:
+        if problems:
+            for p in problems:
+                print(p)
+            print(f"FAILED: {len(problems)} problem(s); nothing written")
+            return 1
+        try:
+            write_local(root, plan, args.to, args.force)
+        except (PublishError, OSError) as exc:
+            print(f"FAILED: {exc}; nothing written")
+            return 1
+        print(f"Wrote the {plan.tag} release, {len(plan.files)} files, to {args.to}")
+        return 0
     if args.dry_run:
         for name in plan.files:
             path = root / name

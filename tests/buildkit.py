@@ -17,7 +17,7 @@ from pactnews.markup import to_standoff
 from pactnews.repo import Layout, sha256_text
 
 REPO = Path(__file__).resolve().parents[1]
-TOP_FILES = ("README.md", "CHANGELOG.md", "DATASHEET.md", "CITATION.cff")
+TOP_FILES = ("README.md", "CHANGELOG.md", "DATASHEET.md", "CITATION.cff", "LICENSE", "ANNOTATING.md")
 
 
 def document_ids(root: Path = REPO) -> list[str]:

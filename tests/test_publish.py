@@ -60,7 +60,8 @@ def repo(built_repo, tmp_path):
 
 def expected_files(root) -> list[str]:
     data = sorted(p.relative_to(root).as_posix() for p in (root / "data").rglob("*.parquet"))
-    extra = [n for n in ("CHANGELOG.md", "DATASHEET.md", "CITATION.cff") if (root / n).is_file()]
+    extra = [n for n in ("CHANGELOG.md", "DATASHEET.md", "CITATION.cff", "LICENSE", "ANNOTATING.md")
+             if (root / n).is_file()]
     return sorted(["README.md", "croissant.json", *data, *extra])
 
 
@@ -139,3 +140,32 @@ def test_nothing_to_publish_without_a_build(tmp_path):
     root = buildkit.copy_repo(tmp_path / "repo", annotations=False)
     rc, out = buildkit.run_cli(root, "publish", "--repo-id", "org/pactnews", "--dry-run")
     assert rc == 1 and "run `pactnews build`" in out
+
+
+def test_publish_to_a_folder_writes_exactly_the_release_and_load_dataset_reads_it(repo, tmp_path):
+    import re
+
+    import datasets
+    import yaml
+
+    dest = tmp_path / "release"
+    rc, out = buildkit.run_cli(repo, "publish", "--to", str(dest))
+    assert rc == 0, out
+    files = sorted(p.relative_to(dest).as_posix() for p in dest.rglob("*") if p.is_file())
+    assert files == expected_files(repo) and "LICENSE" in files and "ANNOTATING.md" in files
+    for name in files:
+        assert (dest / name).read_bytes() == (repo / name).read_bytes(), name
+    front = yaml.safe_load((dest / "README.md").read_text(encoding="utf-8").split("\n---\n")[0][4:])
+    for config in [c["config_name"] for c in front["configs"]]:
+        ds = datasets.load_dataset(str(dest), config, split="test", cache_dir=str(tmp_path / "cache"))
+        assert ds.num_rows > 0, config
+    # every relative link of the release's documents, and the card's licence link, is a file of the release
+    for name in ("README.md", "DATASHEET.md"):
+        for link in re.findall(r"\]\(([^)#:]+)(?:#[^)]*)?\)", (dest / name).read_text(encoding="utf-8")):
+            assert (dest / link).is_file(), f"{name} links to {link}, which the release lacks"
+    assert (dest / front["license_link"]).is_file()
+    (dest / "extra.txt").write_text("mine")
+    rc, out = buildkit.run_cli(repo, "publish", "--to", str(dest))
+    assert rc == 1 and "not empty" in out and (dest / "extra.txt").read_text() == "mine"
+    rc, out = buildkit.run_cli(repo, "publish", "--to", str(dest), "--force")
+    assert rc == 0 and not (dest / "extra.txt").exists()
