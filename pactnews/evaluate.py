@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from collections import Counter, defaultdict
 from pathlib import Path
@@ -615,13 +616,63 @@ def markdown_rows(layers: dict) -> list[str]:
 
 # ---------------------------------------------------------------- baselines
 
+CLAIM_SIMILARITY = 0.5  # TF-IDF cosine at or above which two claims are linked by the cluster baseline
+_AFTER_CUE = re.compile(r"\s*(?:that\b\s*)?", re.IGNORECASE)
+_SENTENCE_END = re.compile(r"[.!?](?=\s|[\"'”’)\]]|$)|\n")
+
+
+def claims_after_cues(text: str, cues: list[dict], inv: Inventory) -> list[dict]:
+    """The rule claim baseline: for each cue span, one claim from the end of the cue (after white space and a
+    following "that") to the end of its sentence (before the final punctuation or the line break), factuality
+    asserted. Cues with nothing after them in their sentence give no claim; identical spans are given once."""
+    out, seen = [], set()
+    for cue in sorted(cues, key=lambda c: (c["start"], c["end"])):
+        start = _AFTER_CUE.match(text, cue["end"]).end()
+        stop = _SENTENCE_END.search(text, cue["end"])
+        end = stop.start() if stop else len(text)
+        while end > start and text[end - 1].isspace():
+            end -= 1
+        if end <= start or (start, end) in seen:
+            continue
+        seen.add((start, end))
+        out.append({"start": start, "end": end, "text": text[start:end], "label": inv.role("claim_label"),
+                    "factuality": inv.value_role("factuality", "asserted"), "cluster_id": None})
+    return out
+
+
+def tfidf_clusters(texts: list[str], threshold: float = CLAIM_SIMILARITY) -> list[str]:
+    """The cluster baseline: a cluster id per text, the connected components of the graph linking texts whose
+    TF-IDF cosine similarity (scikit-learn's TfidfVectorizer, default settings) is at least `threshold`.
+    Ids are numbered in the order of the texts' first members, so the same texts give the same ids."""
+    if not texts:
+        return []
+    import numpy as np
+    from scipy.sparse.csgraph import connected_components
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    try:
+        matrix = TfidfVectorizer().fit_transform(texts)
+    except ValueError:  # no word in any text: every text stands alone
+        return [f"tfidf-{n}" for n in range(len(texts))]
+    sim = (matrix @ matrix.T).toarray()  # rows are L2-normalised: the product is the cosine
+    _, labels = connected_components(sim >= threshold - 1e-12, directed=False)
+    first: dict[int, int] = {}
+    for label in labels.tolist():
+        first.setdefault(label, len(first))
+    return [f"tfidf-{first[label]}" for label in np.asarray(labels).tolist()]
+
+
 def baselines(root: Path) -> dict:
     """The figures of the project's own baselines, measured now; writes nothing.
 
     - the rule-based pre-annotator (pactnews.preannotate), leave one document out: entities, timexes and CUE
       spans of each document predicted with a lexicon built from the other documents' gold;
     - the conflict detectors (pactnews.conflicts) over the gold claims: every finding is a predicted conflict,
-      scored against the kept conflicts of annotations/tables/conflicts.json.
+      scored against the kept conflicts of annotations/tables/conflicts.json;
+    - claims after cues (claims_after_cues): one asserted claim from each pre-annotated cue (the same
+      leave-one-document-out cues) to the end of its sentence, scored as the claims layer;
+    - TF-IDF clusters (tfidf_clusters) over the gold claims: only the grouping is predicted, scored as
+      claim_clusters.
     """
     from .conflicts import detect
     from .labelstudio.readers import read_corpus
@@ -639,6 +690,15 @@ def baselines(root: Path) -> dict:
     cue = inv.role("cue_label")
     pred = {d: [dict(s) for s in doc["attributions"] if s["label"] == cue] for d, doc in predicted.items()}
     layers.update(score_layer("attributions", gold, pred, labels=[cue]))
+    pred = {d: claims_after_cues(gold.texts[d], pred.get(d, []), inv) for d in sorted(gold.docs)}
+    layers["claims"] = score_layer("claims", gold, pred)["claims"]
+    gold_claims = gold_spans(gold, "claims")
+    order = [(d, k) for d in sorted(gold_claims) for k in range(len(gold_claims[d]))]
+    ids = tfidf_clusters([gold.texts[d][gold_claims[d][k]["start"]:gold_claims[d][k]["end"]] for d, k in order])
+    pred = {d: [dict(c, cluster_id=None) for c in spans] for d, spans in gold_claims.items()}
+    for (d, k), cid in zip(order, ids):
+        pred[d][k]["cluster_id"] = cid
+    layers["claim_clusters"] = score_layer("claims", gold, pred)["claim_clusters"]
     claims = [c for doc in gold.docs.values() for c in conflict_inputs(doc, gold.entity_table, inv)]
     offsets = {(c["document_id"], c["id"]): (c["start"], c["end"]) for c in claims}
     findings = detect(claims, inv)
@@ -649,7 +709,12 @@ def baselines(root: Path) -> dict:
             "baselines": {"preannotator": {"model_version": version, "mode": "leave-one-document-out",
                                            "layers": ["entities", "timexes", "attributions"]},
                           "conflict_detectors": {"rules": sorted({f.rule for f in findings}),
-                                                 "findings": len(findings), "layers": ["conflicts"]}},
+                                                 "findings": len(findings), "layers": ["conflicts"]},
+                          "claims_after_cues": {"cues": "preannotator, leave-one-document-out",
+                                                "factuality": inv.value_role("factuality", "asserted"),
+                                                "layers": ["claims"]},
+                          "tfidf_clusters": {"threshold": CLAIM_SIMILARITY, "input": "gold claims",
+                                             "clusters": len(set(ids)), "layers": ["claim_clusters"]}},
             "layers": layers}
 
 
@@ -671,6 +736,19 @@ def baseline_markdown(report: dict) -> str:
         "their own output, so recall on detected conflicts is optimistic and only conflicts annotated by reading "
         "can be missed.",
     ]
+    if "claims_after_cues" in report["baselines"]:
+        lines.append(
+            "The claims baseline predicts, for each cue the pre-annotator finds (run as above), one claim from the "
+            "end of the cue (after a following \"that\") to the end of its sentence, with factuality "
+            f"{report['baselines']['claims_after_cues']['factuality']}; it depends on the pre-annotator's cue "
+            "lexicon drawn from this corpus, so it is optimistic for unseen text, and it misses claims stated "
+            "before their cue or without one.")
+    if "tfidf_clusters" in report["baselines"]:
+        tf = report["baselines"]["tfidf_clusters"]
+        lines.append(
+            "The claim_clusters baseline groups the gold claims whose TF-IDF cosine similarity is at least "
+            f"{tf['threshold']} (connected components, {tf['clusters']} clusters); it sees the gold claim spans, "
+            "so it measures grouping alone and is optimistic for a system that must also find the claims.")
     conflicts = report["layers"].get("conflicts", {})
     if conflicts.get("scored") is False:
         lines.append(f"The conflicts are not scored: {conflicts['reason']}.")

@@ -434,7 +434,7 @@ def test_baselines_measure_the_preannotator_and_the_detectors_and_write_nothing(
     assert sorted((p, p.stat().st_mtime_ns) for p in root.rglob("*")) == before
 
     layers = report["layers"]
-    assert set(layers) == {"entities", "timexes", "attributions", "conflicts"}
+    assert set(layers) == {"entities", "timexes", "attributions", "conflicts", "claims", "claim_clusters"}
     # the same predictions scored by the pre-annotator's own strict scorer give the same strict counts
     corpus = read_corpus(Layout(root))
     predicted, _, _ = predict_corpus(corpus, gold.entity_table, gold.docs, gold.inv, leave_one_out=True)
@@ -455,3 +455,44 @@ def test_baselines_measure_the_preannotator_and_the_detectors_and_write_nothing(
     for layer in layers:
         assert f"| {layer} |" in md
     assert "leave-one-document-out" in md and "optimistic" in md
+
+
+def test_the_claim_baseline_runs_from_the_cue_to_the_end_of_its_sentence(gold):
+    inv = gold.inv
+    text = "Officials said that the bridge will reopen in May. Others disagreed."
+    cue = {"start": text.index("said"), "end": text.index("said") + 4, "label": inv.role("cue_label")}
+    claims = ev.claims_after_cues(text, [cue], inv)
+    assert [(c["text"], c["start"], c["end"]) for c in claims] == [
+        ("the bridge will reopen in May", text.index("the bridge"), text.index("May") + 3)]
+    assert claims[0]["factuality"] == inv.value_role("factuality", "asserted")
+    assert claims[0]["label"] == inv.role("claim_label")
+    # without "that", and a cue closing its sentence gives no claim
+    text = "Police say five people died! The mayor agreed."
+    cues = [{"start": 7, "end": 10}, {"start": text.index("agreed"), "end": text.index("agreed") + 6}]
+    assert [c["text"] for c in ev.claims_after_cues(text, cues, inv)] == ["five people died"]
+
+
+def test_the_cluster_baseline_groups_near_identical_claims_only():
+    texts = ["Russia approved the defense treaty with North Korea",
+             "Seoul expects rain and snow over the weekend",
+             "Russia approved a defense treaty with North Korea on Thursday"]
+    ids = ev.tfidf_clusters(texts)
+    assert ids[0] == ids[2] != ids[1]
+    assert ids == ev.tfidf_clusters(texts) == ["tfidf-0", "tfidf-1", "tfidf-0"]
+    assert len(set(ev.tfidf_clusters(texts, threshold=1.01))) == 3
+
+
+def test_baselines_score_the_claim_and_cluster_baselines(root, gold):
+    report = ev.baselines(root)
+    claims, clusters = report["layers"]["claims"], report["layers"]["claim_clusters"]
+    n = sum(len(d["claims"]) for d in gold.docs.values())
+    assert claims["gold"] == n and claims["predicted"] > 0
+    assert clusters["gold"] == clusters["predicted"] == clusters["ari_claims"] == n  # the gold claims, regrouped
+    assert 0 < claims["overlap"]["f1"] < 1 and claims["strict"]["f1"] <= claims["overlap"]["f1"]
+    assert 0 < clusters["conll_f1"] < 1
+    figures_ = [r for r in ev.summary_rows({"claims": claims, "claim_clusters": clusters}) if r[4] is not None]
+    assert len(figures_) == 9 and all(0 <= v <= 1 for r in figures_ for v in r[2:5] if v is not None)
+    assert ev.baselines(root)["layers"] == report["layers"]  # deterministic
+    md = ev.baseline_markdown(report)
+    assert "| claims | span overlap |" in md and "| claim_clusters | CoNLL F1" in md
+    assert "TF-IDF" in md and "gold claim spans" in md and "cue lexicon" in md
