@@ -1292,7 +1292,9 @@ def blocks(src: Sources) -> dict[str, str]:
         "n_decisions": str(adj.get("decisions", 0)),
         "n_agreed_changed": str(adj.get("agreed_changed", 0)),
         "n_cluster_decisions": str(adj.get("cluster_decisions", 0)),
-        "n_threeway_items": str(sum(c.get("items", 0) for c in adj.get("layers", {}).values())),
+        # the spans of the three sources; the gold's new spans are not items of the comparison
+        "n_threeway_items": str(sum(c.get("items", 0) - c.get("new in the gold", 0)
+                                    for c in adj.get("layers", {}).values())),
         "agreement_documents": str(agreement_docs),
         "preannotation_mode": str(pre.get("mode") or "(no report)"),
         "preannotation_version": str(pre.get("model_version") or "(no report)"),
