@@ -19,6 +19,7 @@ DETAIL_LIMIT documents; a larger corpus gets their totals and points to the
 """
 from __future__ import annotations
 
+import html
 import json
 import re
 from collections import Counter
@@ -567,9 +568,18 @@ def read_sources(layout: Layout, data_dir: Path | None = None, front_matter: str
 # ---------------------------------------------------------------- small formatting helpers
 
 
+def plain(value) -> str:
+    """Text from the data for Markdown: outside code spans `<`, `>` and `&` become entities, so that a
+    value (a title with `<script>`) cannot become HTML."""
+    parts = str(value).split("`")
+    for k in range(0, len(parts), 2):  # the even parts are outside backticks
+        parts[k] = html.escape(parts[k], quote=False)
+    return "`".join(parts)
+
+
 def cell(value) -> str:
-    """A Markdown table cell: pipes escaped, line breaks folded."""
-    return str(value).replace("|", "\\|").replace("\n", " ")
+    """A Markdown table cell: pipes escaped, line breaks folded, text escaped (plain)."""
+    return plain(str(value).replace("|", "\\|").replace("\n", " "))
 
 
 def table(headers: list[str], rows: list[list], right: set[int] = frozenset()) -> str:
@@ -654,7 +664,7 @@ def documents_table(src: Sources) -> str:
 
 def sentence(text) -> str:
     """One line of prose from a metadata note, ending in a full stop."""
-    text = " ".join(str(text or "").split())
+    text = plain(" ".join(str(text or "").split()))
     return text if not text or text.endswith((".", "!", "?")) else text + "."
 
 
@@ -667,11 +677,12 @@ def provenance_list(src: Sources) -> str:
     out = []
     for rec in src.tally.records:
         dct = rec.get("dct") or {}
-        title = f"“{rec['title']}”" if rec.get("title") else "none"
+        title = f"“{plain(rec['title'])}”" if rec.get("title") else "none"
         out.append(f"- **`{rec['id']}`**")
         out.append(f"  - Title: {title}. Basis: {sentence(rec.get('title_basis') or 'not recorded')}")
-        out.append(f"  - Outlet: {rec.get('source_outlet') or 'unknown'}. {sentence(rec.get('source_note'))}".rstrip())
-        out.append(f"  - URL: {rec.get('url') or 'unknown'}. {sentence(rec.get('url_note'))}".rstrip())
+        out.append(f"  - Outlet: {plain(rec.get('source_outlet') or 'unknown')}. "
+                   f"{sentence(rec.get('source_note'))}".rstrip())
+        out.append(f"  - URL: {plain(rec.get('url') or 'unknown')}. {sentence(rec.get('url_note'))}".rstrip())
         out.append(f"  - Document creation time: {dct.get('value') or 'unknown'} ({dct.get('basis') or 'no basis'}). "
                    f"{sentence(dct.get('evidence'))}".rstrip())
     return "\n".join(out)

@@ -872,3 +872,16 @@ def test_the_build_counts_in_its_batches_what_the_files_give(large, monkeypatch)
     rc, out = buildkit.run_cli(large, "build", "--check")
     assert rc == 1 and "out of date: data/documents/" in out, out
     assert "DATASHEET.md" not in out and "CITATION.cff" not in out, out
+
+
+def test_text_from_the_data_cannot_become_html_in_the_documents(with_conflicts, tmp_path):
+    root = changed_copy(with_conflicts, tmp_path / "repo")
+    path = root / "corpus" / "metadata.yaml"
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data["documents"][0]["title"] = "Seoul <script>alert(1)</script> & co"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    text = datasheet.render(Layout(root))[root / "DATASHEET.md"].decode("utf-8")
+    assert "<script>" not in text
+    [row] = [r for r in find_table(text, ["document", "title", "outlet"]) if "Seoul" in r["title"]]
+    assert row["title"] == "Seoul &lt;script&gt;alert(1)&lt;/script&gt; &amp; co"
+    assert datasheet.cell("`a<b>` and <b>") == "`a<b>` and &lt;b&gt;"  # code spans are left as they are
