@@ -135,6 +135,17 @@ def tables_for(docs: dict[str, dict]) -> tuple[dict, dict]:
     return entities, clusters
 
 
+def write_tables(root: Path, docs: dict[str, dict]) -> None:
+    """annotations/tables/ with every entity and cluster id the documents use (tables_for)."""
+    from pactnews import tables
+
+    entities, clusters = tables_for(docs)
+    (root / "annotations" / "tables").mkdir(parents=True, exist_ok=True)
+    (root / "annotations" / "tables" / "entities.json").write_text(tables.dumps_entities(entities), encoding="utf-8")
+    (root / "annotations" / "tables" / "claim_clusters.json").write_text(tables.dumps_clusters(clusters),
+                                                                         encoding="utf-8")
+
+
 def write_gold(root: Path, docs: dict[str, dict]) -> None:
     entities, clusters = tables_for(docs)
     for doc_id, doc in docs.items():

@@ -4,14 +4,14 @@ import json
 
 import pytest
 
-from pactnews import standoff, tables
+from pactnews import standoff
 from pactnews.cli import main
 from pactnews.labelstudio.importer import _span_figures, pseudonym
 from pactnews.labelstudio.readers import read_corpus
 from pactnews.labelstudio.tasks import build_tasks
 from pactnews.repo import Layout
 
-from ls_server import INV, REPO, make_repo, markup_docs, tables_for, write_gold
+from ls_server import INV, REPO, make_repo, markup_docs, write_gold, write_tables
 
 DOCS = markup_docs()
 EMAILS = ["alice.annotator@example.org", "bob.annotator@example.org"]
@@ -39,10 +39,7 @@ def export(docs: dict[str, dict], annotators: int = 1) -> list[dict]:
 @pytest.fixture()
 def repo(tmp_path, monkeypatch):
     root = make_repo(tmp_path)
-    entities, clusters = tables_for(DOCS)
-    (root / "annotations" / "tables").mkdir()
-    (root / "annotations" / "tables" / "entities.json").write_text(tables.dumps_entities(entities), encoding="utf-8")
-    (root / "annotations" / "tables" / "claim_clusters.json").write_text(tables.dumps_clusters(clusters), encoding="utf-8")
+    write_tables(root, DOCS)
     monkeypatch.setenv("PACTNEWS_ANNOTATOR_SALT", "test-salt")
     return root
 

@@ -18,7 +18,7 @@ import time
 
 import pytest
 
-from pactnews import standoff, tables
+from pactnews import standoff
 from pactnews.cli import main
 from pactnews.labelstudio import server as ls_server
 from pactnews.labelstudio.convert import PREDICTION_PREFIX, from_result, to_result
@@ -27,7 +27,7 @@ from pactnews.labelstudio.readers import read_corpus
 from pactnews.labelstudio.tasks import build_task, build_tasks
 from pactnews.repo import Layout, sha256_text
 
-from ls_server import INV, REPO, make_repo, markup_docs, tables_for
+from ls_server import INV, REPO, make_repo, markup_docs, write_tables
 
 DOCS = markup_docs()
 CORPUS = read_corpus(Layout(REPO))
@@ -42,11 +42,7 @@ STAMP = "2031-05-06T07:08:09Z"
 def repo(tmp_path, monkeypatch):
     """A repository with the markup gold of every document and its tables."""
     root = make_repo(tmp_path)
-    entities, clusters = tables_for(DOCS)
-    (root / "annotations" / "tables").mkdir()
-    (root / "annotations" / "tables" / "entities.json").write_text(tables.dumps_entities(entities), encoding="utf-8")
-    (root / "annotations" / "tables" / "claim_clusters.json").write_text(tables.dumps_clusters(clusters),
-                                                                         encoding="utf-8")
+    write_tables(root, DOCS)
     for doc_id, doc in DOCS.items():
         (root / "annotations" / f"{doc_id}.json").write_text(standoff.dumps(doc), encoding="utf-8")
     monkeypatch.setenv("PACTNEWS_ANNOTATOR_SALT", "test-salt")
@@ -436,12 +432,14 @@ def test_hostile_tasks_are_refused_naming_what_and_where(repo, capsys, tmp_path,
 
 def test_a_byte_order_mark_is_harmless(repo, capsys, tmp_path):
     theirs = copy.deepcopy(DOCS[FIRST])
-    edit_claim(theirs, 0, "factuality")
+    claim_id = edit_claim(theirs, 0, "factuality")
     raw = b"\xef\xbb\xbf" + json.dumps([task_for(FIRST, theirs)], ensure_ascii=False).encode("utf-8")
     code, out = run(repo, None, capsys, tmp_path, raw=raw)
     assert code == 0, out
-    assert standoff.read(repo / "annotations" / f"{FIRST}.json") == standoff.read(
-        repo / "annotations" / f"{FIRST}.json") and "gold updated" in out
+    written = {c["id"]: c for c in standoff.read(repo / "annotations" / f"{FIRST}.json")["claims"]}
+    edited = next(c for c in theirs["claims"] if c["id"] == claim_id)
+    assert written[claim_id]["factuality"] == edited["factuality"] != DOCS[FIRST]["claims"][0]["factuality"]
+    assert "gold updated" in out
 
 
 def pull(root, url, key, capsys, *extra) -> tuple[int, str]:
