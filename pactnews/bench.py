@@ -31,7 +31,8 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from . import standoff, tables
+from pactnews.annotations import standoff
+from pactnews.annotations import tables
 from .repo import Layout, atomic_write_text, sha256_bytes, sha256_text
 
 SIZES = (1_000, 10_000, 100_000)
@@ -134,7 +135,7 @@ def _unit_of(units: list[dict], start: int, end: int) -> int | None:
 
 def unit_pool(root: Path) -> dict:
     """Every unit of the real annotated documents, with the source metadata and the drop counts."""
-    from .corpus import read_clean_texts, read_metadata
+    from pactnews.corpus.readers import read_clean_texts, read_metadata
     from .inventory import load_inventory
 
     layout = Layout(root)
@@ -168,7 +169,7 @@ def document_id(seed: int, i: int) -> str:
 
 def synthetic_document(pool: dict, seed: int, i: int, rules) -> dict:
     """Document i of the synthetic corpus: metadata record, raw text, clean text, standoff annotations."""
-    from .clean import clean_text
+    from pactnews.corpus.cleaning import clean_text
 
     rng = random.Random(f"{seed}:{i}")
     units = pool["units"]
@@ -325,7 +326,7 @@ _POOL = None
 
 
 def _generate_batch(ids: list[int]) -> list:
-    from .clean import load_rules
+    from pactnews.corpus.cleaning import load_rules
 
     pool, seed, repo = _POOL
     layout = Layout(repo)
@@ -490,11 +491,11 @@ def _peak_mb() -> dict:
 
 # imported before a stage's clock starts: the stage times its work, not Python's imports
 IMPORTS = {
-    "clean": ("pactnews.commands.clean",), "validate": ("pactnews.validate",),
+    "clean": ("pactnews.commands.clean",), "validate": ("pactnews.validate.validator",),
     "ls_export": ("pactnews.labelstudio.tasks",), "ls_import": ("pactnews.labelstudio.convert",),
-    "build": ("pactnews.build", "pactnews.card", "pactnews.croissant", "spacy", "mlcroissant"),
-    "load_cold": ("datasets",), "load_warm": ("datasets",), "floor": ("pyarrow.parquet", "pactnews.build"),
-    "preannotate": ("pactnews.preannotate", "spacy", "dateparser", "dateparser.date"),
+    "build": ("pactnews.pipeline.build", "pactnews.outputs.card", "pactnews.outputs.croissant", "spacy", "mlcroissant"),
+    "load_cold": ("datasets",), "load_warm": ("datasets",), "floor": ("pyarrow.parquet", "pactnews.pipeline.build"),
+    "preannotate": ("pactnews.annotations.preannotate", "spacy", "dateparser", "dateparser.date"),
 }
 
 
@@ -526,7 +527,7 @@ def run_stage(stage: str, work: Path, num_proc: int, progress: bool, preannotate
         counts["mismatches"] = sum(sha256_bytes((st["layout"].clean / f"{i}.txt").read_bytes()) != expected[i]
                                    for i in ids)
     elif stage == "validate":  # the command itself: `pactnews validate --num-proc N`
-        from .validate import check_repository
+        from pactnews.validate.validator import check_repository
 
         incidents, summary = check_repository(st["layout"], num_proc=num_proc, progress=progress)
         counts.update(documents=summary["documents"], incidents=len(incidents))
@@ -546,7 +547,7 @@ def run_stage(stage: str, work: Path, num_proc: int, progress: bool, preannotate
             counts.update(c)
             examples += ex[: max(0, 5 - len(examples))]
     elif stage == "build":
-        from .build import render_outputs
+        from pactnews.pipeline.build import render_outputs
 
         dest = work / "built"
         shutil.rmtree(dest, ignore_errors=True)
@@ -576,7 +577,7 @@ def run_stage(stage: str, work: Path, num_proc: int, progress: bool, preannotate
     elif stage == "floor":
         import pyarrow.parquet as pq
 
-        from .build import PARQUET_OPTIONS
+        from pactnews.pipeline.build import PARQUET_OPTIONS
 
         dest = work / "built"
         scratch = work / "floor"
@@ -596,7 +597,7 @@ def run_stage(stage: str, work: Path, num_proc: int, progress: bool, preannotate
         timings.update(read_table=read, write_table=write)
         shutil.rmtree(scratch)
     elif stage == "preannotate":
-        from .preannotate import Preannotator, build_lexicon
+        from pactnews.annotations.preannotate import Preannotator, build_lexicon
 
         src = Layout(Path(os.environ.get("PACTNEWS_BENCH_SOURCE", str(work / "repo"))))
         gold = {p.stem: standoff.read(p) for p in sorted(src.annotations.glob("*.json")) if

@@ -15,12 +15,12 @@ from pathlib import Path
 import yaml
 
 from pactnews.commands.markup import convert_pass
-from pactnews.conflicts import detect
+from pactnews.annotations.conflicts import detect
 from pactnews.inventory import default_inventory
-from pactnews.markup import to_standoff
-from pactnews.corpus import read_clean_texts
+from pactnews.annotations.markup import to_standoff
+from pactnews.corpus.readers import read_clean_texts
 from pactnews.repo import Layout, find_root, sha256_text
-from pactnews.validate import conflict_inputs
+from pactnews.validate.validator import conflict_inputs
 
 
 def main(pass_dir: Path) -> int:

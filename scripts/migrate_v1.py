@@ -1,6 +1,6 @@
 """Rewrite format-1 annotation files (schema 1.0.0) in format 2 (schema 2.0.0), in place.
 
-The conversion is pactnews.standoff.upgrade_v1 (the attributes 2.0.0 added get values that say
+The conversion is pactnews.annotations.standoff.upgrade_v1 (the attributes 2.0.0 added get values that say
 "not annotated under 1.0.0"). Used once, for the 0.1.0 gold (annotations/passes/gold-0.1.0/) and
 the test fixtures.
 
@@ -12,7 +12,7 @@ import json
 import sys
 from pathlib import Path
 
-from pactnews import standoff
+from pactnews.annotations import standoff
 
 
 def main(paths: list[str]) -> int:

@@ -1,7 +1,7 @@
 """Shared helpers of the build tests: a repository copy in tmp and a small annotation fixture.
 
 The fixture is written in the inline authoring markup over the real clean
-texts and converted with pactnews.markup, as an annotation pass would be; its
+texts and converted with pactnews.annotations.markup, as an annotation pass would be; its
 numbers are chosen so that one claim cluster reports conflicting figures.
 """
 from __future__ import annotations
@@ -10,10 +10,11 @@ import hashlib
 import shutil
 from pathlib import Path
 
-from pactnews import standoff, tables
+from pactnews.annotations import standoff
+from pactnews.annotations import tables
 from pactnews.inventory import load_inventory
-from pactnews.corpus import read_metadata
-from pactnews.markup import to_standoff
+from pactnews.corpus.readers import read_metadata
+from pactnews.annotations.markup import to_standoff
 from pactnews.repo import Layout, sha256_text
 
 REPO = Path(__file__).resolve().parents[1]
@@ -193,8 +194,8 @@ def write_fixture(root: Path) -> dict[str, dict]:
 def reviewed_conflicts(docs: dict[str, dict], inv) -> list[dict]:
     """Every finding of the detectors on the fixture, kept (as a reader would after checking each), and one
     annotated conflict."""
-    from pactnews.conflicts import detect
-    from pactnews.validate import conflict_inputs
+    from pactnews.annotations.conflicts import detect
+    from pactnews.validate.validator import conflict_inputs
 
     claims = [c for d in docs.values() for c in conflict_inputs(d, ENTITIES, inv)]
     out = [{"conflict_id": f"X{n}", "type": f.type, "origin": "detected", "rule": f.rule, "status": "kept",

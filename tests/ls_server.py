@@ -1,5 +1,5 @@
 """Test helpers for the Label Studio round trip: a throw-away repository, documents
-made from the real clean texts with pactnews.markup, hypothesis strategies for
+made from the real clean texts with pactnews.annotations.markup, hypothesis strategies for
 standoff documents over awkward text, and the real-server fixture body."""
 from __future__ import annotations
 
@@ -10,9 +10,10 @@ from pathlib import Path
 
 from hypothesis import strategies as st
 
-from pactnews import standoff, tables
+from pactnews.annotations import standoff
+from pactnews.annotations import tables
 from pactnews.inventory import default_inventory
-from pactnews.markup import to_standoff
+from pactnews.annotations.markup import to_standoff
 from pactnews.repo import sha256_text
 
 REPO = Path(__file__).resolve().parent.parent
@@ -116,7 +117,7 @@ def markup_for(text: str) -> str:
 
 
 def markup_docs() -> dict[str, dict]:
-    """Standoff documents over every real clean text, made through pactnews.markup."""
+    """Standoff documents over every real clean text, made through pactnews.annotations.markup."""
     out = {}
     for doc_id, text in clean_texts().items():
         out[doc_id] = to_standoff(markup_for(text), text, doc_id, sha256_text(text), INV, where=doc_id)
@@ -137,7 +138,7 @@ def tables_for(docs: dict[str, dict]) -> tuple[dict, dict]:
 
 def write_tables(root: Path, docs: dict[str, dict]) -> None:
     """annotations/tables/ with every entity and cluster id the documents use (tables_for)."""
-    from pactnews import tables
+    from pactnews.annotations import tables
 
     entities, clusters = tables_for(docs)
     (root / "annotations" / "tables").mkdir(parents=True, exist_ok=True)

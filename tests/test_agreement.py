@@ -9,8 +9,9 @@ import krippendorff
 import pytest
 from sklearn.metrics import adjusted_rand_score, cohen_kappa_score, rand_score
 
-from pactnews import standoff, tables
-from pactnews.agreement import bcubed, compare, threeway
+from pactnews.annotations import standoff
+from pactnews.annotations import tables
+from pactnews.evaluation.agreement import bcubed, compare, threeway
 from pactnews.cli import main
 from pactnews.inventory import default_inventory
 

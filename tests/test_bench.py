@@ -7,11 +7,12 @@ from collections import Counter
 import pytest
 
 import buildkit
-from pactnews import bench, standoff
-from pactnews.clean import load_rules, clean_text
+from pactnews import bench
+from pactnews.annotations import standoff
+from pactnews.corpus.cleaning import load_rules, clean_text
 from pactnews.inventory import load_inventory
 from pactnews.repo import Layout, sha256_text
-from pactnews.validate import validate_annotations
+from pactnews.validate.validator import validate_annotations
 
 REPO = buildkit.REPO
 HAS_GOLD = bool(buildkit.real_annotation_files())
@@ -81,7 +82,7 @@ def test_generator_is_deterministic_and_its_documents_are_consistent():
     docs = {d["record"]["id"]: d["annotation"] for d in a}
     texts = {d["record"]["id"]: d["text"] for d in a}
     layout = Layout(REPO)
-    from pactnews import tables
+    from pactnews.annotations import tables
 
     incidents = validate_annotations(docs, texts, tables.read_entities(layout.entity_table),
                                      tables.read_clusters(layout.cluster_table), inv)

@@ -9,8 +9,9 @@ import pytest
 import yaml
 
 import buildkit
-from pactnews import build, standoff
-from pactnews.card import split_readme
+from pactnews.pipeline import build
+from pactnews.annotations import standoff
+from pactnews.outputs.card import split_readme
 from pactnews.repo import Layout, sha256_bytes
 
 datasets.disable_progress_bars()

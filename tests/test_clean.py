@@ -1,4 +1,4 @@
-"""pactnews.clean: what cleaning removes from each seed, and an exact raw<->clean projection."""
+"""pactnews.corpus.cleaning: what cleaning removes from each seed, and an exact raw<->clean projection."""
 from __future__ import annotations
 
 import re
@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from pactnews.clean import Cleaned, clean_batch, clean_text, load_rules, parse_rules
-from pactnews.corpus import read_documents
+from pactnews.corpus.cleaning import Cleaned, clean_batch, clean_text, load_rules, parse_rules
+from pactnews.corpus.readers import read_documents
 from pactnews.repo import Layout, find_root
 
 ROOT = find_root(Path(__file__).parent)

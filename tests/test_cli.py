@@ -19,7 +19,7 @@ def _modules_after(*argv: str) -> set[str]:
 def test_a_verb_imports_its_own_module_only():
     loaded = _modules_after("--root", str(buildkit.REPO), "clean", "--check")
     assert "pactnews.commands.clean" in loaded
-    assert not {"pactnews.build", "pactnews.preannotate", "spacy", "datasets"} & loaded, sorted(loaded)
+    assert not {"pactnews.pipeline.build", "pactnews.annotations.preannotate", "spacy", "datasets"} & loaded, sorted(loaded)
 
 
 def test_every_verb_is_listed_and_its_options_parsed():

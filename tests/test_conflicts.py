@@ -1,11 +1,11 @@
-"""The conflict detectors of pactnews.conflicts, on small invented clusters (never the corpus)."""
+"""The conflict detectors of pactnews.annotations.conflicts, on small invented clusters (never the corpus)."""
 from __future__ import annotations
 
 import random
 
 import pytest
 
-from pactnews.conflicts import (DETECTORS, RULE_TYPES, Finding, Member, detect, figure_interval, figure_text,
+from pactnews.annotations.conflicts import (DETECTORS, RULE_TYPES, Finding, Member, detect, figure_interval, figure_text,
                                 reconcile, times_compatible)
 from pactnews.inventory import Inventory, load_inventory
 from pactnews.repo import Layout, find_root

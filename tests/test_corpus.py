@@ -1,4 +1,4 @@
-"""pactnews.corpus and the committed corpus: raw hashes, metadata, and corpus/clean/ up to date."""
+"""pactnews.corpus.readers and the committed corpus: raw hashes, metadata, and corpus/clean/ up to date."""
 from __future__ import annotations
 
 import hashlib
@@ -12,7 +12,7 @@ import yaml
 
 from pactnews.cli import main
 from pactnews.commands.clean import render_outputs
-from pactnews.corpus import CorpusError, read_clean_texts, read_dataset_info, read_documents, read_metadata
+from pactnews.corpus.readers import CorpusError, read_clean_texts, read_dataset_info, read_documents, read_metadata
 from pactnews.inventory import load_inventory
 from pactnews.repo import Layout, find_root
 
@@ -215,7 +215,7 @@ def test_clean_output_does_not_depend_on_batches_or_processes(tmp_path, monkeypa
 
 
 def test_clean_records_is_render_outputs_batch_by_batch():
-    from pactnews.clean import load_rules
+    from pactnews.corpus.cleaning import load_rules
 
     records = read_metadata(LAYOUT)
     rules = load_rules(LAYOUT.cleaning_rules)

@@ -13,11 +13,11 @@ import pytest
 import yaml
 
 import buildkit
-from pactnews.croissant import (RAI_SPELLING, _field, dct_interval, fix_rai_spelling, json_path,
+from pactnews.outputs.croissant import (RAI_SPELLING, _field, dct_interval, fix_rai_spelling, json_path,
                                 license_statement)
 from pactnews.inventory import load_inventory
 from pactnews.repo import Layout
-from pactnews.tables import read_entities
+from pactnews.annotations.tables import read_entities
 
 logging.getLogger("absl").setLevel(logging.ERROR)
 

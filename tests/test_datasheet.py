@@ -19,7 +19,8 @@ import pytest
 import yaml
 
 import buildkit
-from pactnews import datasheet, standoff
+from pactnews.outputs import datasheet
+from pactnews.annotations import standoff
 from pactnews.repo import Layout, write_files_atomically
 
 REPO = Path(__file__).resolve().parents[1]
@@ -652,7 +653,7 @@ def large(tmp_path_factory) -> Path:
 
 
 def records_of(root: Path) -> list[dict]:
-    from pactnews.corpus import read_metadata
+    from pactnews.corpus.readers import read_metadata
 
     return read_metadata(Layout(root))
 
@@ -801,7 +802,7 @@ def test_rows_read_field_by_field_equal_the_whole_row_trimmed(large):
     """read_row cuts lists while reading; shown through `trimmed` it must equal the row read whole."""
     import pyarrow.parquet as pq
 
-    from pactnews.features import CONFIGS
+    from pactnews.pipeline.features import CONFIGS
 
     seen = 0
     for config in CONFIGS:
@@ -826,7 +827,7 @@ def test_rows_read_field_by_field_equal_the_whole_row_trimmed(large):
 
 def test_conflicts_beyond_the_limit_are_counted_not_listed(with_conflicts, monkeypatch):
     layout = Layout(with_conflicts)
-    from pactnews import tables
+    from pactnews.annotations import tables
     from pactnews.inventory import load_inventory
 
     table = tables.read_conflicts(layout.conflict_table)
@@ -864,7 +865,7 @@ def find_table_or_none(text: str, first_headers: list[str]):
 def test_the_build_counts_in_its_batches_what_the_files_give(large, monkeypatch):
     """The large fixture's documents were re-rendered from the files (generate); a build whose batches
     count the datasheet's figures (several batches, merged) must find them up to date."""
-    from pactnews import build
+    from pactnews.pipeline import build
 
     rc, out = buildkit.run_cli(large, "build", "--check")
     assert rc == 0, out

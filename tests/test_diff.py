@@ -8,8 +8,9 @@ import subprocess
 import pytest
 
 import buildkit
-from pactnews import standoff, tables
-from pactnews.diff import diff_document, diff_versions, read_folder
+from pactnews.annotations import standoff
+from pactnews.annotations import tables
+from pactnews.annotations.diff import diff_document, diff_versions, read_folder
 
 DOC = "000_c7af0f0315e9c0dc"
 

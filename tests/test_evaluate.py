@@ -9,10 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from pactnews import evaluate as ev
-from pactnews import standoff, tables
+from pactnews.evaluation import scorer as ev
+from pactnews.annotations import standoff
+from pactnews.annotations import tables
 from pactnews.inventory import load_inventory
-from pactnews.ner import Stats, decode_iob2, ner_spans, sentence_rows
+from pactnews.pipeline.ner import Stats, decode_iob2, ner_spans, sentence_rows
 from pactnews.repo import Layout, find_root
 
 SOURCE = find_root(Path(__file__).resolve().parent)
@@ -34,8 +35,8 @@ def root(tmp_path_factory) -> Path:
     entries = tables.read_conflicts(layout.conflict_table) if layout.conflict_table.is_file() else []
     kept = inv.value_role("conflict_status", "kept")
     if sum(e["status"] == kept for e in entries) < 2:  # no reviewed table yet: the detectors' findings, kept
-        from pactnews.conflicts import detect
-        from pactnews.validate import conflict_inputs
+        from pactnews.annotations.conflicts import detect
+        from pactnews.validate.validator import conflict_inputs
 
         gold = standoff.read_all(layout.annotations)
         ents = tables.read_entities(layout.entity_table)
@@ -418,11 +419,11 @@ def test_the_verb_through_the_cli_main(root, gold, tmp_path, capsys):
 
 def test_baselines_measure_the_preannotator_and_the_detectors_and_write_nothing(root, gold, monkeypatch):
     from pactnews import repo
-    from pactnews.conflicts import detect
+    from pactnews.annotations.conflicts import detect
     from pactnews.labelstudio.readers import read_corpus
-    from pactnews.preannotate import predict_corpus
-    from pactnews.preannotate import score as own_score
-    from pactnews.validate import conflict_inputs
+    from pactnews.annotations.preannotate import predict_corpus
+    from pactnews.annotations.preannotate import score as own_score
+    from pactnews.validate.validator import conflict_inputs
 
     def refuse(*a, **k):
         raise AssertionError("baselines() wrote a file")

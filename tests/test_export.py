@@ -15,10 +15,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from pactnews import export, standoff
-from pactnews.flatten import arrow_schema
+from pactnews.outputs import export
+from pactnews.annotations import standoff
+from pactnews.pipeline.flatten import arrow_schema
 from pactnews.inventory import SPAN_LAYERS, load_inventory
-from pactnews.ner import decode_iob2
+from pactnews.pipeline.ner import decode_iob2
 from pactnews.repo import Layout
 
 ROOT = Path(__file__).resolve().parent.parent

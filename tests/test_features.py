@@ -5,9 +5,9 @@ import yaml
 from datasets import ClassLabel, Features, List, Value
 
 import buildkit
-from pactnews import features as feats
+from pactnews.pipeline import features as feats
 from pactnews.inventory import Inventory, load_inventory
-from pactnews.standoff import FIELDS
+from pactnews.annotations.standoff import FIELDS
 
 INV = load_inventory(buildkit.REPO / "schemas" / "labels.yaml")
 RULES = ["rule_a", "rule_b"]

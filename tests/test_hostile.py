@@ -22,7 +22,7 @@ import yaml
 
 from pactnews.cli import main
 from pactnews.repo import Layout, find_root
-from pactnews.validate import TESTS, check_repository
+from pactnews.validate.validator import TESTS, check_repository
 
 ROOT = find_root(Path(__file__).parent)
 VALID = Path(__file__).parent / "invalid" / "_valid"
@@ -362,7 +362,7 @@ def test_clean_names_every_bad_raw_file_in_every_batch(tmp_path, capsys, monkeyp
 
 def test_an_unsafe_id_is_refused_before_any_raw_file_is_read(tmp_path, capsys, monkeypatch):
     """clean checks every id and path first: with one unsafe id, no raw file is opened at all."""
-    import pactnews.corpus as corpus
+    import pactnews.corpus.readers as corpus
 
     root, outside = make_repo(tmp_path)
     add_record(root, id="../../outside/pwned")

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from label_studio_sdk.label_interface import LabelInterface
 
-from pactnews import standoff
+from pactnews.annotations import standoff
 from pactnews.inventory import Inventory
 from pactnews.labelstudio.config import labeling_config
 from pactnews.labelstudio.convert import from_result, to_result

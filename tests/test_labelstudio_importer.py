@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from pactnews import standoff
+from pactnews.annotations import standoff
 from pactnews.cli import main
 from pactnews.labelstudio.importer import _span_figures, pseudonym
 from pactnews.labelstudio.readers import read_corpus
@@ -270,7 +270,7 @@ def test_messages_name_file_task_document_region_and_offsets(repo, capsys, tmp_p
 
 
 def test_validation_runs_before_writing(repo, capsys, tmp_path):
-    pytest.importorskip("pactnews.validate")
+    pytest.importorskip("pactnews.validate.validator")
     doc_id = sorted(DOCS)[0]
     doc = copy.deepcopy(DOCS[doc_id])
     doc["entities"][0]["entity_id"] = "not-in-the-table"

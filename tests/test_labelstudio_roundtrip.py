@@ -18,7 +18,7 @@ import time
 
 import pytest
 
-from pactnews import standoff
+from pactnews.annotations import standoff
 from pactnews.cli import main
 from pactnews.labelstudio import server as ls_server
 from pactnews.labelstudio.convert import PREDICTION_PREFIX, from_result, to_result

@@ -3,7 +3,8 @@ import copy
 
 import pytest
 
-from pactnews import standoff, tables
+from pactnews.annotations import standoff
+from pactnews.annotations import tables
 from pactnews.cli import main
 from pactnews.labelstudio import server as ls_server
 from pactnews.labelstudio.commands import setup_project
@@ -11,7 +12,7 @@ from pactnews.labelstudio.config import labeling_config
 from pactnews.labelstudio.convert import from_result
 from pactnews.labelstudio.readers import read_corpus
 from pactnews.labelstudio.tasks import build_task, build_tasks
-from pactnews.preannotate import Preannotator, build_lexicon
+from pactnews.annotations.preannotate import Preannotator, build_lexicon
 from pactnews.repo import Layout, sha256_text
 
 from ls_server import INV, REPO, make_repo, markup_docs, new_credentials, real_annotations, tables_for

@@ -6,7 +6,7 @@ from pactnews.labelstudio.config import labeling_config
 from pactnews.labelstudio.convert import from_result
 from pactnews.labelstudio.readers import read_corpus
 from pactnews.labelstudio.tasks import build_task, build_tasks
-from pactnews.preannotate import Preannotator, build_lexicon
+from pactnews.annotations.preannotate import Preannotator, build_lexicon
 from pactnews.repo import Layout
 
 from ls_server import INV, REPO, markup_docs
@@ -46,7 +46,7 @@ def test_tasks_without_predictions_or_gold_are_bare():
 def test_annotate_tasks_file_writes_tasks_the_importer_reads_back(tmp_path):
     """`pactnews annotate --tasks-file` writes every document's task without a server; read_export reads it
     and the loaded gold converts back to the gold files."""
-    from pactnews import standoff
+    from pactnews.annotations import standoff
     from pactnews.cli import main
     from pactnews.labelstudio.importer import read_export
 

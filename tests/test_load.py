@@ -8,10 +8,10 @@ import pytest
 from huggingface_hub import DatasetCard
 
 import buildkit
-from pactnews import features as feats
-from pactnews.build import make_context
+from pactnews.pipeline import features as feats
+from pactnews.pipeline.build import make_context
 from pactnews.inventory import load_inventory
-from pactnews.ner import decode_iob2
+from pactnews.pipeline.ner import decode_iob2
 from pactnews.repo import Layout
 
 datasets.disable_progress_bars()

@@ -1,4 +1,4 @@
-"""pactnews.markup: inline spans -> standoff, exact offsets, and errors that say where."""
+"""pactnews.annotations.markup: inline spans -> standoff, exact offsets, and errors that say where."""
 from __future__ import annotations
 
 import json
@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from pactnews import standoff
+from pactnews.annotations import standoff
 from pactnews.inventory import load_inventory
-from pactnews.markup import MarkupError, compare_text, parse, to_standoff
+from pactnews.annotations.markup import MarkupError, compare_text, parse, to_standoff
 from pactnews.repo import find_root, sha256_text
 
 ROOT = find_root(Path(__file__).parent)

@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 import buildkit
 from pactnews.inventory import load_inventory
-from pactnews.ner import (AlignmentError, Stats, decode_iob2, decode_tokens, document_tokens, ner_spans, ner_table,
+from pactnews.pipeline.ner import (AlignmentError, Stats, decode_iob2, decode_tokens, document_tokens, ner_spans, ner_table,
                           pipeline, sentence_rows, sentence_starts)
 
 INV = load_inventory(buildkit.REPO / "schemas" / "labels.yaml")
@@ -159,7 +159,7 @@ def test_sentence_starts_equal_the_sentencizer_on_any_text(text):
 def test_decode_tokens_equals_decode_iob2_per_sentence(tags, data):
     import numpy as np
 
-    from pactnews.ner import DocumentTokens
+    from pactnews.pipeline.ner import DocumentTokens
 
     n = len(tags)
     breaks = [data.draw(st.booleans()) for _ in range(n)]
@@ -187,7 +187,7 @@ def test_the_stage_runs_under_datasets_map_and_gives_the_committed_ner_config(tm
     import datasets
     import pyarrow.parquet as pq
 
-    from pactnews.build import make_context
+    from pactnews.pipeline.build import make_context
 
     ctx = make_context(buildkit.REPO)
     docs = datasets.load_dataset(str(buildkit.REPO), "documents", split="test", cache_dir=str(tmp_path / "cache"))

@@ -3,10 +3,10 @@ import json
 
 import pytest
 
-from pactnews import standoff
+from pactnews.annotations import standoff
 from pactnews.cli import main
-from pactnews.markup import to_standoff
-from pactnews.preannotate import Preannotator, build_lexicon, predict_corpus, score
+from pactnews.annotations.markup import to_standoff
+from pactnews.annotations.preannotate import Preannotator, build_lexicon, predict_corpus, score
 from pactnews.repo import sha256_text
 
 from ls_server import INV, make_repo, write_gold

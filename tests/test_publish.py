@@ -7,8 +7,8 @@ import pytest
 from huggingface_hub.utils import filter_repo_objects
 
 import buildkit
-from pactnews import publish
-from pactnews.corpus import read_dataset_info
+from pactnews.outputs import publish
+from pactnews.corpus.readers import read_dataset_info
 from pactnews.repo import Layout
 
 VERSION = str(read_dataset_info(Layout(buildkit.REPO))["version"])

@@ -1,7 +1,7 @@
 """Tests of `pactnews render`: the static site of the annotated corpus.
 
 Fixtures are built in tmp folders from the real clean texts with inline
-markup (pactnews.markup), plus a hand-made hostile document. The browser
+markup (pactnews.annotations.markup), plus a hand-made hostile document. The browser
 tests drive Debian's Chromium through Playwright.
 """
 from __future__ import annotations
@@ -21,7 +21,9 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pactnews import render, standoff, tables
+from pactnews.outputs import site as render
+from pactnews.annotations import standoff
+from pactnews.annotations import tables
 from pactnews.cli import main
 from pactnews.commands.markup import convert_pass
 from pactnews.inventory import load_inventory

@@ -11,7 +11,7 @@ import pytest
 
 from pactnews.cli import main
 from pactnews.repo import Layout
-from pactnews.validate import validate_repository
+from pactnews.validate.validator import validate_repository
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -52,7 +52,7 @@ def test_gold_annotations_validate():
 def test_every_document_has_gold_in_every_layer():
     import json
 
-    from pactnews.corpus import read_metadata
+    from pactnews.corpus.readers import read_metadata
 
     layout = Layout(ROOT)
     for rec in read_metadata(layout):
@@ -63,7 +63,8 @@ def test_every_document_has_gold_in_every_layer():
 
 def test_the_gold_is_the_adjudicated_markup_converted():
     """annotations/*.json and the tables are what `pactnews markup` makes of annotations/passes/adjudicated/."""
-    from pactnews import standoff, tables
+    from pactnews.annotations import standoff
+    from pactnews.annotations import tables
     from pactnews.commands.markup import convert_pass, fill_findings
     from pactnews.inventory import default_inventory
 

@@ -1,4 +1,4 @@
-"""pactnews.standoff: the canonical file format round-trips, is deterministic and refuses malformed files."""
+"""pactnews.annotations.standoff: the canonical file format round-trips, is deterministic and refuses malformed files."""
 from __future__ import annotations
 
 import json
@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from pactnews import standoff
+from pactnews.annotations import standoff
 from pactnews.repo import find_root, sha256_text
 
 ROOT = find_root(Path(__file__).parent)

@@ -1,4 +1,4 @@
-"""pactnews.validate: every invalid fixture yields exactly its own test id; valid data passes."""
+"""pactnews.validate.validator: every invalid fixture yields exactly its own test id; valid data passes."""
 from __future__ import annotations
 
 import copy
@@ -10,11 +10,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pactnews import standoff, tables
+from pactnews.annotations import standoff
+from pactnews.annotations import tables
 from pactnews.cli import main
 from pactnews.inventory import load_inventory
 from pactnews.repo import Layout, find_root
-from pactnews.validate import (
+from pactnews.validate.validator import (
     TESTS, Incident, check_repository, format_report, validate_annotations, validate_repository,
 )
 
@@ -402,7 +403,7 @@ from hypothesis import given, settings, strategies as st  # noqa: E402
 import numpy as np  # noqa: E402
 import pyarrow  # noqa: E402
 
-from pactnews.validate import overlaps, text_mismatches  # noqa: E402
+from pactnews.validate.validator import overlaps, text_mismatches  # noqa: E402
 
 _CHARS = st.sampled_from(list("ab \n’é😀"))
 
@@ -451,13 +452,13 @@ def test_overlaps_finds_exactly_the_overlapping_spans(spans):
         assert (i in flagged) == bool(earlier)
 
 
-# ---- pactnews.schemas: the exported schemas ------------------------------------------------
+# ---- pactnews.outputs.schemas: the exported schemas ------------------------------------------------
 
 import jsonschema  # noqa: E402
 import pandera.pandas as pa  # noqa: E402
 
-from pactnews import schemas  # noqa: E402
-from pactnews.flatten import flatten  # noqa: E402
+from pactnews.outputs import schemas# noqa: E402
+from pactnews.pipeline.flatten import flatten  # noqa: E402
 
 
 def test_committed_schema_exports_are_up_to_date():
@@ -553,8 +554,8 @@ def test_json_schema_accepts_the_valid_fixture_and_is_a_valid_schema():
 
 # ---- streaming: batches and processes give the same incidents ------------------------------
 
-import pactnews.validate as validate_module  # noqa: E402
-from pactnews.corpus import read_metadata  # noqa: E402
+import pactnews.validate.validator as validate_module  # noqa: E402
+from pactnews.corpus.readers import read_metadata  # noqa: E402
 
 
 def batched_run(root: Path, monkeypatch, batch_size: int, num_proc: int, annotations: Path | None = None):

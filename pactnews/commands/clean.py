@@ -11,9 +11,9 @@ from __future__ import annotations
 import contextlib
 from pathlib import Path
 
-from .. import corpus
-from ..clean import Rule, clean_text, load_rules
-from ..corpus import CorpusError, read_metadata
+from pactnews.corpus import readers as corpus
+from pactnews.corpus.cleaning import Rule, clean_text, load_rules
+from pactnews.corpus.readers import CorpusError, read_metadata
 from ..repo import Confinement, Layout, StagedWrites, batched, dump_json, map_batches
 
 BATCH_SIZE = 200  # documents per batch: what one worker reads, cleans and stages at a time

@@ -12,10 +12,11 @@ from pathlib import Path
 
 import yaml
 
-from .. import standoff, tables
-from ..corpus import read_clean_texts
+from pactnews.annotations import standoff
+from pactnews.annotations import tables
+from pactnews.corpus.readers import read_clean_texts
 from ..inventory import default_inventory
-from ..markup import MarkupError, to_standoff
+from pactnews.annotations.markup import MarkupError, to_standoff
 from ..repo import Layout, sha256_text, write_files_atomically
 
 
@@ -120,8 +121,8 @@ def read_pass_conflicts(path: Path, handles: dict[str, dict], inv, errors: list[
 def fill_findings(conflicts: list[dict], docs: dict[str, dict], entity_table: dict, inv, errors: list[str]) -> None:
     """Entries with a rule are a reader's review of a detector finding: each must match one finding (by rule
     and member claims), whose attributes and values it takes."""
-    from ..conflicts import detect
-    from ..validate import conflict_inputs
+    from pactnews.annotations.conflicts import detect
+    from pactnews.validate.validator import conflict_inputs
 
     if not any(e["rule"] for e in conflicts):
         return

@@ -13,7 +13,7 @@ import secrets
 import time
 from pathlib import Path
 
-from .. import standoff
+from pactnews.annotations import standoff
 from ..inventory import default_inventory
 from ..repo import Layout, atomic_write_bytes, write_files_atomically
 from . import server as ls_server
@@ -59,7 +59,7 @@ def _credentials(data_dir: Path) -> tuple[ls_server.Credentials, bool]:
 
 def _preannotator(layout: Layout, spacy_model: str | None):
     """(inventory, corpus records, gold, pre-annotator) of a repository."""
-    from ..preannotate import Preannotator, build_lexicon
+    from pactnews.annotations.preannotate import Preannotator, build_lexicon
 
     inv = default_inventory(layout.root)
     corpus = read_corpus(layout)
@@ -209,7 +209,7 @@ def import_tasks(layout: Layout, tasks: list[dict], source: str, check: bool = F
         print(f"FAILED: {len(plan.errors)} error(s) in {source}; nothing written")
         return 1
     if not validated:
-        print("note: pactnews.validate is not available; only the import checks ran")
+        print("note: pactnews.validate.validator is not available; only the import checks ran")
     for line in describe_plan(plan, gold):
         print(line)
     where = layout.annotations.relative_to(layout.root)

@@ -47,8 +47,8 @@ from functools import lru_cache
 
 import pyarrow as pa
 
-from .. import standoff
-from ..flatten import arrow_schema
+from pactnews.annotations import standoff
+from pactnews.pipeline.flatten import arrow_schema
 from ..inventory import SPAN_LAYERS, Inventory
 from .config import REFERENCES, TEXT_NAME, attribute_control, controls, is_choice, layer_attributes
 

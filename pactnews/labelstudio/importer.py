@@ -19,7 +19,7 @@ from pathlib import Path
 
 import orjson
 
-from .. import standoff
+from pactnews.annotations import standoff
 from ..inventory import Inventory
 from ..repo import Layout, dump_json, sha256_text
 from .convert import Issue, from_result
@@ -362,7 +362,7 @@ def _highest(doc: dict | None, inv: Inventory) -> dict:
 def _agreement(doc_id: str, kept: list[tuple[str, dict]], inv: Inventory) -> dict:
     """Pairwise agreement and the disagreements of several annotations of one document."""
     try:
-        from ..agreement import compare, disagreements
+        from pactnews.evaluation.agreement import compare, disagreements
     except ImportError:  # the agreement module is optional for an import
         compare = disagreements = None
     pairs = []
@@ -381,13 +381,13 @@ def _agreement(doc_id: str, kept: list[tuple[str, dict]], inv: Inventory) -> dic
 
 def validate_plan(plan: ImportPlan, corpus: list[dict], gold: dict[str, dict], entities: dict, clusters: dict,
                   inv: Inventory) -> bool:
-    """Run pactnews.validate over the gold as it would be after the import, and over each pass.
+    """Run pactnews.validate.validator over the gold as it would be after the import, and over each pass.
 
     Returns False when the validator is not available (the import then relies
     on the checks of this module alone).
     """
     try:
-        from ..validate import validate_annotations
+        from pactnews.validate.validator import validate_annotations
     except ImportError:
         return False
     texts = {r["document_id"]: r["text"] for r in corpus}

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import orjson
 
-from .. import standoff
+from pactnews.annotations import standoff
 from ..repo import Layout, sha256_text
 from .config import REFERENCES
 

@@ -1,8 +1,9 @@
 """Readers shared by the Label Studio verbs and the pre-annotator (the only disk access here)."""
 from __future__ import annotations
 
-from .. import standoff, tables
-from ..corpus import read_clean_texts, read_metadata
+from pactnews.annotations import standoff
+from pactnews.annotations import tables
+from pactnews.corpus.readers import read_clean_texts, read_metadata
 from ..repo import Layout, sha256_text
 
 

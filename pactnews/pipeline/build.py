@@ -1,6 +1,6 @@
 """`pactnews build`: the corpus and its annotations -> the Hugging Face dataset.
 
-raw + metadata -> clean (pactnews.clean) -> annotations + tables -> validate ->
+raw + metadata -> clean (pactnews.corpus.cleaning) -> annotations + tables -> validate ->
 documents / entities / timexes / claims / ner / claim_clusters, one Parquet
 split `test` per config under data/, the README.md front matter (card
 metadata), croissant.json and MANIFEST.json.
@@ -27,13 +27,14 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import yaml
 
-from . import features as feats
-from . import standoff, tables
-from .clean import clean_text, load_rules
-from .corpus import CorpusError, read_dataset_info, read_metadata
-from .inventory import Inventory, load_inventory
-from .ner import ner_table
-from .repo import Layout, dump_json, map_batches, sha256_bytes, sha256_text, write_files_atomically
+from pactnews.pipeline import features as feats
+from pactnews.annotations import standoff
+from pactnews.annotations import tables
+from pactnews.corpus.cleaning import clean_text, load_rules
+from pactnews.corpus.readers import CorpusError, read_dataset_info, read_metadata
+from pactnews.inventory import Inventory, load_inventory
+from pactnews.pipeline.ner import ner_table
+from pactnews.repo import Layout, dump_json, map_batches, sha256_bytes, sha256_text, write_files_atomically
 
 BATCH_SIZE = 200  # documents per batch; one row group per batch in every per-document config
 DOCS_PER_SHARD = 50_000  # documents per Parquet file; a multiple of BATCH_SIZE
@@ -193,7 +194,7 @@ def clean_stage(items: list[dict], rules: list) -> list[dict]:
 
 def tally_stage(items: list[dict], ctx: Context):
     """The datasheet's counts over a batch (metadata, cleaning, gold), merged by the build in batch order."""
-    from .datasheet import DETAIL_LIMIT, Tally
+    from pactnews.outputs.datasheet import DETAIL_LIMIT, Tally
 
     tally = Tally.start(ctx.inv, detail=len(ctx.records) <= DETAIL_LIMIT)
     for item in items:
@@ -219,8 +220,8 @@ def clean_check_stage(items: list[dict]) -> list[str]:
 
 
 def validate_stage(items: list[dict], ctx: Context) -> tuple[list[str], list[str]]:
-    """pactnews.validate over the annotated documents of a batch: (errors, warnings)."""
-    from .validate import validate_documents as validate
+    """pactnews.validate.validator over the annotated documents of a batch: (errors, warnings)."""
+    from pactnews.validate.validator import validate_documents as validate
 
     docs = {i["record"]["id"]: i["annotation"] for i in items if i["annotation"] is not None}
     if not docs:
@@ -404,8 +405,8 @@ def _init_worker(ctx: Context) -> None:
 
 
 def table_incidents(ctx: Context) -> tuple[list[str], list[str]]:
-    """pactnews.validate's checks of the entity and cluster tables themselves: (errors, warnings)."""
-    from .validate import check_tables
+    """pactnews.validate.validator's checks of the entity and cluster tables themselves: (errors, warnings)."""
+    from pactnews.validate.validator import check_tables
 
     errors, warnings = [], []
     for inc in check_tables(ctx.entity_table, ctx.cluster_table, ctx.inv):
@@ -428,7 +429,7 @@ def process_batch(job: tuple[int, list[dict]]) -> BatchResult:
     if result.errors:
         return result
     if ctx.conflict_table is not None:
-        from .validate import conflict_inputs
+        from pactnews.validate.validator import conflict_inputs
 
         result.claims = [c for i in items if i["annotation"] is not None
                          for c in conflict_inputs(i["annotation"], ctx.entity_table, ctx.inv)]
@@ -571,7 +572,7 @@ def build_data(ctx: Context, dest: Path, num_proc: int = 1, progress: bool | Non
     report = Report(documents=len(records), version=str(ctx.info["version"]))
     report.hashes = source_hashes(layout)
     report.stats = {"token_view": {}, "cleaning": {n: 0 for n in ctx.rule_names}}
-    report.validated = True  # one gate: every batch goes through pactnews.validate
+    report.validated = True  # one gate: every batch goes through pactnews.validate.validator
     errors: list[str] = []
     if report.validated:
         errors, report.warnings = table_incidents(ctx)
@@ -609,7 +610,7 @@ def build_data(ctx: Context, dest: Path, num_proc: int = 1, progress: bool | Non
         for w in writers.values():
             w.close()
     if not errors and ctx.conflict_table is not None:
-        from .validate import check_conflicts
+        from pactnews.validate.validator import check_conflicts
 
         errors += [i.format() for i in check_conflicts(ctx.conflict_table, claims, ctx.inv)]
     if errors:
@@ -770,8 +771,8 @@ def _progress(total: int, desc: str, enabled: bool | None):
 
 def render_outputs(root: Path, dest: Path, num_proc: int = 1, progress: bool | None = None) -> Report:
     """The whole build into `dest` (data/, README.md, croissant.json, MANIFEST.json)."""
-    from .card import front_matter, render_readme
-    from .croissant import croissant_json
+    from pactnews.outputs.card import front_matter, render_readme
+    from pactnews.outputs.croissant import croissant_json
 
     t0 = time.perf_counter()
     ctx = make_context(root)
@@ -785,8 +786,8 @@ def render_outputs(root: Path, dest: Path, num_proc: int = 1, progress: bool | N
     existing = readme_path.read_text(encoding="utf-8") if readme_path.is_file() else None
     (dest / README).write_text(render_readme(existing, yaml_text), encoding="utf-8")
     # The datasheet, the card body and CITATION.cff: every figure in them comes from this build.
-    from .datasheet import DatasheetError
-    from .datasheet import render as render_documentation
+    from pactnews.outputs.datasheet import DatasheetError
+    from pactnews.outputs.datasheet import render as render_documentation
 
     try:
         documentation = render_documentation(Layout(root), data_dir=dest / "data", front_matter=yaml_text,
@@ -818,7 +819,7 @@ def manifest_json(ctx: Context, dest: Path, report: Report, yaml_text: str) -> s
         "parquet_options": PARQUET_OPTIONS,
         "documents": report.documents,
         "documents_without_annotations": report.without_annotations,
-        "validated_with": "pactnews.validate" if report.validated else None,
+        "validated_with": "pactnews.validate.validator" if report.validated else None,
         "configs": report.configs,
         "rows": report.rows,
         "counts": report.stats,
@@ -949,7 +950,7 @@ def run(args) -> int:
     if report.without_annotations:
         print(f"warning: {report.without_annotations} of {report.documents} documents have no annotation file; "
               "their layers are empty")
-    from .card import size_category
+    from pactnews.outputs.card import size_category
 
     declared = read_dataset_info(Layout(root)).get("size_category")
     if declared != size_category(report.documents):

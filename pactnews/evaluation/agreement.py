@@ -33,8 +33,8 @@ import warnings
 from collections import Counter
 from pathlib import Path
 
-from . import standoff
-from .repo import Layout, dump_json, write_files_atomically
+from pactnews.annotations import standoff
+from pactnews.repo import Layout, dump_json, write_files_atomically
 
 SPAN_LAYERS = standoff.SPAN_LAYERS
 REPORT_FORMAT = "pactnews-agreement"
@@ -427,7 +427,7 @@ def compare(a_docs: dict[str, dict], b_docs: dict[str, dict], inv=None, a_confli
             b_conflicts: list[dict] | None = None) -> dict:
     """Agreement between two passes (standoff docs keyed by document id) over the documents both have."""
     if inv is None:
-        from .inventory import default_inventory
+        from pactnews.inventory import default_inventory
         inv = default_inventory()
     docs = sorted(set(a_docs) & set(b_docs))
     differ = [d for d in docs if a_docs[d].get("text_sha256") != b_docs[d].get("text_sha256")]
@@ -523,7 +523,7 @@ def threeway(sources: dict[str, dict[str, dict]], inv) -> list[dict]:
 def disagreements(a_docs: dict[str, dict], b_docs: dict[str, dict], inv=None) -> list[dict]:
     """The spans on which two passes differ: the three-way items of A and B that are not 'A=B'."""
     if inv is None:
-        from .inventory import default_inventory
+        from pactnews.inventory import default_inventory
         inv = default_inventory()
     return [i for i in threeway({"A": a_docs, "B": b_docs}, inv) if i["status"] != "A=B"]
 
@@ -677,7 +677,7 @@ def read_pass(folder: Path) -> dict[str, dict]:
 
 
 def read_pass_conflicts(folder: Path) -> list[dict] | None:
-    from .tables import read_conflicts
+    from pactnews.annotations.tables import read_conflicts
 
     path = Path(folder) / "tables" / "conflicts.json"
     if not path.is_file():
@@ -705,7 +705,7 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    from .inventory import default_inventory
+    from pactnews.inventory import default_inventory
 
     try:
         inv = default_inventory(args.root)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .repo import dump_json
+from pactnews.repo import dump_json
 
 
 def entity_rows(table: dict[str, dict]) -> list[dict]:

@@ -2,13 +2,13 @@
 
 Shared by validation (which checks the tables with pandera) and the build
 (which writes them). Columns: document_id, then the layer's fields in the
-order of pactnews.standoff.FIELDS.
+order of pactnews.annotations.standoff.FIELDS.
 """
 from __future__ import annotations
 
 import pyarrow as pa
 
-from .standoff import FIELDS, LAYERS
+from pactnews.annotations.standoff import FIELDS, LAYERS
 
 _TYPES = {
     "id": pa.string(), "start": pa.int64(), "end": pa.int64(), "text": pa.string(),

@@ -73,7 +73,7 @@ def dumps(doc: dict) -> str:
 def loads(data: bytes, path: str = "<memory>") -> dict:
     """Parse an annotation file; structural problems raise FormatError naming the file.
 
-    Value-level checks (offsets, labels, references) belong to pactnews.validate.
+    Value-level checks (offsets, labels, references) belong to pactnews.validate.validator.
     """
     if not data.strip():
         raise FormatError(f"{path}: [L1 empty-file] the file is empty; expected a JSON object")

@@ -23,9 +23,9 @@ import time
 from collections import Counter, defaultdict
 from pathlib import Path
 
-from . import standoff
-from .inventory import Inventory, default_inventory
-from .repo import Layout, dump_json, write_files_atomically
+from pactnews.annotations import standoff
+from pactnews.inventory import Inventory, default_inventory
+from pactnews.repo import Layout, dump_json, write_files_atomically
 
 COMPONENT = "pactnews-preannotate"
 LEXICON_VERSION = 1
@@ -417,7 +417,7 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    from .labelstudio.readers import read_corpus, read_gold, read_tables
+    from pactnews.labelstudio.readers import read_corpus, read_gold, read_tables
 
     layout = Layout(args.root)
     inv = default_inventory(layout.root)

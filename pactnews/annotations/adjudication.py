@@ -16,10 +16,10 @@ from pathlib import Path
 
 import yaml
 
-from . import standoff
-from .agreement import SPAN_LAYERS, span_views, threeway
-from .inventory import load_inventory
-from .repo import Layout, dump_json, write_files_atomically
+from pactnews.annotations import standoff
+from pactnews.evaluation.agreement import SPAN_LAYERS, span_views, threeway
+from pactnews.inventory import load_inventory
+from pactnews.repo import Layout, dump_json, write_files_atomically
 
 SOURCES = ("A", "B", "G")
 GOLD = "gold"

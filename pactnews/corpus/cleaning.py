@@ -93,8 +93,8 @@ def _compile(pattern, where: str, name: str) -> re.Pattern:
 def load_rules(path: Path, root: Path | None = None) -> list[Rule]:
     """The rules of a cleaning_rules.yaml; the file must resolve inside `root` (default: the repository
     above it, if any). Unreadable, invalid or malformed rules are a ValueError naming the file."""
-    from .corpus import load_yaml
-    from .repo import MARKER, confine
+    from pactnews.corpus.readers import load_yaml
+    from pactnews.repo import MARKER, confine
 
     path = Path(path)
     if root is None:

@@ -21,7 +21,7 @@ from datetime import date, datetime, timedelta
 from itertools import combinations
 from typing import Callable
 
-from .inventory import Inventory
+from pactnews.inventory import Inventory
 
 # The conflict type each rule produces, as a role of `roles.conflict_type` in
 # labels.yaml (detect turns it into the inventory's name for that type, so a

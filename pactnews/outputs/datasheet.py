@@ -29,12 +29,13 @@ from pathlib import Path
 
 import yaml
 
-from . import standoff, tables
-from .card import split_readme
-from .corpus import read_dataset_info, read_metadata
-from .features import CONFIGS, DEFAULT_CONFIG, SPLIT
-from .inventory import Inventory, load_inventory
-from .repo import Layout, sha256_bytes
+from pactnews.annotations import standoff
+from pactnews.annotations import tables
+from pactnews.outputs.card import split_readme
+from pactnews.corpus.readers import read_dataset_info, read_metadata
+from pactnews.pipeline.features import CONFIGS, DEFAULT_CONFIG, SPLIT
+from pactnews.inventory import Inventory, load_inventory
+from pactnews.repo import Layout, sha256_bytes
 
 DATASHEET = "DATASHEET.md"
 CITATION = "CITATION.cff"
@@ -509,7 +510,7 @@ def read_sources(layout: Layout, data_dir: Path | None = None, front_matter: str
     only the gold of the documents the passes A and B cover is kept whole. A build hands
     over the tally its batches counted (`tally`), and then only that gold is read.
     """
-    from .build import changelog_has
+    from pactnews.pipeline.build import changelog_has
 
     info = read_dataset_info(layout)
     inv = load_inventory(layout.labels)
@@ -863,7 +864,7 @@ def dct_values(src: Sources) -> str:
 
 
 def agreement_tables(src: Sources) -> str:
-    from .agreement import markdown_table
+    from pactnews.evaluation.agreement import markdown_table
 
     if src.agreement is None:
         return "No agreement report (`annotations/reports/agreement.json`) in this version."
@@ -897,7 +898,7 @@ def rule_usage_table(src: Sources) -> str:
 
 def baseline_table(src: Sources) -> str:
     """The baselines of `pactnews evaluate`, measured now over this repository's gold."""
-    from .evaluate import baseline_markdown, baselines
+    from pactnews.evaluation.scorer import baseline_markdown, baselines
 
     if not src.tally.n_annotated:
         return "No gold annotations: no baseline can be scored."
@@ -905,7 +906,7 @@ def baseline_table(src: Sources) -> str:
 
 
 def preannotation_table(src: Sources) -> str:
-    from .preannotate import markdown_table
+    from pactnews.annotations.preannotate import markdown_table
 
     if src.preannotation is None:
         return "No pre-annotator scores (`annotations/reports/preannotation_scores.json`) in this version."
@@ -1069,7 +1070,7 @@ UNFOLDED_ELSEWHERE = ("entities", "timexes", "claims")  # nested in documents, t
 
 def field_note(src: Sources, config: str, path: str, layer: str | None) -> str:
     """What a field means: the notes above, else labels.yaml's attribute description, else the cleaning rule's."""
-    from .build import CONFLICT_RULE
+    from pactnews.pipeline.build import CONFLICT_RULE
 
     name = path.split(".")[-1]
     if f"{config}:{path}" in FIELD_NOTES:

@@ -15,8 +15,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from .corpus import read_dataset_info
-from .repo import Layout, sha256_file
+from pactnews.corpus.readers import read_dataset_info
+from pactnews.repo import Layout, sha256_file
 
 REQUIRED = ("README.md", "croissant.json")
 OPTIONAL = ("DATASHEET.md", "CHANGELOG.md", "CITATION.cff", "LICENSE", "ANNOTATING.md")
@@ -61,7 +61,7 @@ def make_plan(root: Path, repo_id: str) -> Plan:
 
 def preflight(root: Path, plan: Plan, check_build: bool = True) -> list[str]:
     """Reasons not to publish: a stale build, no changelog entry for the version."""
-    from .build import BuildError, changelog_has, render_outputs, stale_files
+    from pactnews.pipeline.build import BuildError, changelog_has, render_outputs, stale_files
 
     problems = []
     if not changelog_has(root, plan.version):

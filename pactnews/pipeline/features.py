@@ -1,7 +1,7 @@
 """The `datasets.Features` of every config, generated from the label inventory.
 
-Span fields and their Arrow types come from pactnews.standoff.FIELDS (through
-pactnews.flatten.arrow_schema); closed vocabularies (labels, attribute values,
+Span fields and their Arrow types come from pactnews.annotations.standoff.FIELDS (through
+pactnews.pipeline.flatten.arrow_schema); closed vocabularies (labels, attribute values,
 IOB2 tags) become ClassLabel over the inventory's lists, so the card, the
 Parquet schema and croissant.json all say the same thing. The only names
 declared here are the columns the build derives (canonical names, resolved
@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from datasets import ClassLabel, Features, List, Value
 
-from .flatten import arrow_schema
-from .inventory import Inventory
-from .standoff import FIELDS
+from pactnews.pipeline.flatten import arrow_schema
+from pactnews.inventory import Inventory
+from pactnews.annotations.standoff import FIELDS
 
 CONFIGS = ("documents", "entities", "timexes", "claims", "ner", "claim_clusters", "conflicts")
 DEFAULT_CONFIG = "documents"

@@ -53,9 +53,9 @@ from collections import defaultdict
 from pathlib import Path
 from urllib.parse import quote, unquote
 
-from . import standoff
-from .inventory import SPAN_LAYERS, Inventory, load_inventory
-from .repo import Layout, sha256_bytes
+from pactnews.annotations import standoff
+from pactnews.inventory import SPAN_LAYERS, Inventory, load_inventory
+from pactnews.repo import Layout, sha256_bytes
 
 FORMATS = ("brat", "conll", "spacy")
 SPACY_FILE = "pactnews.spacy"
@@ -135,7 +135,7 @@ def attribute_fields(layer: str) -> list[str]:
 def _numeric(layer: str, field: str) -> bool:
     import pyarrow as pa
 
-    from .flatten import arrow_schema
+    from pactnews.pipeline.flatten import arrow_schema
 
     t = arrow_schema(layer).field(field).type
     return pa.types.is_floating(t) or pa.types.is_integer(t)
@@ -354,8 +354,8 @@ def ner_view(layout: Layout, inv: Inventory) -> dict[str, list[dict]]:
 
 
 def ner_spans_by_document(view: dict[str, list[dict]]) -> dict[str, list[tuple[int, int, str]]]:
-    """The spans the ner view's tags give back, per document (pactnews.ner.decode_iob2 per sentence)."""
-    from .ner import decode_iob2
+    """The spans the ner view's tags give back, per document (pactnews.pipeline.ner.decode_iob2 per sentence)."""
+    from pactnews.pipeline.ner import decode_iob2
 
     out: dict[str, list] = defaultdict(list)
     for rows in view.values():
@@ -445,7 +445,7 @@ def spacy_files(docs: dict[str, dict], texts: dict[str, bytes], layout: Layout,
                 inv: Inventory) -> tuple[dict[str, bytes], list[str]]:
     from spacy.tokens import DocBin
 
-    from .ner import pipeline
+    from pactnews.pipeline.ner import pipeline
 
     view = ner_view(layout, inv)
     ents = ner_spans_by_document(view)

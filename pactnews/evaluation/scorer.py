@@ -35,9 +35,9 @@ import sys
 from collections import Counter, defaultdict
 from pathlib import Path
 
-from . import standoff
-from .inventory import Inventory, default_inventory
-from .repo import Layout, atomic_write_text, dump_json
+from pactnews.annotations import standoff
+from pactnews.inventory import Inventory, default_inventory
+from pactnews.repo import Layout, atomic_write_text, dump_json
 
 FORMAT = "pactnews-evaluation"
 SPAN_INPUT_LAYERS = ("entities", "timexes", "attributions", "claims")
@@ -152,8 +152,8 @@ class Gold:
     """The gold of the current version: standoff files, clean texts and the conflicts table."""
 
     def __init__(self, root: Path, inv: Inventory | None = None):
-        from . import tables
-        from .corpus import read_clean_texts
+        from pactnews.annotations import tables
+        from pactnews.corpus.readers import read_clean_texts
 
         self.layout = Layout(root)
         self.inv = inv or default_inventory(self.layout.root)
@@ -248,7 +248,7 @@ def span_predictions(rows: list[dict], layer: str, gold: Gold) -> dict[str, list
 
 def iob2_predictions(rows: list[dict], gold: Gold, keep: set[str] | None = None) -> dict[str, list[dict]]:
     """Rows of the `ner` config -> document id -> decoded spans (only labels in `keep`, when given)."""
-    from .ner import decode_iob2
+    from pactnews.pipeline.ner import decode_iob2
 
     tags = gold.inv.ner_tags
     out: dict[str, list[dict]] = defaultdict(list)
@@ -297,7 +297,7 @@ def gold_spans(gold: Gold, layer: str, labels: list[str] | None = None) -> dict[
     out = {}
     for doc_id, doc in gold.docs.items():
         if layer == "ner":
-            from .ner import ner_spans
+            from pactnews.pipeline.ner import ner_spans
 
             untagged = set(gold.inv.ner_untagged_values)
             spans = ner_spans(doc_id, doc["entities"], [t for t in doc["timexes"] if t.get("value") not in untagged],
@@ -665,19 +665,19 @@ def tfidf_clusters(texts: list[str], threshold: float = CLAIM_SIMILARITY) -> lis
 def baselines(root: Path) -> dict:
     """The figures of the project's own baselines, measured now; writes nothing.
 
-    - the rule-based pre-annotator (pactnews.preannotate), leave one document out: entities, timexes and CUE
+    - the rule-based pre-annotator (pactnews.annotations.preannotate), leave one document out: entities, timexes and CUE
       spans of each document predicted with a lexicon built from the other documents' gold;
-    - the conflict detectors (pactnews.conflicts) over the gold claims: every finding is a predicted conflict,
+    - the conflict detectors (pactnews.annotations.conflicts) over the gold claims: every finding is a predicted conflict,
       scored against the kept conflicts of annotations/tables/conflicts.json;
     - claims after cues (claims_after_cues): one asserted claim from each pre-annotated cue (the same
       leave-one-document-out cues) to the end of its sentence, scored as the claims layer;
     - TF-IDF clusters (tfidf_clusters) over the gold claims: only the grouping is predicted, scored as
       claim_clusters.
     """
-    from .conflicts import detect
-    from .labelstudio.readers import read_corpus
-    from .preannotate import predict_corpus
-    from .validate import conflict_inputs
+    from pactnews.annotations.conflicts import detect
+    from pactnews.labelstudio.readers import read_corpus
+    from pactnews.annotations.preannotate import predict_corpus
+    from pactnews.validate.validator import conflict_inputs
 
     gold = Gold(root)
     inv = gold.inv

@@ -24,7 +24,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .inventory import Inventory
+from pactnews.inventory import Inventory
 
 
 class MarkupError(ValueError):

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import yaml
 
-from .repo import SAFE_ID_TEXT, Confinement, Layout, UnsafePath, is_safe_id, sha256_bytes
+from pactnews.repo import SAFE_ID_TEXT, Confinement, Layout, UnsafePath, is_safe_id, sha256_bytes
 
 
 class CorpusError(ValueError):

@@ -2,7 +2,7 @@
 
 Checks come in levels, as in the UD validator: L1 format (a well-formed
 annotation file), L2 schema (types, labels, values, ids: the pandera schemas
-of pactnews.schemas over the flat tables), L3 text (offsets and text against
+of pactnews.outputs.schemas over the flat tables), L3 text (offsets and text against
 the clean corpus), L4 cross-references (relations, entity and cluster
 tables). Every check returns Incidents; only the CLI prints them.
 
@@ -35,11 +35,12 @@ import pandera.pandas as pa
 import pyarrow
 import pyarrow.compute as pc
 
-from . import standoff, tables
-from .flatten import arrow_schema, flatten
-from .inventory import Inventory, load_inventory
-from .repo import Layout, batched, map_batches
-from .schemas import id_pattern, table_schema, to_pandas
+from pactnews.annotations import standoff
+from pactnews.annotations import tables
+from pactnews.pipeline.flatten import arrow_schema, flatten
+from pactnews.inventory import Inventory, load_inventory
+from pactnews.repo import Layout, batched, map_batches
+from pactnews.outputs.schemas import id_pattern, table_schema, to_pandas
 
 # test id -> (level, what it checks)
 TESTS: dict[str, tuple[int, str]] = {
@@ -907,7 +908,7 @@ def check_conflicts(entries: list | None, claims: list[dict], inv: Inventory,
     `claims` are conflict_inputs of every document. A table that is None is not
     there: nothing has been reviewed yet, and nothing is checked.
     """
-    from .conflicts import detect, reconcile
+    from pactnews.annotations.conflicts import detect, reconcile
 
     if entries is None:
         return []
@@ -1024,9 +1025,9 @@ def check_corpus_batch(layout: Layout, inv: Inventory, rules, records: list[dict
     compared; an empty raw file or a clean file resolving outside the
     repository is an incident of its own document.
     """
-    from .commands.clean import clean_records
-    from .corpus import CorpusError, source_problems, value_problems
-    from .repo import Confinement, is_safe_id
+    from pactnews.commands.clean import clean_records
+    from pactnews.corpus.readers import CorpusError, source_problems, value_problems
+    from pactnews.repo import Confinement, is_safe_id
 
     meta_file = _rel(layout, layout.metadata)
     out = []
@@ -1088,7 +1089,7 @@ def check_corpus_batch(layout: Layout, inv: Inventory, rules, records: list[dict
 def extra_clean_files(layout: Layout, ids) -> list[Incident]:
     """Files in corpus/clean/ that `pactnews clean` does not write for these document ids, and files in
     corpus/raw/ that no metadata record names (unlisted-raw-file)."""
-    from .corpus import CorpusError, read_metadata, unlisted_raw_files
+    from pactnews.corpus.readers import CorpusError, read_metadata, unlisted_raw_files
 
     out = []
     try:
@@ -1121,8 +1122,8 @@ def _read_table(reader, path: Path, layout: Layout, needed: bool) -> tuple[dict 
         return reader(path), []
     except Exception as exc:  # noqa: BLE001 - any unreadable table is one incident
         return None, [incident("invalid-table", f"cannot read the table: {type(exc).__name__}: {exc}; expected a "
-                             "table as written by pactnews.tables", file=rel, found=type(exc).__name__,
-                             expected="a table as written by pactnews.tables")]
+                             "table as written by pactnews.annotations.tables", file=rel, found=type(exc).__name__,
+                             expected="a table as written by pactnews.annotations.tables")]
 
 
 def is_annotation_file(path: Path, ids: Collection[str] | None) -> bool:
@@ -1178,7 +1179,7 @@ def validate_batch(layout: Layout, inv: Inventory, entities: dict | None, cluste
     the tables. The checks of the tables themselves, of extra files in
     corpus/clean/ and of files named after no document are not per batch.
     """
-    from .clean import load_rules
+    from pactnews.corpus.cleaning import load_rules
 
     folder = Path(annotations) if annotations else layout.annotations
     rules = load_rules(layout.cleaning_rules) if rules is None else rules
@@ -1243,8 +1244,8 @@ def check_repository(layout: Layout, annotations: Path | None = None, num_proc: 
     with the corpus apart from the records themselves; the tables and
     corpus/clean/ as a whole are checked once.
     """
-    from .clean import load_rules
-    from .corpus import CorpusError, read_metadata
+    from pactnews.corpus.cleaning import load_rules
+    from pactnews.corpus.readers import CorpusError, read_metadata
 
     inv = load_inventory(layout.labels)
     out: list[Incident] = []

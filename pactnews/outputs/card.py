@@ -10,7 +10,7 @@ from datasets import DatasetInfo, SplitDict, SplitInfo
 from datasets.info import DatasetInfosDict
 from huggingface_hub import DatasetCardData
 
-from .features import DEFAULT_CONFIG, SPLIT
+from pactnews.pipeline.features import DEFAULT_CONFIG, SPLIT
 
 # optional keys of corpus/dataset.yaml passed through to the card as they are
 PASSTHROUGH = ("annotations_creators", "language_creators", "source_datasets", "tags", "license_link",

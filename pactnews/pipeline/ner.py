@@ -21,7 +21,7 @@ from functools import lru_cache
 
 import pyarrow as pa
 
-from .inventory import Inventory
+from pactnews.inventory import Inventory
 
 REASONS = ("split_at_span_boundary", "merge_sentences_in_span")
 

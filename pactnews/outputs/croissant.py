@@ -25,9 +25,9 @@ from contextlib import contextmanager
 import mlcroissant as mlc
 from datasets import ClassLabel, List, Value
 
-from .features import DERIVED, class_names
-from .ner import REASONS
-from .standoff import FIELDS
+from pactnews.pipeline.features import DERIVED, class_names
+from pactnews.pipeline.ner import REASONS
+from pactnews.annotations.standoff import FIELDS
 
 RAI_SPELLING = {
     "rai:dataCollectionTimeFrame": "rai:dataCollectionTimeframe",
@@ -518,7 +518,7 @@ def fix_rai_spelling(obj: dict) -> dict:
 
 
 def croissant_json(ctx, report) -> str:
-    from .build import CONFLICT_RULE
+    from pactnews.pipeline.build import CONFLICT_RULE
 
     with _quiet_absl():
         obj = metadata(ctx, report, CONFLICT_RULE).to_json()

@@ -15,7 +15,7 @@ import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from . import standoff
+from pactnews.annotations import standoff
 
 ENTITY_TABLE = "annotations/tables/entities.json"
 CLUSTER_TABLE = "annotations/tables/claim_clusters.json"

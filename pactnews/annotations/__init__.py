@@ -1,0 +1,1 @@
+"""Annotations: the canonical standoff format, inline markup, tables, conflicts, adjudication, pre-annotation."""

@@ -1,0 +1,1 @@
+"""The corpus: raw articles and their metadata in, clean texts with exact offset maps out."""

@@ -1,0 +1,1 @@
+"""Measurement: agreement between passes and the scorer for systems."""

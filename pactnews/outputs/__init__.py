@@ -1,0 +1,1 @@
+"""What the build publishes besides the data: card, datasheet, Croissant, site, exports, releases."""

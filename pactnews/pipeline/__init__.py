@@ -1,0 +1,1 @@
+"""The build: documents -> Parquet configs, the token view, claim clusters, tallies."""
