@@ -9,11 +9,22 @@ raw text is the clean text with boilerplate put back (date prefix, ad and
 newsletter footer), so cleaning has real work. What cannot be carried is
 dropped and counted by reason code. Document i depends only on (seed, i).
 
-Each stage runs in its own child process, so its peak RSS is its own.
-clean, validate and build are the commands themselves (`clean_corpus`,
-`check_repository`, `render_outputs`, each with --num-proc); the Label
-Studio conversion is the package's pure batch functions driven over batches
-in a fork pool. The floor is pyarrow writing and reading the built tables.
+Claims keep the cluster of their sentence, one copy of the cluster table per
+CLUSTER_BLOCK documents, so the number of clusters grows with the corpus and
+their size does not (a real corpus's clusters are events, not all of it).
+
+Two inputs. By default the corpus is Parquet shards of SHARD_DOCS records (raw
+text, metadata, annotation: pactnews.corpus.shards), and the stages are the
+build itself (`pactnews build --input shards`: read, clean, validate, rows,
+token view, configs, claim clusters, card; its steps' seconds come from
+datatrove's stats), loading with `datasets`, and the floor. With `--input
+files` the corpus is per-document files and the stages are the commands
+clean, validate and build, the Label Studio round trip (pure batch functions
+as datatrove tasks, pactnews.pipeline.jobs) and pre-annotation.
+
+Each stage runs in its own child process, so its peak RSS is its own (its
+datatrove tasks' processes are its children). The floor is pyarrow writing
+and reading the built tables (and reading the input shards).
 """
 from __future__ import annotations
 
@@ -33,14 +44,21 @@ from pathlib import Path
 
 from pactnews.annotations import standoff
 from pactnews.annotations import tables
+from pactnews.pipeline.batches import batched
+from pactnews.pipeline.jobs import run_jobs
 from .repo import Layout, atomic_write_text, sha256_bytes, sha256_text
 
-SIZES = (1_000, 10_000, 100_000)
+SIZES = (10_000, 100_000)
 SEED = 20241025
 BATCH = 200  # documents per batch in the stage drivers
 PREANNOTATE_MAX = 1_000  # pre-annotation is measured on at most this many documents
 STAGES = ("clean", "validate", "ls_export", "ls_import", "build", "load_cold", "load_warm", "floor", "preannotate")
 PIPELINE = ("clean", "validate", "ls_export", "ls_import", "build", "load_cold", "load_warm")
+SHARD_STAGES = ("build", "load_cold", "load_warm", "floor")  # a corpus in shards: the build reads, cleans, validates
+SHARD_PIPELINE = ("build", "load_cold", "load_warm")
+SHARD_DOCS = 5_000  # documents per synthetic Parquet shard: 20 shards (and tasks' units of work) at 100k
+CLUSTER_BLOCK = 1_000  # documents per copy of the cluster table (see cluster_key)
+SHARD_TARGETS = {"build_seconds_at_100k": 300, "ratio_1m_over_100k": 12, "peak_growth": 1.5}
 TARGETS = {"pipeline_seconds_at_100k": 600, "peak_rss_mb": 3072, "linear_ratio_100k_over_10k": 12,
            "load_warm_over_read_table": 3}
 PEAK_GROWTH = 1.5  # a stage's memory counts as independent of N when its peak grows less than this
@@ -269,26 +287,33 @@ def _title(text: str, rng: random.Random) -> str:
 # ---------------------------------------------------------------- the synthetic repository
 
 
-def write_repository(src: Path, dest: Path, n: int, seed: int = SEED, num_proc: int = 1, progress=None) -> dict:
-    """A synthetic repository of n documents under dest/repo; returns its statistics.
+def cluster_key(cluster_id: str | None, i: int) -> str | None:
+    """Document i's copy of a cluster: one copy of the cluster table per CLUSTER_BLOCK documents, so clusters
+    grow in number with the corpus (as in real news), not in size."""
+    return None if cluster_id is None else f"{cluster_id}-b{i // CLUSTER_BLOCK:04d}"
 
-    Written: corpus/ (metadata.jsonl, raw/, rules, dataset.yaml; corpus/clean/ is
-    the clean stage's output), annotations/*.json and tables, schemas/, the
-    top-level card and changelog; dest/manifest.jsonl holds per document the
-    clean text hash, the annotation file hash and the counts.
-    """
-    repo = dest / "repo"
+
+def scaled_clusters(table: dict, n: int) -> dict:
+    """The cluster table with a copy of every cluster per block of CLUSTER_BLOCK documents."""
+    blocks = max(1, -(-n // CLUSTER_BLOCK))
+    return {f"{cid}-b{b:04d}": dict(row) for b in range(blocks) for cid, row in sorted(table.items())}
+
+
+def _skeleton(src: Path, repo: Path, n: int) -> Layout:
+    """What every synthetic repository has: dataset.yaml, the rules, schemas/, the tables, the templates."""
     if repo.exists():
         shutil.rmtree(repo)
     src_layout, layout = Layout(src), Layout(repo)
-    for folder in (layout.raw, layout.annotations, layout.tables):
-        folder.mkdir(parents=True)
+    for folder in (layout.annotations, layout.tables, layout.root / "corpus"):
+        folder.mkdir(parents=True, exist_ok=True)
     for name in ("dataset.yaml", "cleaning_rules.yaml"):
         shutil.copy2(src_layout.root / "corpus" / name, layout.root / "corpus" / name)
     shutil.copytree(src_layout.schemas, layout.schemas, ignore=shutil.ignore_patterns("__pycache__"))
-    for p in (src_layout.entity_table, src_layout.cluster_table):
-        if p.is_file():
-            shutil.copy2(p, layout.tables / p.name)
+    if src_layout.entity_table.is_file():
+        shutil.copy2(src_layout.entity_table, layout.entity_table)
+    if src_layout.cluster_table.is_file():
+        atomic_write_text(layout.cluster_table, tables.dumps_clusters(
+            scaled_clusters(tables.read_clusters(src_layout.cluster_table), n)))
     if (src / "docs").is_dir():  # the card and datasheet templates the build renders
         shutil.copytree(src / "docs", repo / "docs")
     for name in ("README.md", "CHANGELOG.md", "DATASHEET.md", "CITATION.cff"):
@@ -296,54 +321,130 @@ def write_repository(src: Path, dest: Path, n: int, seed: int = SEED, num_proc: 
             shutil.copy2(src / name, repo / name)
     for p in repo.rglob("*"):
         p.chmod(p.stat().st_mode | 0o200)
-    global _POOL
-    _POOL = (unit_pool(src), seed, repo)
+    return layout
+
+
+def _document(context: dict, i: int, rules) -> dict:
+    d = synthetic_document(context["pool"], context["seed"], i, rules)
+    for c in d["annotation"]["claims"]:
+        c["cluster_id"] = cluster_key(c.get("cluster_id"), i)
+    return d
+
+
+def _generation(src: Path, repo: Path, seed: int) -> dict:
+    return {"pool": unit_pool(src), "seed": seed, "repo": repo}
+
+
+def write_repository(src: Path, dest: Path, n: int, seed: int = SEED, num_proc: int = 1, progress=None) -> dict:
+    """A synthetic repository of n documents as per-document files under dest/repo; returns its statistics.
+
+    Written: corpus/ (metadata.jsonl, raw/, rules, dataset.yaml; corpus/clean/ is
+    the clean stage's output), annotations/*.json and tables, schemas/, the
+    top-level card and changelog; dest/manifest.jsonl holds per document the
+    clean text hash, the annotation file hash and the counts.
+    """
+    repo = dest / "repo"
+    layout = _skeleton(src, repo, n)
+    layout.raw.mkdir(parents=True)
+    context = _generation(src, repo, seed)
     records, lines = [], []
-    stats = {"documents": 0, "characters": 0, "raw_characters": 0, "spans": Counter(), "relations": 0,
-             "dropped": Counter()}
-    pool_dropped = _POOL[0]["dropped"]
-    for out in _map(_generate_batch, _chunks(list(range(n)), BATCH), num_proc, progress, n, "generate"):
+    stats = _empty_stats()
+    for out in run_jobs(_generate_files, context, batched(range(n), BATCH), num_proc, dest / "tasks" / "generate",
+                        progress, "generate"):
         for rec, line, st in out:
             records.append(rec)
             lines.append(json.dumps(line, sort_keys=True))
-            stats["documents"] += 1
-            stats["characters"] += line["chars"]
-            stats["raw_characters"] += st["raw_chars"]
-            stats["spans"].update(line["layers"])
-            stats["relations"] += line["relations"]
-            stats["dropped"].update(st["dropped"])
+            _count(stats, line, st)
     _write_metadata(layout, records)
     atomic_write_text(dest / "manifest.jsonl", "\n".join(lines) + "\n")
+    shutil.rmtree(dest / "tasks", ignore_errors=True)
+    return _summary(stats, context, seed)
+
+
+def write_shards(src: Path, dest: Path, n: int, seed: int = SEED, num_proc: int = 1, progress=None) -> dict:
+    """A synthetic repository of n documents whose corpus is in Parquet shards of SHARD_DOCS records
+    (dest/repo/shards/part-0000k.parquet: raw text, metadata, annotation; pactnews.corpus.shards);
+    returns its statistics."""
+    repo = dest / "repo"
+    _skeleton(src, repo, n)
+    context = _generation(src, repo, seed)
+    stats = _empty_stats()
+    shards = [range(k, min(k + SHARD_DOCS, n)) for k in range(0, n, SHARD_DOCS)]
+    for shard_stats in run_jobs(_generate_shard, context, list(enumerate(shards)), num_proc, dest / "tasks" / "generate",
+                                progress, "generate"):
+        for key in ("documents", "characters", "raw_characters", "relations"):
+            stats[key] += shard_stats[key]
+        stats["spans"].update(shard_stats["spans"])
+        stats["dropped"].update(shard_stats["dropped"])
+    shutil.rmtree(dest / "tasks", ignore_errors=True)
+    return {**_summary(stats, context, seed), "shards": len(shards)}
+
+
+def _empty_stats() -> dict:
+    return {"documents": 0, "characters": 0, "raw_characters": 0, "spans": Counter(), "relations": 0,
+            "dropped": Counter()}
+
+
+def _count(stats: dict, line: dict, st: dict) -> None:
+    stats["documents"] += 1
+    stats["characters"] += line["chars"]
+    stats["raw_characters"] += st["raw_chars"]
+    stats["spans"].update(line["layers"])
+    stats["relations"] += line["relations"]
+    stats["dropped"].update(st["dropped"])
+
+
+def _summary(stats: dict, context: dict, seed: int) -> dict:
+    pool = context["pool"]
     return {"documents": stats["documents"], "characters": stats["characters"],
             "raw_characters": stats["raw_characters"], "spans": dict(sorted(stats["spans"].items())),
             "spans_total": sum(stats["spans"].values()), "relations": stats["relations"],
             "dropped_per_document": dict(sorted(stats["dropped"].items())),
-            "unit_pool": {"units": len(_POOL[0]["units"]), "dropped_when_cutting": dict(sorted(pool_dropped.items()))},
+            "unit_pool": {"units": len(pool["units"]), "dropped_when_cutting": dict(sorted(pool["dropped"].items()))},
             "seed": seed}
 
 
-_POOL = None
+def _line(d: dict, data: bytes) -> dict:
+    ann = d["annotation"]
+    return {"id": d["record"]["id"], "text_sha256": ann["text_sha256"],
+            "annotation_sha256": hashlib.sha256(data).hexdigest(), "chars": len(d["text"]),
+            "layers": {layer: len(ann[layer]) for layer in standoff.SPAN_LAYERS}, "relations": len(ann["relations"]),
+            "dct": d["record"]["dct"]["value"]}
 
 
-def _generate_batch(ids: list[int]) -> list:
+def _generate_files(context: dict, ids: list[int]) -> list:
+    """Job: documents `ids` as raw files and annotation files."""
     from pactnews.corpus.cleaning import load_rules
 
-    pool, seed, repo = _POOL
-    layout = Layout(repo)
+    layout = Layout(context["repo"])
     rules = load_rules(layout.cleaning_rules)
     out = []
     for i in ids:
-        d = synthetic_document(pool, seed, i, rules)
+        d = _document(context, i, rules)
         doc_id = d["record"]["id"]
         (layout.raw / f"{doc_id}.txt").write_bytes(d["raw"].encode("utf-8"))
         data = standoff.dumps(d["annotation"]).encode("utf-8")
         layout.annotation_file(doc_id).write_bytes(data)
-        ann = d["annotation"]
-        line = {"id": doc_id, "text_sha256": ann["text_sha256"], "annotation_sha256": hashlib.sha256(data).hexdigest(),
-                "chars": len(d["text"]), "layers": {layer: len(ann[layer]) for layer in standoff.SPAN_LAYERS},
-                "relations": len(ann["relations"]), "dct": d["record"]["dct"]["value"]}
-        out.append((d["record"], line, {"raw_chars": len(d["raw"]), "dropped": d["dropped"]}))
+        out.append((d["record"], _line(d, data), {"raw_chars": len(d["raw"]), "dropped": d["dropped"]}))
     return out
+
+
+def _generate_shard(context: dict, job: tuple[int, range]) -> dict:
+    """Job: shard k, the documents of `ids` as records of one Parquet file; its statistics."""
+    from pactnews.corpus.cleaning import load_rules
+    from pactnews.corpus.shards import shard_record, write_shard
+
+    k, ids = job
+    rules = load_rules(Layout(context["repo"]).cleaning_rules)
+    stats = _empty_stats()
+    records = []
+    for i in ids:
+        d = _document(context, i, rules)
+        record = {key: value for key, value in d["record"].items() if key != "raw_file"}  # the shard holds the text
+        records.append(shard_record(record, d["raw"], d["annotation"]))
+        _count(stats, _line(d, b""), {"raw_chars": len(d["raw"]), "dropped": d["dropped"]})
+    write_shard(context["repo"] / "shards" / f"part-{k:05d}.parquet", records)
+    return stats
 
 
 def _write_metadata(layout: Layout, records: list[dict]) -> None:
@@ -368,52 +469,11 @@ def read_manifest(work: Path, fields: tuple[str, ...] = ()) -> dict[str, list]:
     return cols
 
 
-# ---------------------------------------------------------------- batch drivers
+# ---------------------------------------------------------------- batch jobs of the per-document stages
 
 
-def _chunks(items: list, size: int) -> list[list]:
-    return [items[k:k + size] for k in range(0, len(items), size)]
-
-
-def _map(fn, batches: list, num_proc: int, progress, total: int, desc: str):
-    """fn over the batches in order (repo.map_batches); pool workers report their peak RSS with each result."""
-    from .repo import map_batches
-
-    if num_proc <= 1 or len(batches) <= 1:
-        yield from map_batches(fn, batches, 1, progress=progress, total=total, desc=desc, size=_size)
-        return
-    jobs = [(fn, b) for b in batches]
-    for out, peak in map_batches(_measured, jobs, num_proc, progress=progress, total=total, desc=desc,
-                                 size=lambda job: _size(job[1])):
-        _STATE["worker_peak_mb"] = max(_STATE.get("worker_peak_mb", 0.0), peak)
-        yield out
-
-
-def _measured(job):
-    fn, batch = job
-    return fn(batch), _hwm_mb()
-
-
-def _size(batch) -> int:
-    return len(batch[1]) if isinstance(batch, tuple) else len(batch)
-
-
-_STATE: dict = {}
-
-
-def _setup(work: Path) -> dict:
-    from .inventory import load_inventory
-
-    repo = work / "repo"
-    layout = Layout(repo)
-    entities = tables.read_entities(layout.entity_table) if layout.entity_table.is_file() else {}
-    clusters = tables.read_clusters(layout.cluster_table) if layout.cluster_table.is_file() else {}
-    _STATE.update(work=work, layout=layout, inv=load_inventory(layout.labels), entities=entities, clusters=clusters)
-    return _STATE
-
-
-def _read_batch(ids: list[str]) -> tuple[dict, dict, dict]:
-    layout = _STATE["layout"]
+def _read_batch(context: dict, ids: list[str]) -> tuple[dict, dict, dict]:
+    layout = context["layout"]
     docs, texts, files = {}, {}, {}
     for doc_id in ids:
         path = layout.annotation_file(doc_id)
@@ -423,43 +483,43 @@ def _read_batch(ids: list[str]) -> tuple[dict, dict, dict]:
     return docs, texts, files
 
 
-def _export_batch(job: tuple[int, list[str]]) -> Counter:
-    """Stage driver: standoff -> Label Studio tasks with the annotations as results (one export file per batch)."""
+def _export_batch(context: dict, job: tuple[int, list[str]]) -> Counter:
+    """Job: standoff -> Label Studio tasks with the annotations as results (one export file per batch)."""
     from .labelstudio.tasks import build_task, tasks_json
 
     k, ids = job
-    docs, texts, _ = _read_batch(ids)
+    docs, texts, _ = _read_batch(context, ids)
     tasks = []
     counts = Counter()
     for doc_id in ids:
         rec = {"document_id": doc_id, "text": texts[doc_id], "text_sha256": docs[doc_id]["text_sha256"],
-               "title": None, "dct": _STATE["dct"].get(doc_id), "source": None}
-        task = build_task(rec, _STATE["inv"], annotations=[docs[doc_id]])
+               "title": None, "dct": context["dct"].get(doc_id), "source": None}
+        task = build_task(rec, context["inv"], annotations=[docs[doc_id]])
         tasks.append(task)
         counts["documents"] += 1
         counts["results"] += len(task["annotations"][0]["result"])
-    folder = _STATE["work"] / "ls"
+    folder = context["work"] / "ls"
     folder.mkdir(exist_ok=True)
     (folder / f"export-{k:05d}.json").write_bytes(tasks_json(tasks))
     return counts
 
 
-def _import_batch(job: tuple[int, list[str]]) -> tuple[Counter, list[str]]:
-    """Stage driver: a Label Studio export -> standoff; the round trip must give back the annotation files."""
+def _import_batch(context: dict, job: tuple[int, list[str]]) -> tuple[Counter, list[str]]:
+    """Job: a Label Studio export -> standoff; the round trip must give back the annotation files."""
     from .labelstudio.convert import from_result
     from .labelstudio.importer import read_export
 
     k, _ = job
     counts = Counter()
     examples = []
-    for task in read_export(_STATE["work"] / "ls" / f"export-{k:05d}.json"):
+    for task in read_export(context["work"] / "ls" / f"export-{k:05d}.json"):
         data = task["data"]
         doc, issues = from_result(task["annotations"][0]["result"], data["text"], data["document_id"],
-                                  data["text_sha256"], _STATE["inv"])
+                                  data["text_sha256"], context["inv"])
         counts["documents"] += 1
         counts["issues"] += len(issues)
         sha = hashlib.sha256(standoff.dumps(doc).encode("utf-8")).hexdigest()
-        if sha != _STATE["annotation_sha"][data["document_id"]]:
+        if sha != context["annotation_sha"][data["document_id"]]:
             counts["roundtrip_mismatches"] += 1
             examples.append(data["document_id"])
         examples += [str(i) for i in issues[:2]]
@@ -481,81 +541,99 @@ def _hwm_mb() -> float:
 
 
 def _peak_mb() -> dict:
-    """Peak RSS of the stage: its own, and its largest worker's (pool workers of the drivers report their
-    VmHWM; workers of the build's own pool are seen through RUSAGE_CHILDREN)."""
+    """Peak RSS of the stage: its own, and its largest worker's (the datatrove tasks' processes are children of
+    the stage, seen through RUSAGE_CHILDREN)."""
     own = _hwm_mb()
-    children = max(_STATE.get("worker_peak_mb", 0.0), resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    cpu = sum(r.ru_utime + r.ru_stime for r in (resource.getrusage(resource.RUSAGE_SELF),
+                                                resource.getrusage(resource.RUSAGE_CHILDREN)))
     return {"peak_rss_mb": round(max(own, children), 1), "peak_rss_main_mb": round(own, 1),
-            "peak_rss_workers_mb": round(children, 1)}
+            "peak_rss_workers_mb": round(children, 1), "cpu_seconds": round(cpu, 1)}
 
 
 # imported before a stage's clock starts: the stage times its work, not Python's imports
 IMPORTS = {
-    "clean": ("pactnews.commands.clean",), "validate": ("pactnews.validate.validator",),
+    "clean": ("pactnews.commands.clean", "pactnews.pipeline.jobs"),
+    "validate": ("pactnews.validate.validator", "pactnews.pipeline.jobs"),
     "ls_export": ("pactnews.labelstudio.tasks",), "ls_import": ("pactnews.labelstudio.convert",),
-    "build": ("pactnews.pipeline.build", "pactnews.outputs.card", "pactnews.outputs.croissant", "spacy", "mlcroissant"),
+    "build": ("pactnews.pipeline.build", "pactnews.pipeline.steps", "pactnews.pipeline.writers",
+              "pactnews.pipeline.clusters", "pactnews.pipeline.readers", "datatrove.executor", "pactnews.outputs.card",
+              "pactnews.outputs.croissant", "spacy", "mlcroissant"),
     "load_cold": ("datasets",), "load_warm": ("datasets",), "floor": ("pyarrow.parquet", "pactnews.pipeline.build"),
     "preannotate": ("pactnews.annotations.preannotate", "spacy", "dateparser", "dateparser.date"),
 }
 
 
-def run_stage(stage: str, work: Path, num_proc: int, progress: bool, preannotate_max: int) -> dict:
+def run_stage(stage: str, work: Path, num_proc: int, progress: bool, preannotate_max: int, mode: str = "shards") -> dict:
     """One stage over the synthetic repository in `work`; its counts, seconds and sub-timings."""
     import importlib
 
+    from .inventory import load_inventory
+
     for name in IMPORTS.get(stage, ()):
         importlib.import_module(name)
-    st = _setup(work)
-    wanted = {"clean": ("text_sha256",), "ls_export": ("dct",), "ls_import": ("annotation_sha256",),
-              "preannotate": ("dct",)}.get(stage, ())
-    manifest = read_manifest(work, wanted)
-    ids = manifest["id"]
-    spans_of = dict(zip(ids, manifest["spans"]))
-    out: dict = {"stage": stage, "num_proc": num_proc}
+    layout = Layout(work / "repo")
+    inv = load_inventory(layout.labels)
+    if mode == "files":
+        wanted = {"clean": ("text_sha256",), "ls_export": ("dct",), "ls_import": ("annotation_sha256",),
+                  "preannotate": ("dct",)}.get(stage, ())
+        manifest = read_manifest(work, wanted)
+        ids = manifest["id"]
+        spans_of = dict(zip(ids, manifest["spans"]))
+    else:
+        generated = json.loads((work / "results" / "generate.json").read_text())
+        ids, spans_of, manifest = [], {}, {}
+    out: dict = {"stage": stage, "num_proc": num_proc, "mode": mode}
     timings = {}
     t0 = time.perf_counter()
     counts: Counter = Counter()
     examples: list[str] = []
     done = ids
+    tasks = work / "tasks" / stage  # the datatrove tasks' files and logs of the per-document stages
     if stage == "clean":  # the command itself: `pactnews clean --num-proc N`
         from .commands.clean import clean_corpus
 
-        documents, changed = clean_corpus(st["layout"], num_proc=num_proc, progress=progress)
+        documents, changed = clean_corpus(layout, num_proc=num_proc, progress=progress)
         counts.update(documents=documents, files_written=changed)
         seconds = time.perf_counter() - t0
         expected = dict(zip(ids, manifest["text_sha256"]))  # checked after the clock stops
-        counts["mismatches"] = sum(sha256_bytes((st["layout"].clean / f"{i}.txt").read_bytes()) != expected[i]
-                                   for i in ids)
+        counts["mismatches"] = sum(sha256_bytes((layout.clean / f"{i}.txt").read_bytes()) != expected[i] for i in ids)
     elif stage == "validate":  # the command itself: `pactnews validate --num-proc N`
         from pactnews.validate.validator import check_repository
 
-        incidents, summary = check_repository(st["layout"], num_proc=num_proc, progress=progress)
+        incidents, summary = check_repository(layout, num_proc=num_proc, progress=progress)
         counts.update(documents=summary["documents"], incidents=len(incidents))
         counts.update(f"incident:{i.test_id}" for i in incidents)
         examples += [str(i) for i in incidents[:5]]
-    elif stage == "ls_export":
-        st["dct"] = dict(zip(ids, manifest["dct"]))
-        shutil.rmtree(work / "ls", ignore_errors=True)
-        jobs = list(enumerate(_chunks(ids, BATCH)))
-        for c in _map(_export_batch, jobs, num_proc, progress, len(ids), "ls export"):
-            counts.update(c)
-        counts["bytes"] = sum(p.stat().st_size for p in (work / "ls").glob("*.json"))
-    elif stage == "ls_import":
-        st["annotation_sha"] = dict(zip(ids, manifest["annotation_sha256"]))
-        jobs = list(enumerate(_chunks(ids, BATCH)))
-        for c, ex in _map(_import_batch, jobs, num_proc, progress, len(ids), "ls import"):
-            counts.update(c)
-            examples += ex[: max(0, 5 - len(examples))]
-    elif stage == "build":
+    elif stage in ("ls_export", "ls_import"):
+        entities = tables.read_entities(layout.entity_table) if layout.entity_table.is_file() else {}
+        context = {"layout": layout, "inv": inv, "entities": entities, "work": work}
+        jobs = list(enumerate(batched(ids, BATCH)))
+        if stage == "ls_export":
+            context["dct"] = dict(zip(ids, manifest["dct"]))
+            shutil.rmtree(work / "ls", ignore_errors=True)
+            (work / "ls").mkdir()
+            for c in run_jobs(_export_batch, context, jobs, num_proc, tasks, progress, "ls export"):
+                counts.update(c)
+            counts["bytes"] = sum(p.stat().st_size for p in (work / "ls").glob("*.json"))
+        else:
+            context["annotation_sha"] = dict(zip(ids, manifest["annotation_sha256"]))
+            for c, ex in run_jobs(_import_batch, context, jobs, num_proc, tasks, progress, "ls import"):
+                counts.update(c)
+                examples += ex[: max(0, 5 - len(examples))]
+    elif stage == "build":  # the command's work: `pactnews build [--input shards] --tasks N --workers N`
         from pactnews.pipeline.build import render_outputs
 
         dest = work / "built"
         shutil.rmtree(dest, ignore_errors=True)
         dest.mkdir()
-        report = render_outputs(st["layout"].root, dest, num_proc=num_proc, progress=progress)
+        source = layout.root / "shards" if mode == "shards" else None
+        report = render_outputs(layout.root, dest, input=source, tasks=num_proc, workers=num_proc)
         counts.update(documents=report.documents, **{f"rows:{c}": n for c, n in report.rows.items()})
         counts["bytes"] = sum(p.stat().st_size for p in (dest / "data").rglob("*.parquet"))
         timings.update(report.timings)
+        out["steps"] = report.steps
+        out["task_peak_rss_mb"] = {k: round(v, 1) for k, v in report.peak_rss_mb.items()}
     elif stage in ("load_cold", "load_warm"):
         import datasets
 
@@ -595,6 +673,11 @@ def run_stage(stage: str, work: Path, num_proc: int, progress: bool, preannotate
             del table
         counts["documents"] = counts["rows:documents"]
         timings.update(read_table=read, write_table=write)
+        if mode == "shards":  # and the input: pyarrow reading the shard files
+            t = time.perf_counter()
+            for path in sorted((layout.root / "shards").glob("*.parquet")):
+                counts["input_rows"] += pq.read_table(path).num_rows
+            timings["read_input"] = time.perf_counter() - t
         shutil.rmtree(scratch)
     elif stage == "preannotate":
         from pactnews.annotations.preannotate import Preannotator, build_lexicon
@@ -603,7 +686,7 @@ def run_stage(stage: str, work: Path, num_proc: int, progress: bool, preannotate
         gold = {p.stem: standoff.read(p) for p in sorted(src.annotations.glob("*.json")) if
                 (src.clean / f"{p.stem}.txt").is_file()}
         entity_table = tables.read_entities(src.entity_table) if src.entity_table.is_file() else {}
-        pre = Preannotator(build_lexicon(entity_table, gold), st["inv"])
+        pre = Preannotator(build_lexicon(entity_table, gold), inv)
         done = ids[:preannotate_max]
         dct = dict(zip(ids, manifest["dct"]))
         t_setup = time.perf_counter() - t0
@@ -611,7 +694,7 @@ def run_stage(stage: str, work: Path, num_proc: int, progress: bool, preannotate
 
         for doc_id in tqdm(done, desc="preannotate", unit="doc", disable=not progress, file=sys.stderr,
                            mininterval=2.0, leave=False):
-            text = (st["layout"].clean / f"{doc_id}.txt").read_text(encoding="utf-8")
+            text = (layout.clean / f"{doc_id}.txt").read_text(encoding="utf-8")
             doc = pre.annotate(doc_id, text, sha256_text(text), dct[doc_id])
             counts["documents"] += 1
             counts["suggested_spans"] += sum(len(doc[layer]) for layer in standoff.SPAN_LAYERS)
@@ -622,8 +705,12 @@ def run_stage(stage: str, work: Path, num_proc: int, progress: bool, preannotate
         raise SystemExit(f"unknown stage {stage!r}; expected one of {STAGES}")
     if stage != "clean":
         seconds = time.perf_counter() - t0
+    shutil.rmtree(tasks, ignore_errors=True)
     docs = counts.get("documents", 0)
-    spans = sum(spans_of.get(d, 0) for d in done[:docs]) if docs else 0
+    if mode == "files":
+        spans = sum(spans_of.get(d, 0) for d in done[:docs]) if docs else 0
+    else:
+        spans = generated["spans_total"] if docs == generated["documents"] else 0
     out.update(seconds=round(seconds, 3), documents=docs, spans=spans,
                docs_per_s=round(docs / seconds, 1) if seconds else None,
                spans_per_s=round(spans / seconds, 1) if seconds else None,
@@ -633,23 +720,23 @@ def run_stage(stage: str, work: Path, num_proc: int, progress: bool, preannotate
 
 
 def stage_main(argv: list[str]) -> int:
-    """Entry point of a stage's child process: `python -c ... STAGE WORK NUM_PROC PROGRESS MAX`."""
-    stage, work, num_proc, progress, pmax = argv
+    """Entry point of a stage's child process: `python -c ... STAGE WORK NUM_PROC PROGRESS MAX MODE`."""
+    stage, work, num_proc, progress, pmax, mode = argv
     if stage == "generate":
         info = json.loads(os.environ["PACTNEWS_BENCH_GENERATE"])
         t0 = time.perf_counter()
-        stats = write_repository(Path(info["src"]), Path(work), info["n"], info["seed"], int(num_proc),
-                                 progress == "1")
+        write = write_shards if mode == "shards" else write_repository
+        stats = write(Path(info["src"]), Path(work), info["n"], info["seed"], int(num_proc), progress == "1")
         result = {"stage": "generate", "seconds": round(time.perf_counter() - t0, 3), **stats, **_peak_mb()}
     else:
-        result = run_stage(stage, Path(work), int(num_proc), progress == "1", int(pmax))
+        result = run_stage(stage, Path(work), int(num_proc), progress == "1", int(pmax), mode)
     atomic_write_text(Path(work) / "results" / f"{stage}.json", json.dumps(result, indent=1, sort_keys=True))
     return 0
 
 
-def _child(stage: str, work: Path, num_proc: int, progress: bool, pmax: int, env: dict | None = None) -> dict:
+def _child(stage: str, work: Path, num_proc: int, progress: bool, pmax: int, mode: str, env: dict | None = None) -> dict:
     code = "import sys; from pactnews.bench import stage_main; sys.exit(stage_main(sys.argv[1:]))"
-    cmd = [sys.executable, "-c", code, stage, str(work), str(num_proc), "1" if progress else "0", str(pmax)]
+    cmd = [sys.executable, "-c", code, stage, str(work), str(num_proc), "1" if progress else "0", str(pmax), mode]
     proc = subprocess.run(cmd, env={**os.environ, **(env or {})})
     if proc.returncode != 0:
         raise SystemExit(f"bench stage {stage} failed (exit {proc.returncode}) in {work}")
@@ -659,30 +746,41 @@ def _child(stage: str, work: Path, num_proc: int, progress: bool, pmax: int, env
 # ---------------------------------------------------------------- one size, all sizes
 
 
+def load_average() -> list[float] | None:
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        return None
+
+
 def run_size(root: Path, work: Path, n: int, seed: int, num_proc: int, progress: bool, pmax: int,
-             stages: tuple[str, ...] = STAGES, log=print) -> dict:
+             stages: tuple[str, ...] | None = None, mode: str = "shards", log=print) -> dict:
+    stages = stages or (SHARD_STAGES if mode == "shards" else STAGES)
     work.mkdir(parents=True, exist_ok=True)
     shutil.rmtree(work / "results", ignore_errors=True)
     env = {"PACTNEWS_BENCH_GENERATE": json.dumps({"src": str(root), "n": n, "seed": seed}),
            "PACTNEWS_BENCH_SOURCE": str(root)}
-    gen = _child("generate", work, num_proc, progress, pmax, env)
+    load_before = load_average()
+    gen = _child("generate", work, num_proc, progress, pmax, mode, env)
     log(f"N={n}: generated {gen['documents']} documents, {gen['spans_total']} spans, {gen['relations']} relations "
         f"in {gen['seconds']:.1f} s")
     results = {}
     for stage in stages:
-        r = _child(stage, work, num_proc, progress, pmax, env)
+        r = _child(stage, work, num_proc, progress, pmax, mode, env)
+        r["load_average_after"] = load_average()
         results[stage] = r
         log(f"N={n}: {stage}: {r['seconds']:.1f} s, {r['documents']} docs, {r['docs_per_s']} docs/s, "
-            f"peak {r['peak_rss_mb']:.0f} MB")
+            f"peak {r['peak_rss_mb']:.0f} MB, load {r['load_average_after']}")
     floor = results.get("floor", {}).get("timings", {})
     floor_total = (floor.get("read_table", 0) + floor.get("write_table", 0)) or None
     for r in results.values():
         r["ratio_to_floor"] = round(r["seconds"] / floor_total, 1) if floor_total else None
     if "load_warm" in results and floor.get("read_table"):
         results["load_warm"]["ratio_to_read_table"] = round(results["load_warm"]["seconds"] / floor["read_table"], 2)
-    pipeline = sum(results[s]["seconds"] for s in PIPELINE if s in results)
-    return {"documents": n, "generate": gen, "stages": results, "pipeline_seconds": round(pipeline, 1),
-            "peak_rss_mb": max(r["peak_rss_mb"] for r in results.values()) if results else None}
+    pipeline = sum(results[s]["seconds"] for s in (SHARD_PIPELINE if mode == "shards" else PIPELINE) if s in results)
+    return {"documents": n, "mode": mode, "generate": gen, "stages": results, "pipeline_seconds": round(pipeline, 1),
+            "peak_rss_mb": max(r["peak_rss_mb"] for r in results.values()) if results else None,
+            "load_average_before": load_before, "started": time.strftime("%Y-%m-%d %H:%M:%S")}
 
 
 def machine() -> dict:
@@ -703,9 +801,11 @@ def machine() -> dict:
                     if line.startswith("model name")), platform.processor())
     except OSError:
         cpu = platform.processor()
+    from importlib.metadata import version
+
     return {"nproc": os.cpu_count(), "cpu": cpu, "ram_gb": mem, "python": platform.python_version(),
             "platform": platform.platform(), "pyarrow": pyarrow.__version__, "datasets": datasets.__version__,
-            "pandas": pandas.__version__, "spacy": spacy.__version__}
+            "pandas": pandas.__version__, "spacy": spacy.__version__, "datatrove": version("datatrove")}
 
 
 def _git_commit(root: Path) -> str | None:
@@ -716,8 +816,32 @@ def _git_commit(root: Path) -> str | None:
         return None
 
 
+def evaluate_shards(runs: dict) -> dict:
+    """The targets of the sharded corpus: 100k through the build in time, 1M linear, memory flat."""
+    out = {}
+    big = runs.get("100000")
+    if big and "build" in big["stages"]:
+        seconds = big["stages"]["build"]["seconds"]
+        out["build_at_100k"] = {"seconds": seconds, "target": SHARD_TARGETS["build_seconds_at_100k"],
+                                "met": seconds <= SHARD_TARGETS["build_seconds_at_100k"]}
+    if "100000" in runs and "1000000" in runs:
+        ratios = {stage: round(r["seconds"] / runs["100000"]["stages"][stage]["seconds"], 1)
+                  for stage, r in runs["1000000"]["stages"].items()
+                  if stage in runs["100000"]["stages"] and runs["100000"]["stages"][stage]["seconds"]}
+        out["linear_1m_over_100k"] = {"ratio": ratios, "target": SHARD_TARGETS["ratio_1m_over_100k"],
+                                      "met": ratios.get("build", 99) <= SHARD_TARGETS["ratio_1m_over_100k"]}
+    if len(runs) > 1:
+        small, large = (runs[k] for k in (min(runs, key=int), max(runs, key=int)))
+        growth = {stage: round(r["peak_rss_mb"] / small["stages"][stage]["peak_rss_mb"], 2)
+                  for stage, r in large["stages"].items() if stage in small["stages"] and stage in SHARD_PIPELINE}
+        out["peak_rss_largest_over_smallest_n"] = {
+            "sizes": [int(min(runs, key=int)), int(max(runs, key=int))], "growth": growth,
+            "target": SHARD_TARGETS["peak_growth"], "met": growth.get("build", 99) <= SHARD_TARGETS["peak_growth"]}
+    return out
+
+
 def evaluate(runs: dict) -> dict:
-    """Each target: met or not, with the measured values."""
+    """The targets of the per-document corpus (files mode): each met or not, with the measured values."""
     out = {}
     big = runs.get("100000")
     if big:
@@ -749,41 +873,83 @@ def evaluate(runs: dict) -> dict:
     return out
 
 
+def _size_section(n: str, run: dict) -> list[str]:
+    g = run["generate"]
+    shards = f" in {g['shards']} Parquet shards" if g.get("shards") else ""
+    load = run.get("load_average_before")
+    lines = [f"## N = {int(n):,} documents" + (" (per-document files)" if run.get("mode") == "files" else ""), "",
+             f"{g['spans_total']:,} spans, {g['relations']:,} relations, {g['characters']:,} clean characters "
+             f"({g['raw_characters']:,} raw){shards}; generated in {g['seconds']:.0f} s. "
+             + (f"Run started {run['started']}, load average before it {load}. " if run.get("started") else "")
+             + f"Stages in sequence: **{run['pipeline_seconds']:.0f} s**, peak RSS {run['peak_rss_mb']:.0f} MB.", "",
+             "| stage | documents | spans | seconds | CPU s | docs/s | spans/s | peak RSS MB (main / tasks) | x floor "
+             "| load after |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+    order = SHARD_STAGES if run.get("mode") == "shards" else STAGES
+    for stage, r in sorted(run["stages"].items(), key=lambda kv: order.index(kv[0]) if kv[0] in order else 99):
+        cpu = f"{r['cpu_seconds']:.0f}" if r.get("cpu_seconds") is not None else "n/a"
+        lines.append(f"| {stage} | {r['documents']:,} | {r['spans']:,} | {r['seconds']:.1f} | {cpu} | "
+                     f"{r['docs_per_s'] or 0:,.0f} | {r['spans_per_s'] or 0:,.0f} | {r['peak_rss_mb']:.0f} "
+                     f"({r.get('peak_rss_main_mb', 0):.0f} / {r.get('peak_rss_workers_mb', 0):.0f}) | "
+                     f"{r.get('ratio_to_floor') if r.get('ratio_to_floor') is not None else 'n/a'} | "
+                     f"{r.get('load_average_after') or ''} |")
+    build = run["stages"].get("build", {})
+    floor = run["stages"].get("floor", {}).get("timings", {})
+    floor_total = floor.get("read_table", 0) + floor.get("write_table", 0)
+    if build.get("steps"):
+        lines += ["", "Build steps (seconds summed over the tasks; `x floor` against the floor's read + write "
+                  f"{floor_total:.1f} s in one process; the input shards read by pyarrow alone: "
+                  f"{floor.get('read_input', 0):.1f} s):", "",
+                  "| step | task seconds | x floor |", "|---|---:|---:|"]
+        for step, sec in build["steps"].items():
+            lines.append(f"| {step} | {sec:.1f} | {round(sec / floor_total, 2) if floor_total else 'n/a'} |")
+        peaks = build.get("task_peak_rss_mb", {})
+        lines += ["", "Largest task's peak RSS: " + ", ".join(f"{k} {v:.0f} MB" for k, v in peaks.items())]
+    sub = {s: r["timings"] for s, r in run["stages"].items() if r.get("timings")}
+    if sub:
+        lines += ["", "Phases (wall clock): " + "; ".join(f"{s}: " + ", ".join(f"{k} {v:.1f} s" for k, v in t.items())
+                                                         for s, t in sub.items())]
+    pre = run["stages"].get("preannotate")
+    if pre:
+        lines += ["", f"Pre-annotation on {pre['documents']:,} documents: slowest component "
+                      f"**{pre.get('slowest_component')}**."]
+    lines.append("")
+    return lines
+
+
+def _targets(targets: dict) -> list[str]:
+    lines = ["| target | measured | met |", "|---|---|---|"]
+    for name, t in targets.items():
+        shown = {k: v for k, v in t.items() if k != "met"}
+        lines.append(f"| {name} | `{json.dumps(shown, sort_keys=True)}` | {'yes' if t['met'] else '**no**'} |")
+    return lines
+
+
 def render_markdown(results: dict, notes: str = "") -> str:
     m = results["machine"]
     lines = ["# PactNews benchmark", "",
              f"Generated by `pactnews bench` (scripts/bench.py) at commit {results.get('commit')}; "
              f"synthetic corpus seed {results['seed']}. Machine: {m['nproc']} cores ({m['cpu']}), {m['ram_gb']} GB RAM, "
              f"Python {m['python']}, pyarrow {m['pyarrow']}, datasets {m['datasets']}, pandas {m['pandas']}, "
-             f"spaCy {m['spacy']}. Each stage ran in its own process; peak RSS is that process's (or its "
-             "largest worker's) maximum resident set. The floor is pyarrow.parquet reading and writing the built "
-             "tables; `x floor` is the stage time over the floor's read + write time.", ""]
-    for n, run in sorted(results["runs"].items(), key=lambda kv: int(kv[0])):
-        g = run["generate"]
-        lines += [f"## N = {int(n):,} documents", "",
-                  f"{g['spans_total']:,} spans, {g['relations']:,} relations, {g['characters']:,} clean characters "
-                  f"({g['raw_characters']:,} raw); generated in {g['seconds']:.0f} s. Pipeline without pre-annotation: "
-                  f"**{run['pipeline_seconds']:.0f} s**, peak RSS {run['peak_rss_mb']:.0f} MB.", "",
-                  "| stage | documents | spans | seconds | docs/s | spans/s | peak RSS MB | x floor |",
-                  "|---|---:|---:|---:|---:|---:|---:|---:|"]
-        for stage, r in sorted(run["stages"].items(), key=lambda kv: STAGES.index(kv[0])):
-            lines.append(f"| {stage} | {r['documents']:,} | {r['spans']:,} | {r['seconds']:.1f} | "
-                         f"{r['docs_per_s'] or 0:,.0f} | {r['spans_per_s'] or 0:,.0f} | {r['peak_rss_mb']:.0f} | "
-                         f"{r.get('ratio_to_floor') if r.get('ratio_to_floor') is not None else 'n/a'} |")
-        sub = {s: r["timings"] for s, r in run["stages"].items() if r.get("timings")}
-        if sub:
-            lines += ["", "Phases: " + "; ".join(f"{s}: " + ", ".join(f"{k} {v:.1f} s" for k, v in t.items())
-                                                  for s, t in sub.items())]
-        pre = run["stages"].get("preannotate")
-        if pre:
-            lines += ["", f"Pre-annotation on {pre['documents']:,} documents: slowest component "
-                          f"**{pre.get('slowest_component')}**."]
-        lines.append("")
-    lines += ["## Targets", "", "| target | measured | met |", "|---|---|---|"]
-    for name, t in results["targets"].items():
-        shown = {k: v for k, v in t.items() if k != "met"}
-        lines.append(f"| {name} | `{json.dumps(shown, sort_keys=True)}` | {'yes' if t['met'] else '**no**'} |")
-    lines += ["", NOTES_MARKER, notes.strip(), ""]
+             f"spaCy {m['spacy']}, datatrove {m.get('datatrove')}. Each stage ran in its own process; peak RSS is "
+             "that process's or its largest datatrove task's maximum resident set; CPU s is the user + system time "
+             "of the stage's process and its tasks (imports included), which the machine's load does not inflate. "
+             "The floor is pyarrow.parquet "
+             "reading and writing the built tables; `x floor` is the stage time over the floor's read + write time. "
+             "The machine is shared: the load average is recorded before each size and after each stage.", ""]
+    runs = results.get("runs", {})
+    if runs:
+        lines += ["# Sharded corpus (`pactnews build --input shards/`)", ""]
+        for n, run in sorted(runs.items(), key=lambda kv: int(kv[0])):
+            lines += _size_section(n, run)
+        lines += ["## Targets (sharded corpus)", "", *_targets(results.get("targets", {})), ""]
+    files = results.get("files", {})
+    if files.get("runs"):
+        lines += ["# Per-document files (`corpus/`, `annotations/`; commands clean, validate, build)", ""]
+        for n, run in sorted(files["runs"].items(), key=lambda kv: int(kv[0])):
+            lines += _size_section(n, run)
+        lines += ["## Targets (per-document files)", "", *_targets(files.get("targets", {})), ""]
+    lines += [NOTES_MARKER, notes.strip(), ""]
     return "\n".join(lines)
 
 
@@ -792,60 +958,83 @@ def render_markdown(results: dict, notes: str = "") -> str:
 
 def add_arguments(parser) -> None:
     parser.add_argument("--sizes", default=",".join(str(s) for s in SIZES),
-                        help="comma-separated corpus sizes (documents) to run (default: 1000,10000,100000)")
+                        help="comma-separated corpus sizes (documents) to run (default: 10000,100000)")
+    parser.add_argument("--input", choices=("shards", "files"), default="shards",
+                        help="the synthetic corpus as Parquet shards (default; the build alone) or as per-document "
+                             "files (the commands clean, validate, build and the Label Studio round trip)")
     parser.add_argument("--seed", type=int, default=SEED, help=f"seed of the synthetic corpus (default {SEED})")
     parser.add_argument("--num-proc", type=int, default=os.cpu_count() or 1, metavar="N",
-                        help="worker processes per stage, the build's --num-proc too (default: every core)")
+                        help="datatrove tasks and workers per stage (default: every core)")
     parser.add_argument("--work", type=Path, default=None,
                         help="scratch folder for the synthetic repositories (default: bench/work/, git-ignored)")
     parser.add_argument("--out", type=Path, default=None,
                         help="folder of results.json and RESULTS.md (default: bench/); runs of other sizes "
                              "already in results.json are kept")
     parser.add_argument("--preannotate-max", type=int, default=PREANNOTATE_MAX, metavar="N",
-                        help=f"pre-annotate at most N documents per size (default {PREANNOTATE_MAX})")
-    parser.add_argument("--stages", default=",".join(STAGES), help=f"stages to run (default: all: {','.join(STAGES)})")
+                        help=f"pre-annotate at most N documents per size (default {PREANNOTATE_MAX}; files only)")
+    parser.add_argument("--stages", default=None,
+                        help=f"stages to run (default: all; shards: {','.join(SHARD_STAGES)}; files: {','.join(STAGES)})")
     parser.add_argument("--keep", action="store_true", help="keep each size's synthetic repository in the work folder")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     parser.add_argument("--report-only", action="store_true",
                         help="run nothing: evaluate the targets and rewrite RESULTS.md from results.json")
 
 
+def _migrate(results: dict) -> dict:
+    """results.json of an earlier version held per-document runs only, under `runs`: they move to `files`."""
+    runs = results.get("runs", {})
+    if runs and any(r.get("mode") != "shards" for r in runs.values()):
+        files = results.setdefault("files", {"runs": {}})
+        for n, r in runs.items():
+            files["runs"].setdefault(n, {**r, "mode": "files"})
+        results["runs"] = {n: r for n, r in runs.items() if r.get("mode") == "shards"}
+    return results
+
+
 def run(args) -> int:
     root = Path(args.root)
     out = args.out or root / "bench"
-    work = args.work or root / "bench" / "work"
+    work = Path(os.path.abspath(args.work or root / "bench" / "work"))
     sizes = [int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()]
-    stages = tuple(s for s in args.stages.split(",") if s)
-    unknown = sorted(set(stages) - set(STAGES))
+    mode = args.input
+    known = SHARD_STAGES if mode == "shards" else STAGES
+    stages = tuple(s for s in (args.stages or ",".join(known)).split(",") if s)
+    unknown = sorted(set(stages) - set(known))
     if unknown:
-        print(f"unknown stage(s) {unknown}; expected some of {', '.join(STAGES)}")
+        print(f"unknown stage(s) {unknown}; expected some of {', '.join(known)}")
         return 2
     path = out / "results.json"
-    results = json.loads(path.read_text()) if path.is_file() else {}
+    results = _migrate(json.loads(path.read_text())) if path.is_file() else {}
     if args.report_only:  # the machine and commit stay those of the runs
         if not results:
             print(f"{path} does not exist; run the benchmark first")
             return 1
-        results["targets"] = evaluate(results["runs"])
+        _evaluate_all(results)
         _write_results(out, results)
-        print(f"Rewrote {path} targets and {out / 'RESULTS.md'} from {len(results['runs'])} run(s)")
+        print(f"Rewrote {path} targets and {out / 'RESULTS.md'} from {len(results.get('runs', {}))} run(s)")
         return 0
     commit = _git_commit(root)
     results.update({"machine": machine(), "commit": commit, "seed": args.seed,
                     "batch_size": BATCH, "num_proc": args.num_proc})
-    results.setdefault("runs", {})
+    runs = results.setdefault("runs", {}) if mode == "shards" else results.setdefault("files", {}).setdefault("runs", {})
     for n in sizes:
-        size_work = work / f"n{n}"
-        results["runs"][str(n)] = run_size(root, size_work, n, args.seed, args.num_proc, not args.quiet,
-                                           args.preannotate_max, stages)
-        results["runs"][str(n)]["commit"] = commit
+        size_work = work / f"{mode}-n{n}"
+        runs[str(n)] = run_size(root, size_work, n, args.seed, args.num_proc, not args.quiet, args.preannotate_max,
+                                stages, mode)
+        runs[str(n)]["commit"] = commit
         if not args.keep:
             shutil.rmtree(size_work, ignore_errors=True)
-        results["targets"] = evaluate(results["runs"])
+        _evaluate_all(results)
         _write_results(out, results)
-    print(f"Benchmarked {len(sizes)} size(s) ({', '.join(f'{n:,}' for n in sizes)} documents): "
+    print(f"Benchmarked {len(sizes)} size(s) ({', '.join(f'{n:,}' for n in sizes)} documents, {mode}): "
           f"{path} and {out / 'RESULTS.md'}")
     return 0
+
+
+def _evaluate_all(results: dict) -> None:
+    results["targets"] = evaluate_shards(results.get("runs", {}))
+    if results.get("files", {}).get("runs"):
+        results["files"]["targets"] = evaluate(results["files"]["runs"])
 
 
 def _write_results(out: Path, results: dict) -> None:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import re
 import sys
 from pathlib import Path
 
@@ -23,6 +24,7 @@ VERBS = {
     "evaluate": ("pactnews.evaluation.scorer", "Score a system's predictions against the gold of the current version."),
     "export": ("pactnews.outputs.export", "Export the gold annotations as brat standoff, CoNLL IOB2 or a spaCy DocBin."),
     "publish": ("pactnews.outputs.publish", "Upload the dataset files to the Hugging Face Hub and tag the version."),
+    "hydrate": ("pactnews.commands.hydrate", "Rebuild the full edition from an annotations-only edition and your own copies of the articles."),
     "render": ("pactnews.outputs.site", "Write a static browsable site of the annotated corpus to site/."),
     "bench": ("pactnews.bench", "Benchmark every stage on a synthetic corpus."),
 }
@@ -38,6 +40,32 @@ def _available() -> dict[str, str]:
         if importlib.util.find_spec(module) is not None:
             out[verb] = module
     return out
+
+
+def _missing_dependency(exc: ImportError) -> str | None:
+    """What to install when the missing module is a dependency of pactnews: its extra, or the package itself.
+
+    Read from the installed package's metadata, so pyproject.toml is the only list of the extras; None for
+    any other missing module (a bug, shown with its traceback).
+    """
+    from importlib.metadata import PackageNotFoundError, requires
+
+    missing = (getattr(exc, "name", None) or "").split(".")[0]
+    if not missing:
+        return None
+    try:
+        requirements = requires("pactnews") or []
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return None
+    as_import = re.sub(r"[-_.]+", "_", missing).lower()
+    for req in requirements:  # e.g. 'label-studio-sdk<3,>=2.1.2; extra == "annotate"'
+        found = re.match(r"""\s*([A-Za-z0-9][A-Za-z0-9._-]*)(?:[^;]*;.*\bextra\s*==\s*['"]([^'"]+)['"])?""", req)
+        if found and re.sub(r"[-_.]+", "_", found.group(1)).lower() == as_import:
+            extra = found.group(2)
+            if extra:
+                return f"needs {missing}, which the '{extra}' extra installs: pip install -e '.[{extra}]' in the repository"
+            return f"needs {missing}, a dependency of pactnews: pip install -e . in the repository"
+    return None
 
 
 def _verb_of(argv: list[str]) -> str | None:
@@ -69,22 +97,48 @@ def main(argv: list[str] | None = None) -> int:
         try:
             module = importlib.import_module(module_name)
         except ImportError as exc:  # one stage's missing dependency must not take the other verbs down
-            broken = f"{module_name} cannot be imported: {exc}"
+            broken = _missing_dependency(exc) or f"{module_name} cannot be imported: {exc}"
             continue
         adder = getattr(module, f"add_arguments_{verb.replace('-', '_')}", None) or getattr(module, "add_arguments")
         adder(p)
-    args = parser.parse_args(argv)
-    if broken:
-        print(f"pactnews {args.verb}: {broken}", file=sys.stderr)
+    if broken:  # before parsing: the verb's options were never added, so they would read as unknown
+        print(f"pactnews {chosen}: {broken}", file=sys.stderr)
         return 2
+    args = parser.parse_args(argv)
     from .repo import find_root
 
     args.root = (args.root.resolve() if args.root else find_root())
+    recovered = _recover(args.root, args.verb)
+    if recovered is not None:
+        return recovered
     runner = getattr(module, f"run_{args.verb.replace('-', '_')}", None) or getattr(module, "run")
     try:
         return int(runner(args) or 0)
     except KeyboardInterrupt:
         return 130
+    except ModuleNotFoundError as exc:  # a heavy or optional dependency is imported where it is used
+        message = _missing_dependency(exc)
+        if message is None:
+            raise
+        print(f"pactnews {args.verb}: {message}", file=sys.stderr)
+        return 2
+
+
+def _recover(root: Path, verb: str) -> int | None:
+    """Every verb first finishes or undoes an install a killed run left half done (pactnews.pipeline.install),
+    so that no verb reads a mixed output tree. None to go on; an exit status when recovery failed."""
+    from .pipeline.install import InstallError, recover
+    from .repo import MARKER
+
+    if not (root / MARKER).is_file():
+        return None
+    try:
+        for line in recover(root):
+            print(f"pactnews {verb}: {line}", file=sys.stderr)
+    except InstallError as exc:
+        print(f"FAILED: {exc}", file=sys.stderr)
+        return 1
+    return None
 
 
 if __name__ == "__main__":

@@ -118,6 +118,10 @@ class Confinement:
                              f"{self.root}; refused (no `..`, absolute path or symlink may lead out)")
         return Path(path)
 
+    def read_bytes(self, path: Path, what: str = "file") -> bytes:
+        """The bytes of `path`, read only once it is known to resolve inside the root (else UnsafePath)."""
+        return self.check(path, what).read_bytes()
+
     def shown(self, path: Path) -> str:
         """`path` relative to the root as given (or resolved), else as it is."""
         path = Path(os.path.abspath(path))
@@ -215,6 +219,15 @@ class StagedWrites:
         path = Path(path)
         return path.parent / f".{path.name}.{self.token}.tmp"
 
+    def old_path(self, path: Path) -> Path:
+        """Where a journaled commit (pactnews.pipeline.install.commit_staged) keeps the previous copy of `path`."""
+        path = Path(path)
+        return path.parent / f".{path.name}.{self.token}.old"
+
+    @property
+    def targets(self) -> list[str]:
+        return list(self._targets)
+
     def watch(self, folder: Path) -> None:
         """A folder that `abort` sweeps for this token's temporary files (beyond those of staged targets)."""
         self._folders.add(os.fspath(folder))
@@ -259,8 +272,25 @@ class StagedWrites:
         targets, self._targets = self._targets, []
         return targets
 
+    def make_durable(self) -> None:
+        """Every staged file and its name on disk (the files themselves already, with sync_each)."""
+        if not self.sync_each:
+            _make_durable([self.temp_path(t) for t in self._targets], self._folders)
+        for folder in sorted(self._folders):
+            _fsync_folder(folder)
+
+    def forget(self) -> None:
+        """Drop every staged file and watched folder from this object, leaving the files where they are (a journal
+        that still needs them owns them now); `commit` and `abort` then do nothing."""
+        self._targets = []
+        self._folders = set()
+
     def commit(self) -> None:
-        """Make every staged file durable, rename each into place, then make the renames durable."""
+        """Make every staged file durable, rename each into place, then make the renames durable.
+
+        All or nothing within this process; across a kill, only with
+        pactnews.pipeline.install.commit_staged (a journal).
+        """
         k = 0
         try:
             if not self.sync_each:
@@ -341,6 +371,9 @@ def map_batches(fn, batches, num_proc: int = 1, *, initializer=None, initargs=()
                 total: int | None = None, desc: str = "", size=len):
     """fn over the batches, results in batch order: in this process, or in a fork pool of num_proc workers.
 
+    Superseded by pactnews.pipeline.jobs.run_jobs (datatrove tasks, no module-level worker state): the build,
+    `clean` and `validate` no longer use it; pactnews.annotations.preannotate still does.
+
     At most 2*num_proc batches are in flight, so results never pile up. The
     initializer runs once per worker (or once here), so context is inherited,
     not pickled per batch. A progress bar (tqdm, on stderr) counts `size` of
@@ -378,10 +411,6 @@ def map_batches(fn, batches, num_proc: int = 1, *, initializer=None, initargs=()
                 bar.update(n)
     finally:
         bar.close()
-
-
-def batched(items: list, size: int) -> list[list]:
-    return [items[k:k + size] for k in range(0, len(items), size)]
 
 
 def dump_json(obj) -> str:

@@ -101,13 +101,52 @@ def test_same_seed_gives_a_byte_identical_repository(tmp_path):
 
 
 @needs_gold
-def test_bench_runs_every_stage_end_to_end(tmp_path):
+def test_shards_hold_the_documents_of_the_files_and_clusters_grow_with_the_corpus(tmp_path):
+    import pyarrow.parquet as pq
+
+    files = bench.write_repository(REPO, tmp_path / "files", 12, seed=3)
+    shards = bench.write_shards(REPO, tmp_path / "shards", 12, seed=3, num_proc=2)
+    assert {k: v for k, v in shards.items() if k != "shards"} == files and shards["shards"] == 1
+    rows = pq.read_table(tmp_path / "shards" / "repo" / "shards" / "part-00000.parquet").to_pylist()
+    layout = Layout(tmp_path / "files" / "repo")
+    for row in rows:
+        assert row["annotation"] == layout.annotation_file(row["id"]).read_text(encoding="utf-8")
+        assert row["text"].encode("utf-8") == (layout.raw / f"{row['id']}.txt").read_bytes()
+    table = json.loads(layout.cluster_table.read_text())["clusters"]
+    assert all(c["cluster_id"].endswith("-b0000") for c in table)
+    assert bench.cluster_key("x", 2_500) == "x-b0002" and len(bench.scaled_clusters({"x": {}}, 2_500)) == 3
+
+
+@needs_gold
+def test_bench_runs_every_stage_end_to_end_on_shards(tmp_path):
     rc, out = buildkit.run_cli(REPO, "bench", "--sizes", "20", "--work", str(tmp_path / "work"),
                                "--out", str(tmp_path / "out"), "--quiet", "--num-proc", "2")
     assert rc == 0, out
     assert out.strip().splitlines()[-1].startswith("Benchmarked 1 size(s)")
     results = json.loads((tmp_path / "out" / "results.json").read_text())
     run = results["runs"]["20"]
+    assert set(run["stages"]) == set(bench.SHARD_STAGES) and run["mode"] == "shards"
+    for stage, r in run["stages"].items():
+        assert r["documents"] == 20 and r["spans"] > 0 and r["peak_rss_mb"] > 0 and r["seconds"] > 0, stage
+    build = run["stages"]["build"]
+    assert build["counts"]["rows:documents"] == 20
+    assert {"clean", "validate", "token view", "configs", "claim clusters"} <= set(build["steps"])
+    assert set(build["task_peak_rss_mb"]) == {"documents", "claim_clusters"}
+    assert run["stages"]["floor"]["counts"]["input_rows"] == 20
+    assert results["machine"]["datatrove"]
+    md = (tmp_path / "out" / "RESULTS.md").read_text()
+    assert "| build | 20 |" in md and "| token view |" in md and bench.NOTES_MARKER in md
+    assert not (tmp_path / "work" / "shards-n20").exists()  # scratch removed without --keep
+
+
+@needs_gold
+def test_bench_runs_every_stage_end_to_end_on_files(tmp_path):
+    rc, out = buildkit.run_cli(REPO, "bench", "--input", "files", "--sizes", "20", "--work", str(tmp_path / "work"),
+                               "--out", str(tmp_path / "out"), "--quiet", "--num-proc", "2")
+    assert rc == 0, out
+    assert out.strip().splitlines()[-1].startswith("Benchmarked 1 size(s)")
+    results = json.loads((tmp_path / "out" / "results.json").read_text())
+    run = results["files"]["runs"]["20"]
     assert set(run["stages"]) == set(bench.STAGES)
     for stage, r in run["stages"].items():
         assert r["documents"] > 0 and r["spans"] > 0 and r["peak_rss_mb"] > 0, stage
@@ -122,4 +161,4 @@ def test_bench_runs_every_stage_end_to_end(tmp_path):
         assert results["machine"][key]
     md = (tmp_path / "out" / "RESULTS.md").read_text()
     assert "| build | 20 |" in md and bench.NOTES_MARKER in md
-    assert not (tmp_path / "work" / "n20").exists()  # scratch removed without --keep
+    assert not (tmp_path / "work" / "files-n20").exists()  # scratch removed without --keep

@@ -51,20 +51,28 @@ def test_rebuild_is_byte_identical(repo):
 
 
 def test_output_does_not_depend_on_num_proc_and_shards_load(repo, tmp_path, monkeypatch):
-    whole = {c: pq.read_table(repo / "data" / c).to_pylist() for c in ("documents", "ner", "claim_clusters")}
+    whole = {c: pq.read_table(repo / "data" / c).to_pylist() for c in ("documents", "ner")}
+    clusters = sorted(pq.read_table(repo / "data" / "claim_clusters").to_pylist(), key=lambda r: r["cluster_id"])
     documentation = {k: (repo / k).read_bytes() for k in ("DATASHEET.md", "CITATION.cff")}
     monkeypatch.setattr(build, "BATCH_SIZE", 2)
-    monkeypatch.setattr(build, "DOCS_PER_SHARD", 4)  # 5 documents -> 2 shards, 3 batches
-    monkeypatch.setattr(build, "CLUSTERS_PER_ROW_GROUP", 3)  # 4 clusters -> 2 row groups
+    monkeypatch.setattr(build, "DOCS_PER_SHARD", 4)  # 5 documents -> 2 shards (and claim partitions), 3 batches
+    monkeypatch.setattr(build, "CLUSTERS_PER_ROW_GROUP", 1)  # one row group per cluster
     rc, out = buildkit.run_cli(repo, "build", "--quiet")
     assert rc == 0, out
     one = outputs(repo)
     assert "data/ner/test-00001-of-00002.parquet" in one
     assert pq.ParquetFile(repo / "data/documents/test-00000-of-00002.parquet").metadata.num_row_groups == 2
-    assert pq.ParquetFile(repo / "data/claim_clusters/test-00000-of-00001.parquet").metadata.num_row_groups == 2
+    parts = sorted((repo / "data" / "claim_clusters").glob("*.parquet"))
+    assert [p.name for p in parts] == ["test-00000-of-00002.parquet", "test-00001-of-00002.parquet"]
+    assert sum(pq.ParquetFile(p).metadata.num_row_groups for p in parts) == len(clusters)
     for config, rows in whole.items():  # the same rows, only cut differently
         assert pq.read_table(repo / "data" / config).to_pylist() == rows, config
-    # the datasheet's counts, merged from three batches, are those of one
+    rows = pq.read_table(repo / "data" / "claim_clusters").to_pylist()
+    assert sorted(rows, key=lambda r: r["cluster_id"]) == clusters  # each partition's clusters in id order
+    for part in parts:
+        ids = pq.read_table(part, columns=["cluster_id"]).column("cluster_id").to_pylist()
+        assert ids == sorted(ids)
+    # the datasheet's counts, merged from two shards, are those of one
     assert {k: (repo / k).read_bytes() for k in documentation} == documentation
     rc, out = buildkit.run_cli(repo, "build", "--quiet", "--num-proc", "2")
     assert rc == 0, out
@@ -77,22 +85,45 @@ def test_output_does_not_depend_on_num_proc_and_shards_load(repo, tmp_path, monk
     assert docs["id"] == sorted(docs["id"])
 
 
-def test_claim_clusters_built_in_passes_over_cluster_groups_have_the_same_rows(repo, monkeypatch):
+def every_byte(root) -> dict[str, str]:
+    """sha256 of every file a build writes: data/ and the generated files at the top."""
+    hashes = buildkit.tree_hashes(root)
+    return {k: v for k, v in hashes.items() if k.startswith("data/") or k in (*GENERATED, "DATASHEET.md", "CITATION.cff")}
+
+
+def test_one_task_and_four_tasks_on_two_workers_write_the_same_bytes(repo, monkeypatch):
+    monkeypatch.setattr(build, "BATCH_SIZE", 1)
+    monkeypatch.setattr(build, "DOCS_PER_SHARD", 2)  # 3 shards, 3 claim partitions: 4 tasks, one without work
+    rc, out = buildkit.run_cli(repo, "build", "--quiet", "--tasks", "1", "--workers", "1")
+    assert rc == 0, out
+    one = every_byte(repo)
+    assert "data/documents/test-00002-of-00003.parquet" in one and "data/claim_clusters/test-00002-of-00003.parquet" in one
+    for name in list(one):  # the next build must write every file again
+        if name.startswith("data/"):
+            (repo / name).unlink()
+    rc, out = buildkit.run_cli(repo, "build", "--quiet", "--tasks", "4", "--workers", "2")
+    assert rc == 0, out
+    assert every_byte(repo) == one
+    assert not (repo / "build").exists()  # the executors' scratch and logs are gone
+
+
+def test_claim_clusters_do_not_depend_on_the_members_read_per_pass(repo, monkeypatch):
     path = repo / "data" / "claim_clusters" / "test-00000-of-00001.parquet"
-    whole = pq.read_table(path).to_pylist()
-    files = sorted((repo / "data" / "claims").glob("*.parquet"))
-    groups = build.cluster_groups(files, {}, budget=2)
-    sizes = {}
-    for p in files:
-        for cid in pq.read_table(p, columns=["cluster_id"]).column("cluster_id").to_pylist():
-            sizes[cid] = sizes.get(cid, 0) + 1
-    assert [c for g in groups for c in g] == sorted(sizes) and len(groups) > 1
-    assert all(len(g) == 1 or sum(sizes[c] for c in g) <= 2 for g in groups)
-    monkeypatch.setattr(build, "MEMBERS_PER_PASS", 2)
+    before = path.read_bytes()
+    assert pq.ParquetFile(path).metadata.num_rows > 2
+    monkeypatch.setattr(build, "MEMBERS_PER_PASS", 2)  # a pass per cluster or two
     rc, out = buildkit.run_cli(repo, "build", "--quiet")
     assert rc == 0, out
-    assert pq.read_table(path).to_pylist() == whole
-    assert pq.ParquetFile(path).metadata.num_row_groups == len(build.cluster_groups(files, {}, budget=2))
+    assert path.read_bytes() == before
+
+
+def test_cluster_groups_hold_at_most_the_budget():
+    from pactnews.pipeline.clusters import cluster_groups
+
+    counts = {"a": 1, "b": 1, "c": 5, "d": 1, "e": 0}
+    groups = cluster_groups(counts, sorted(counts), budget=2)
+    assert groups == [["a", "b"], ["c"], ["d", "e"]]
+    assert [c for g in groups for c in g] == sorted(counts)
 
 
 def test_check_passes_on_a_fresh_build_and_names_stale_files(repo):

@@ -31,3 +31,45 @@ def test_every_verb_is_listed_and_its_options_parsed():
     assert out.returncode == 0 and "--num-proc" in out.stdout
     out = subprocess.run([sys.executable, "-m", "pactnews.cli", "clean", "--no-such-flag"], capture_output=True, text=True)
     assert out.returncode == 2 and "--no-such-flag" in out.stderr
+
+
+BLOCKED = """
+import sys, importlib.abc
+blocked = set(sys.argv[1].split(","))
+class Blocked(importlib.abc.MetaPathFinder):  # as if these distributions were not installed
+    def find_spec(self, name, path, target=None):
+        if name.split(".")[0] in blocked:
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+sys.meta_path.insert(0, Blocked())
+from pactnews.cli import main
+sys.exit(main(sys.argv[2:]))
+"""
+
+
+def _without(modules: str, *argv: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", BLOCKED, modules, *argv], capture_output=True, text=True,
+                          cwd=buildkit.REPO, timeout=300)
+
+
+def test_a_verb_whose_extra_is_missing_names_the_extra_in_one_line(tmp_path):
+    passes = buildkit.REPO / "annotations" / "passes"
+    out = _without("krippendorff", "--root", str(buildkit.REPO), "agreement", str(passes / "A"), str(passes / "B"),
+                   "--out", str(tmp_path / "reports"))
+    assert out.returncode == 2, out.stderr
+    assert out.stderr.splitlines() == ["pactnews agreement: needs krippendorff, which the 'annotate' extra installs: "
+                                       "pip install -e '.[annotate]' in the repository"]
+    assert not (tmp_path / "reports").exists()
+
+
+def test_a_missing_core_dependency_is_one_line_too():
+    out = _without("datasets", "--root", str(buildkit.REPO), "build", "--check", "--quiet")
+    assert out.returncode == 2
+    assert out.stderr.splitlines() == ["pactnews build: needs datasets, a dependency of pactnews: pip install -e . "
+                                       "in the repository"]
+
+
+def test_validate_needs_none_of_the_build_and_annotation_libraries():
+    """validate needs pandera, but not the libraries of the card, the token view or the extras."""
+    heavy = ("datasets", "spacy", "mlcroissant", "sklearn", "label_studio_sdk", "krippendorff", "nervaluate")
+    out = _without(",".join(heavy), "--root", str(buildkit.REPO), "validate")
+    assert out.returncode == 0, out.stderr

@@ -39,8 +39,11 @@ def test_every_config_has_typed_features():
     assert len(INV.ner_labels) == 18 and len(INV.ner_tags) == 37
 
 
-def test_features_round_trip_through_card_yaml():
+def test_features_round_trip_through_the_parquet_schema_and_yaml():
+    """load_dataset reads the features from the files' schema metadata (the card does not declare them)."""
     for config, f in feats.all_features(INV, RULES).items():
+        assert b"huggingface" in f.arrow_schema.metadata, config
+        assert Features.from_arrow_schema(f.arrow_schema) == f, config
         again = Features._from_yaml_list(yaml.safe_load(yaml.safe_dump(f._to_yaml_list())))
         assert again == f, config
 

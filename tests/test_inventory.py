@@ -6,6 +6,7 @@ import json
 import re
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import yaml
 
 import buildkit
@@ -72,7 +73,9 @@ def test_renamed_labels_and_values_flow_into_every_generated_artefact(tmp_path):
         "pandera": "\n".join(p.read_text(encoding="utf-8") for p in sorted((root / "schemas" / "pandera").glob("*.yaml"))),
         "json schema": (root / "schemas" / "standoff.schema.json").read_text(encoding="utf-8"),
         "label studio": (root / "schemas" / "labelstudio.xml").read_text(encoding="utf-8"),
-        "features": (root / "README.md").read_text(encoding="utf-8").split("\n---\n")[0],
+        # the dataset features travel in each Parquet file's schema metadata (the card does not repeat them)
+        "features": "\n".join(pq.read_schema(f).metadata[b"huggingface"].decode("utf-8")
+                              for f in sorted((root / "data").rglob("*.parquet"))),
         "datasheet": (root / "DATASHEET.md").read_text(encoding="utf-8"),
     }
     for kind, names in RENAMES.items():

@@ -6,7 +6,8 @@ import pytest
 from label_studio_sdk.label_interface import LabelInterface
 
 from pactnews.inventory import SPAN_LAYERS, Inventory
-from pactnews.labelstudio.config import attribute_control, attribute_title, controls, labeling_config, layer_attributes
+from pactnews.labelstudio.config import (PROPOSALS, SIDE_CLASS, TEXT_CLASS, TEXT_NAME, attribute_control,
+                                         attribute_title, controls, labeling_config, layer_attributes, proposals)
 
 from ls_server import INV, REPO
 
@@ -92,8 +93,10 @@ def _visible(root: ET.Element, layer: str, label: str) -> set[str]:
 
 
 def _expected_visible(inv: Inventory, layer: str, label: str) -> set[str]:
-    return {attribute_control(layer, a) for a in inv.attributes(layer)
-            if inv.attribute_labels(layer, a) is None or label in inv.attribute_labels(layer, a)}
+    """The attribute controls of the region's label, and the proposal control after each key attribute."""
+    shown = {attribute_control(layer, a) for a in inv.attributes(layer)
+             if inv.attribute_labels(layer, a) is None or label in inv.attribute_labels(layer, a)}
+    return shown | {p.control for p in proposals(inv) if attribute_control(p.layer, p.attribute) in shown}
 
 
 def test_every_attribute_of_every_layer_has_its_control():
@@ -110,7 +113,8 @@ def test_every_attribute_of_every_layer_has_its_control():
                 assert control.tag == "TextArea", attribute
     root = ET.fromstring(labeling_config(INV))
     per_region = {e.get("name") for e in root.iter() if e.get("perRegion") == "true"}
-    assert per_region == names  # no control for an attribute the inventory does not have
+    # no control for an attribute the inventory does not have; besides them, only the proposal controls
+    assert per_region == names | {p.control for p in proposals(INV)}
     for attribute in ("mod", "author_stance", "modality", "time_id", "quantity_high", "quantity_approximation",
                       "quantity_unit", "quantity_surface_unit"):  # the attributes schema 2.0.0 added
         assert any(name.endswith("_" + attribute) for name in names), attribute
@@ -146,8 +150,8 @@ def test_every_attribute_control_has_a_readable_header_and_label():
     headers = []
     for view in root.iter("View"):
         controls_here = [c for c in view if c.get("perRegion") == "true"]
-        if not controls_here:
-            continue
+        if not controls_here or controls_here[0].get("name") in {p.control for p in PROPOSALS}:
+            continue  # the proposal controls: test_proposal_controls_follow_their_key_attribute
         (control,) = controls_here
         layer, attribute = controls(INV)[control.get("name")]
         (header,) = [c for c in view if c.tag == "Header"]
@@ -189,3 +193,61 @@ def test_time_id_and_figures_say_what_to_type():
 def test_the_committed_labeling_config_is_the_generated_one():
     committed = (REPO / "schemas" / "labelstudio.xml").read_text(encoding="utf-8")
     assert committed == labeling_config(INV), "schemas/labelstudio.xml is stale: run `pactnews schemas`"
+
+
+# ---------------------------------------------------------------- proposing new entities and clusters
+
+def test_proposal_controls_follow_their_key_attribute():
+    """After the entity_id of an entity and the cluster_id of a claim: a free-text field for what the table needs
+    of a new key, shown with its key attribute only, and saying which table it goes to."""
+    root = ET.fromstring(labeling_config(INV))
+    assert {(p.layer, p.attribute, p.table) for p in proposals(INV)} == {
+        ("entities", "entity_id", "entities"), ("claims", "cluster_id", "clusters")}
+    side = next(v for v in root.iter("View") if v.get("className") == SIDE_CLASS)
+    boxes = [v for v in side if v.tag == "View" and any(c.get("perRegion") == "true" for c in v)]
+    names = [next(c for c in v if c.get("perRegion") == "true").get("name") for v in boxes]
+    for p in proposals(INV):
+        (control,) = [e for e in root.iter() if e.get("name") == p.control]
+        assert control.tag == "TextArea" and control.get("toName") == TEXT_NAME
+        assert control.get("displayMode") == "tag" and control.get("maxSubmissions") == "1"
+        assert p.title in control.get("placeholder")
+        k = names.index(p.control)
+        assert names[k - 1] == attribute_control(p.layer, p.attribute)  # right after its key attribute
+        assert boxes[k].attrib == boxes[k - 1].attrib  # shown exactly when the key attribute is
+        (header,) = [c for c in boxes[k] if c.tag == "Header"]
+        assert p.title in header.get("value") and p.table_file in header.get("value")
+    assert "whenLabelValue" not in boxes[names.index("entities_new_entity")].attrib  # every entity label may propose
+    for label in INV.labels("attributions"):  # a SOURCE names an entity, but its label is no entity label
+        assert not _visible(root, "attributions", label) & {p.control for p in PROPOSALS}
+
+
+def test_proposal_controls_are_no_attribute_controls():
+    """A proposal is not a field of the document: its control is no attribute control and has a name of its own."""
+    known = controls(INV)
+    for p in proposals(INV):
+        assert p.control not in known
+    LabelInterface(labeling_config(INV)).validate()
+
+
+def test_without_its_key_attribute_a_layer_proposes_nothing():
+    raw = copy.deepcopy(INV.raw)
+    del raw["layers"]["claims"]["attributes"]["cluster_id"]
+    inv = Inventory(raw)
+    assert [p.control for p in proposals(inv)] == ["entities_new_entity"]
+    assert "claims_new_cluster" not in labeling_config(inv)
+
+
+# ---------------------------------------------------------------- layout (the browser test checks it for real)
+
+def test_the_text_and_the_fields_are_side_by_side():
+    """The text in its own column; every label palette and per-region control in the column beside it, so that
+    the fields of a selected region are in view wherever the region is in the text."""
+    root = ET.fromstring(labeling_config(INV))
+    (text_column,) = [v for v in root.iter("View") if v.get("className") == TEXT_CLASS]
+    (side,) = [v for v in root.iter("View") if v.get("className") == SIDE_CLASS]
+    assert [e.get("name") for e in text_column.iter() if e.get("name")] == [TEXT_NAME]
+    in_side = {e.get("name") for e in side.iter() if e.get("name")}
+    assert in_side == {name for e in root.iter() if (name := e.get("name")) and name != TEXT_NAME}
+    style = root.find("Style").text
+    assert f".{SIDE_CLASS}{{" in style and "position:sticky" in style
+    assert "line-height" in style and ".relations-overlay" in style  # room for relation labels above the lines

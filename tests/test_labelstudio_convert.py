@@ -11,7 +11,7 @@ from label_studio_sdk.label_interface import LabelInterface
 from pactnews.annotations import standoff
 from pactnews.inventory import Inventory
 from pactnews.labelstudio.config import labeling_config
-from pactnews.labelstudio.convert import from_result, to_result
+from pactnews.labelstudio.convert import Proposal, add_proposals, from_result, read_proposals, to_result
 
 from ls_server import INV, clean_texts, documents, markup_docs, real_annotations
 
@@ -458,3 +458,146 @@ def test_nulls_stay_null():
                 "value": {"start": doc["timexes"][0]["start"], "end": doc["timexes"][0]["end"], "choices": []}}]
     back, issues = from_result(result, text, "d", "h", INV)
     assert issues == [] and standoff.dumps(back) == standoff.dumps(doc)
+
+
+# ---------------------------------------------------------------- new entities and clusters proposed in Label Studio
+
+def propose(result: list[dict], region: str, control: str, text, key: str | None = None) -> list[dict]:
+    """Type a proposal into a region's proposal control, and a key into its key attribute (as the editor does)."""
+    (labels,) = [i for i in result if i["id"] == region and i["type"] == "labels"]
+    layer = labels["from_name"]
+    attribute = {"entities": "entities_entity_id", "claims": "claims_cluster_id"}[layer]
+    value = {"start": labels["value"]["start"], "end": labels["value"]["end"]}
+    if key is not None:
+        result[:] = [i for i in result if not (i["id"] == region and i.get("from_name") == attribute)]
+        result.append({"id": region, "from_name": attribute, "to_name": "text", "type": "textarea",
+                       "value": {**value, "text": [key]}})
+    result.append({"id": region, "from_name": control, "to_name": "text", "type": "textarea",
+                   "value": {**value, "text": text if isinstance(text, list) else [text]}})
+    return result
+
+
+def test_proposals_are_read_and_leave_the_document_as_it_was():
+    """A new entity (its label is the region's) and a new cluster, typed into regions drawn in the editor."""
+    doc = sources_doc()
+    result = to_result(doc, SENTENCE, INV)
+    for item in result:  # regions drawn in the editor carry Label Studio's ids
+        item["id"] = {"E2": "lsE2xyz", "C1": "lsC1abc"}.get(item.get("id"), item.get("id"))
+        if item["type"] == "relation":
+            item["to_id"] = {"E2": "lsE2xyz"}.get(item["to_id"], item["to_id"])
+            item["from_id"] = {"C1": "lsC1abc"}.get(item["from_id"], item["from_id"])
+    propose(result, "lsE2xyz", "entities_new_entity", "  Moscow\n city ", key="moscow-city")
+    propose(result, "lsC1abc", "claims_new_cluster", "Troops were sent.", key="troops-sent")
+    back, issues = from_result(result, SENTENCE, "d", "h", INV, {"file": "x.json", "task": 7})
+    assert issues == []  # a proposal is no field of the document
+    assert [e["entity_id"] for e in back["entities"]] == ["seoul", "moscow-city"]
+    assert back["claims"][0]["cluster_id"] == "troops-sent"
+    found, issues = read_proposals(result, "d", INV, {"file": "x.json", "task": 7})
+    assert issues == []
+    gpe = doc["entities"][1]["label"]
+    assert found == [Proposal("clusters", "troops-sent", {"proposition": "Troops were sent."}, "d", "lsC1abc"),
+                     Proposal("entities", "moscow-city", {"name": "Moscow city", "label": gpe}, "d", "lsE2xyz")]
+    assert found[1].where == {"file": "x.json", "task": 7}
+    assert LI.validate_prediction({"model_version": "t", "result": result}, return_errors=True) == []
+
+
+def test_no_proposal_without_a_proposal_field():
+    doc = sources_doc()
+    result = to_result(doc, SENTENCE, INV)
+    result.append({"id": "E1", "from_name": "entities_new_entity", "to_name": "text", "type": "textarea",
+                   "value": {"start": 0, "end": 5, "text": ["   "]}})  # typed and emptied again
+    assert read_proposals(to_result(doc, SENTENCE, INV), "d", INV) == ([], [])
+    assert read_proposals(result, "d", INV) == ([], [])
+
+
+@pytest.mark.parametrize("region, text, key, test_id, found", [
+    ("E1", "Seoul City", "Seoul City", "proposal-id-pattern", "'Seoul City'"),
+    ("E1", "Seoul City", "seoul_city", "proposal-id-pattern", "'seoul_city'"),
+    ("E1", "Seoul City", "seoul--city", "proposal-id-pattern", "'seoul--city'"),
+    ("E1", "Seoul City", "séoul", "proposal-id-pattern", "'séoul'"),
+    ("C1", "Troops were sent.", "-troops", "proposal-id-pattern", "'-troops'"),
+    ("E1", "Seoul City", "", "proposal-without-id", "entities_entity_id"),
+    ("C1", "Troops were sent.", " ", "proposal-without-id", "claims_cluster_id"),
+    ("E1", ["Seoul", "City"], "seoul-city", "value-count", "['Seoul', 'City']"),
+    ("E1", [7], "seoul-city", "malformed-item", "[7]"),
+])
+def test_a_bad_proposal_is_reported_with_what_was_found(region, text, key, test_id, found):
+    doc = sources_doc()
+    control = "entities_new_entity" if region.startswith("E") else "claims_new_cluster"
+    result = propose(to_result(doc, SENTENCE, INV), region, control, text, key=key)
+    proposals, issues = read_proposals(result, "d", INV, {"task": 3})
+    assert proposals == []
+    assert [(i.severity, i.test_id, i.region) for i in issues] == [("error", test_id, region)]
+    line = str(issues[0])
+    assert found in line and "Task 3" in line and "Doc d" in line and f"Region {region}" in line
+    if test_id == "proposal-id-pattern":
+        assert "lowercase" in line  # what an id looks like
+
+
+def test_a_proposal_on_no_region_is_reported():
+    result = to_result(sources_doc(), SENTENCE, INV)
+    result.append({"id": "gone", "from_name": "entities_new_entity", "to_name": "text", "type": "textarea",
+                   "value": {"start": 0, "end": 5, "text": ["Seoul"]}})
+    _, issues = read_proposals(result, "d", INV)
+    assert [(i.test_id, i.region) for i in issues] == [("value-without-region", "gone")]
+
+
+def test_a_proposal_on_a_region_with_an_unknown_label_is_left_to_from_result():
+    result = propose(to_result(sources_doc(), SENTENCE, INV), "E1", "entities_new_entity", "Seoul", key="seoul-x")
+    items(result, "entities", "E1")[0]["value"]["labels"] = ["NOT_A_LABEL"]
+    assert read_proposals(result, "d", INV) == ([], [])
+    _, issues = from_result(result, SENTENCE, "d", "h", INV)
+    assert "unknown-label" in {i.test_id for i in issues}
+
+
+TABLES = {"entities": {"seoul": {"name": "Seoul", "label": "GPE"}},
+          "clusters": {"troops": {"proposition": "Troops were sent."}}}
+
+
+def proposal(table: str, key: str, doc: str = "d1", region: str = "r1", **row) -> Proposal:
+    return Proposal(table, key, row, doc, region, {"task": 5})
+
+
+def test_proposals_add_new_keys_to_their_tables():
+    new = [proposal("entities", "harbour-city", name="Harbour City", label="GPE"),
+           proposal("clusters", "strike-ended", proposition="The strike ended.", region="r2"),
+           proposal("entities", "harbour-city", doc="d2", name="Harbour City", label="GPE")]  # again, the same
+    tables, added, issues = add_proposals(new, TABLES)
+    assert issues == []
+    assert added == new[:2]
+    assert tables["entities"] == {**TABLES["entities"], "harbour-city": {"name": "Harbour City", "label": "GPE"}}
+    assert tables["clusters"] == {**TABLES["clusters"], "strike-ended": {"proposition": "The strike ended."}}
+    assert "harbour-city" not in TABLES["entities"]  # pure
+
+
+def test_a_proposal_of_a_key_the_table_has_adds_nothing_when_it_agrees():
+    tables, added, issues = add_proposals([proposal("entities", "seoul", name="Seoul", label="GPE")], TABLES)
+    assert (tables, added, issues) == (TABLES, [], [])
+
+
+@pytest.mark.parametrize("row, found", [({"name": "Seoul City", "label": "GPE"}, "'Seoul City' (GPE)"),
+                                        ({"name": "Seoul", "label": "ORG"}, "'Seoul' (ORG)")])
+def test_a_proposal_that_contradicts_the_table_names_both(row, found):
+    tables, added, issues = add_proposals([proposal("entities", "seoul", **row)], TABLES)
+    assert added == [] and tables == TABLES
+    assert [(i.severity, i.test_id, i.region) for i in issues] == [("error", "proposal-conflict", "r1")]
+    line = str(issues[0])
+    assert found in line and "'Seoul' (GPE)" in line and "annotations/tables/entities.json" in line
+    assert "Task 5" in line and "Doc d1" in line
+
+
+def test_two_proposals_of_one_key_that_differ_name_both():
+    new = [proposal("clusters", "strike-ended", proposition="The strike ended."),
+           proposal("clusters", "strike-ended", doc="d2", region="r9", proposition="The strike is over.")]
+    _, added, issues = add_proposals(new, TABLES)
+    assert added == new[:1]
+    assert [(i.test_id, i.document_id, i.region) for i in issues] == [("proposal-conflict", "d2", "r9")]
+    assert "'The strike ended.'" in issues[0].message and "'The strike is over.'" in issues[0].message
+    assert "Doc d1 Region r1" in issues[0].message
+
+
+def test_a_new_key_for_a_name_the_table_has_is_warned_about():
+    tables, added, issues = add_proposals([proposal("entities", "seoul-city", name="Seoul", label="GPE")], TABLES)
+    assert "seoul-city" in tables["entities"] and len(added) == 1
+    assert [(i.severity, i.test_id) for i in issues] == [("warning", "proposal-known-name")]
+    assert "'seoul'" in issues[0].message

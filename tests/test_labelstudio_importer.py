@@ -101,17 +101,146 @@ def test_several_annotations_are_kept_as_passes_with_an_agreement_report(repo, c
     passes = repo / "annotations" / "passes"
     assert sorted(p.name for p in passes.iterdir() if p.is_dir()) == names
     assert not (repo / "annotations" / f"{doc_id}.json").exists()  # no silent pick
-    report = json.loads((passes / "labelstudio-disagreements.json").read_text(encoding="utf-8"))
+    report = json.loads((repo / "annotations" / "reports" / "labelstudio-disagreements.json").read_text(encoding="utf-8"))
     entry = report["documents"][doc_id]
     assert entry["annotators"] == names
-    (pair,) = entry["pairs"]
     missed = DOCS[doc_id]["timexes"][k]
-    assert [(d["layer"], d["start"], d["end"]) for d in pair["disagreements"]] == [("timexes", missed["start"], missed["end"])]
+    assert [(d["layer"], d["start"], d["end"]) for d in entry["disagreements"]] == \
+           [("timexes", missed["start"], missed["end"])]
+    (pair,) = report["pairs"]
+    assert (pair["a"], pair["b"], pair["documents"]) == (*names, [doc_id])
     figures = _span_figures(pair["agreement"])
     assert figures["entities"]["ALL"]["strict"]["f1"] == 1.0 and figures["timexes"]["ALL"]["strict"]["f1"] < 1.0
     assert "gold left as it is" in out
     changed = set(snapshot(repo)) - set(before)
-    assert all(p.startswith("annotations/passes/") for p in changed)
+    assert all(p.startswith(("annotations/passes/", "annotations/reports/labelstudio-disagreements.")) for p in changed)
+    assert (repo / "annotations" / "reports" / "labelstudio-disagreements.md").is_file()
+
+
+# ------------------------------------------------------------------ several annotators: agreement and disagreements
+
+def _by(doc_id: str, doc: dict, ann_id: int, user: int) -> dict:
+    """An annotation by Label Studio user `user` (an e-mail of its own) with the Label Studio id `ann_id`."""
+    ann = annotation(doc_id, doc)
+    ann.update(id=ann_id, completed_by={"id": user, "email": f"user{user}@example.org"})
+    return ann
+
+
+def _pseudonym(user: int) -> str:
+    return pseudonym(f"user:user{user}@example.org", b"test-salt")
+
+
+def _editor_ids(result: list, layer: str, n: int, new_id: str) -> str:
+    """Give the n-th region of a layer the random id the editor would give it (its attribute items and the
+    relations naming it follow); returns the old id."""
+    old = [i for i in result if i.get("from_name") == layer and i["type"] == "labels"][n]["id"]
+    for item in result:
+        if item.get("id") == old and item["type"] != "relation":
+            item["id"] = new_id
+        if item["type"] == "relation":
+            item["from_id"] = new_id if item["from_id"] == old else item["from_id"]
+            item["to_id"] = new_id if item["to_id"] == old else item["to_id"]
+        if item.get("from_name") == "claims_time_id" and item["value"].get("text") == [old]:
+            item["value"]["text"] = [new_id]
+    return old
+
+
+def test_the_report_names_annotation_ids_region_ids_and_pass_ids(repo, capsys, tmp_path):
+    """Two annotators differ on one claim's attribute and on an entity one of them left out; the second drew
+    its regions in the editor (random region ids): the report names each side's annotation, region and pass id."""
+    doc_id = sorted(DOCS)[0]
+    mine, theirs = copy.deepcopy(DOCS[doc_id]), copy.deepcopy(DOCS[doc_id])
+    claim = theirs["claims"][1]
+    claim["modality"] = next(v for v in INV.values("modality") if v != claim["modality"])
+    named = {r["to_id"] for r in theirs["relations"]}
+    dropped = theirs["entities"].pop(max(k for k, e in enumerate(theirs["entities"]) if e["id"] not in named))
+    a, b = _by(doc_id, mine, 901, 7), _by(doc_id, theirs, 955, 8)
+    claim_region = next(i for i in b["result"] if i.get("from_name") == "claims" and i["type"] == "labels"
+                        and i["value"]["start"] == claim["start"] and i["value"]["end"] == claim["end"]
+                        and i["id"] == claim["id"])
+    claim_n = [i["id"] for i in b["result"] if i.get("from_name") == "claims" and i["type"] == "labels"].index(claim_region["id"])
+    old = _editor_ids(b["result"], "claims", claim_n, "Xk3_q9Zr")
+    assert old == claim["id"]
+    (task,) = export({doc_id: mine})
+    task["annotations"] = [a, b]
+    code, out = run_import(repo, [task], capsys, tmp_path)
+    assert code == 0, out
+    report = json.loads((repo / "annotations" / "reports" / "labelstudio-disagreements.json").read_text(encoding="utf-8"))
+    entry = report["documents"][doc_id]
+    na, nb = _pseudonym(7), _pseudonym(8)
+    assert entry["task"] == 100 and entry["annotations"] == {na: 901, nb: 955}
+    by_layer = {d["layer"]: d for d in entry["disagreements"]}
+    assert sorted(by_layer) == ["claims", "entities"] and len(entry["disagreements"]) == 2
+    ent = by_layer["entities"]
+    assert (ent["start"], ent["end"], ent["label"]) == (dropped["start"], dropped["end"], dropped["label"])
+    assert ent["regions"][na] == {"annotation": 901, "region": dropped["id"], "pass_id": dropped["id"]}
+    assert ent["regions"][nb] is None
+    cl = by_layer["claims"]
+    assert (cl["start"], cl["end"]) == (claim["start"], claim["end"]) and cl["differs"] == ["modality"]
+    assert cl["regions"][na] == {"annotation": 901, "region": claim["id"], "pass_id": claim["id"]}
+    assert cl["regions"][nb]["annotation"] == 955 and cl["regions"][nb]["region"] == "Xk3_q9Zr"
+    # the pass file of the second annotator holds that claim under the id the report gives
+    pass_b = standoff.read(repo / "annotations" / "passes" / nb / f"{doc_id}.json")
+    (rec,) = [c for c in pass_b["claims"] if c["id"] == cl["regions"][nb]["pass_id"]]
+    assert (rec["start"], rec["end"], rec["modality"]) == (claim["start"], claim["end"], claim["modality"])
+    md = (repo / "annotations" / "reports" / "labelstudio-disagreements.md").read_text(encoding="utf-8")
+    assert "annotation 955 region Xk3_q9Zr" in md and f"annotation 901 region {dropped['id']}" in md
+    # pull reports agreement per layer, with the figures of pactnews.evaluation.agreement
+    from pactnews.evaluation.agreement import compare
+
+    first, second = sorted([na, nb])
+    spans = {na: len(mine["entities"]), nb: len(theirs["entities"])}
+    figures = compare({doc_id: standoff.read(repo / "annotations" / "passes" / first / f"{doc_id}.json")},
+                      {doc_id: standoff.read(repo / "annotations" / "passes" / second / f"{doc_id}.json")}, INV)
+    assert report["pairs"][0]["agreement"]["spans"] == figures["spans"]
+    n = len(mine["entities"])
+    assert figures["spans"]["entities"]["ALL"]["strict"]["f1"] == pytest.approx(2 * (n - 1) / (2 * n - 1))
+    lines = out.splitlines()
+    start = lines.index(next(x for x in lines if x.startswith("Agreement between annotators")))
+    block = lines[start:start + 7]
+    assert block[1] == f"  {first} vs {second} on 1 document(s):"
+    ent_line = next(x for x in block if x.startswith("    entities:"))
+    assert f"span F1 strict {2 * (n - 1) / (2 * n - 1):.3f}" in ent_line, ent_line
+    assert f"{spans[first]} vs {spans[second]} spans, {n - 1} identical" in ent_line, ent_line
+    assert "label alpha" in ent_line
+    assert "disagreements per layer: entities 1, timexes 0, attributions 0, claims 1" in out
+    assert "user7@example.org" not in out and b"example.org" not in b"".join(snapshot(repo).values())
+
+
+def test_three_annotators_one_report_every_pair(repo, capsys, tmp_path):
+    doc_id = sorted(DOCS)[1]
+    docs = [copy.deepcopy(DOCS[doc_id]) for _ in range(3)]
+    k = unreferenced_timex(docs[2])
+    missed = docs[2]["timexes"].pop(k)
+    (task,) = export({doc_id: docs[0]})
+    task["annotations"] = [_by(doc_id, d, 910 + u, u) for u, d in enumerate(docs)]
+    code, out = run_import(repo, [task], capsys, tmp_path)
+    assert code == 0, out
+    report = json.loads((repo / "annotations" / "reports" / "labelstudio-disagreements.json").read_text(encoding="utf-8"))
+    names = sorted(_pseudonym(u) for u in range(3))
+    assert [(p["a"], p["b"]) for p in report["pairs"]] == [(names[0], names[1]), (names[0], names[2]),
+                                                          (names[1], names[2])]
+    (item,) = report["documents"][doc_id]["disagreements"]
+    assert (item["layer"], item["start"], item["end"]) == ("timexes", missed["start"], missed["end"])
+    assert item["regions"][_pseudonym(2)] is None
+    assert item["regions"][_pseudonym(0)] == {"annotation": 910, "region": missed["id"], "pass_id": missed["id"]}
+    assert out.count(" on 1 document(s):") == 3
+
+
+@pytest.mark.parametrize("ids, delete, keep", [((905, 901), "901", "905"), ((901, 903, 902), "901, 902", "903")])
+def test_an_annotator_who_submitted_twice_is_told_which_annotation_to_delete(repo, capsys, tmp_path, ids, delete, keep):
+    doc_id = sorted(DOCS)[0]
+    (task,) = export({doc_id: DOCS[doc_id]})
+    task["annotations"] = [_by(doc_id, DOCS[doc_id], i, 7) for i in ids] + [_by(doc_id, DOCS[doc_id], 990, 8)]
+    before = snapshot(repo)
+    code, out = run_import(repo, [task], capsys, tmp_path)
+    assert code == 1 and "Traceback" not in out
+    (line,) = [x for x in out.splitlines() if "[ERROR annotator-twice]" in x]
+    s = "s" if "," in delete else ""
+    assert f"delete annotation{s} {delete} in Label Studio (the older; {keep} is kept)" in line, line
+    assert f"Annotator {_pseudonym(7)}" in line and "Task 100" in line and f"Doc {doc_id}" in line
+    assert "990" not in line  # the other annotator's annotation is not named
+    assert snapshot(repo) == before and "nothing written" in out.splitlines()[-1]
 
 
 def test_no_email_user_id_or_timestamp_is_written(repo, capsys, tmp_path):
@@ -226,6 +355,36 @@ def _unknown_relation(t):
     next(i for i in _first(t) if i["type"] == "relation")["labels"] = ["claim_target"]
 
 
+def _propose(tasks, layer: str, key: str, text: str, k: int = 0) -> dict:
+    """Type a new key into the k-th region of a layer (first task) and its proposal; the region's labels item."""
+    result = _first(tasks)
+    region = [i for i in result if i.get("from_name") == layer and i["type"] == "labels"][k]
+    attribute, control = {"entities": ("entities_entity_id", "entities_new_entity"),
+                          "claims": ("claims_cluster_id", "claims_new_cluster")}[layer]
+    value = {"start": region["value"]["start"], "end": region["value"]["end"]}
+    result[:] = [i for i in result if not (i["id"] == region["id"] and i.get("from_name") == attribute)]
+    result.append({"id": region["id"], "from_name": attribute, "to_name": "text", "type": "textarea",
+                   "value": {**value, "text": [key]}})
+    result.append({"id": region["id"], "from_name": control, "to_name": "text", "type": "textarea",
+                   "value": {**value, "text": [text]}})
+    return region
+
+
+def _proposal_id_pattern(t):
+    _propose(t, "entities", "Harbour City", "Harbour City")
+
+
+def _proposal_without_id(t):
+    _propose(t, "claims", "", "Troops were sent.")
+
+
+def _proposal_conflict(t):
+    """An entity id the table has, proposed with another name (and the same label)."""
+    region = _labels_item(t)
+    key = next(i for i in _first(t) if i["id"] == region["id"] and i.get("from_name") == "entities_entity_id")
+    _propose(t, "entities", key["value"]["text"][0], "Another Name")
+
+
 CASES = {
     "text-drift": _drift,
     "unknown-label": _unknown_label,
@@ -242,6 +401,9 @@ CASES = {
     "dangling-time-id": _dangling_time_id,
     "relation-label-count": _relation_without_type,
     "unknown-relation-type": _unknown_relation,
+    "proposal-id-pattern": _proposal_id_pattern,
+    "proposal-without-id": _proposal_without_id,
+    "proposal-conflict": _proposal_conflict,
 }
 
 
@@ -368,3 +530,92 @@ def test_time_ids_drawn_in_the_editor_are_imported_as_canonical_ids(repo, capsys
     timed = [c["id"] for c in gold["claims"] if c["time_id"] == new["id"]]
     assert timed and timed == [c["id"] for c in DOCS[doc_id]["claims"] if c["time_id"] == target]
     assert all(c["time_id"] in {t["id"] for t in gold["timexes"]} for c in gold["claims"] if c["time_id"])
+
+
+# ---------------------------------------------------------------- new entities and clusters proposed in Label Studio
+
+def read_tables(root):
+    from pactnews.annotations import tables
+
+    return (tables.read_entities(root / "annotations" / "tables" / "entities.json"),
+            tables.read_clusters(root / "annotations" / "tables" / "claim_clusters.json"))
+
+
+def test_a_new_entity_and_cluster_proposed_in_label_studio_join_their_tables(repo, capsys, tmp_path):
+    validator = pytest.importorskip("pactnews.validate.validator")
+    doc_id = sorted(DOCS)[0]
+    tasks = export({doc_id: DOCS[doc_id]})
+    region = _propose(tasks, "entities", "harbour-city", "Harbour  City", k=1)
+    claim = _propose(tasks, "claims", "troops-sent", "Troops were sent to the front.")
+    entities_before, clusters_before = read_tables(repo)
+    code, out = run_import(repo, tasks, capsys, tmp_path)
+    assert code == 0, out
+    entities, clusters = read_tables(repo)
+    label = region["value"]["labels"][0]
+    assert entities == {**entities_before, "harbour-city": {"name": "Harbour City", "label": label}}
+    assert clusters == {**clusters_before, "troops-sent": {"proposition": "Troops were sent to the front."}}
+    gold = standoff.read(repo / "annotations" / f"{doc_id}.json")
+    where = (region["value"]["start"], region["value"]["end"])
+    (mention,) = [e for e in gold["entities"] if (e["start"], e["end"]) == where]
+    assert mention["entity_id"] == "harbour-city"
+    assert [c["cluster_id"] for c in gold["claims"] if c["start"] == claim["value"]["start"]][0] == "troops-sent"
+    # the project's validator accepts the gold with the tables as written
+    texts = {r["document_id"]: r["text"] for r in CORPUS}
+    assert validator.validate_annotations({doc_id: gold}, texts, entities, clusters, INV) == []
+    assert f"annotations/tables/entities.json: + harbour-city 'Harbour City' ({label})" in out
+    assert "annotations/tables/claim_clusters.json: + troops-sent 'Troops were sent to the front.'" in out
+    # the tables are written as the project writes them
+    from pactnews.annotations import tables
+
+    written = (repo / "annotations" / "tables" / "entities.json").read_text(encoding="utf-8")
+    assert written == tables.dumps_entities(entities)
+
+
+def test_an_unknown_entity_or_cluster_id_says_what_to_do(repo, capsys, tmp_path):
+    pytest.importorskip("pactnews.validate.validator")
+    doc_id = sorted(DOCS)[0]
+    doc = copy.deepcopy(DOCS[doc_id])
+    doc["entities"][0]["entity_id"] = "not-in-the-table"
+    doc["claims"][0]["cluster_id"] = "no-such-cluster"
+    before = snapshot(repo)
+    code, out = run_import(repo, export({doc_id: doc}), capsys, tmp_path)
+    assert code == 1 and snapshot(repo) == before
+    (entity_line,) = [line for line in out.splitlines() if "unknown-entity-id" in line]
+    assert "'not-in-the-table'" in entity_line and f"Doc {doc_id}" in entity_line
+    assert "New entity: canonical name" in entity_line and "annotations/tables/entities.json" in entity_line
+    (cluster_line,) = [line for line in out.splitlines() if "unknown-cluster" in line]
+    assert "'no-such-cluster'" in cluster_line
+    assert "New cluster: proposition" in cluster_line and "annotations/tables/claim_clusters.json" in cluster_line
+
+
+def test_check_mode_shows_the_table_additions_and_writes_nothing(repo, capsys, tmp_path):
+    doc_id = sorted(DOCS)[0]
+    tasks = export({doc_id: DOCS[doc_id]})
+    _propose(tasks, "entities", "harbour-city", "Harbour City")
+    path = tmp_path / "export.json"
+    path.write_text(json.dumps(tasks), encoding="utf-8")
+    before = snapshot(repo)
+    assert main(["--root", str(repo), "import-ls", str(path), "--check"]) == 0
+    out = capsys.readouterr().out
+    assert "annotations/tables/entities.json: + harbour-city 'Harbour City'" in out and "nothing written" in out
+    assert snapshot(repo) == before
+
+
+def test_a_proposal_of_a_document_label_studio_did_not_change_is_not_applied_again(repo, capsys, tmp_path):
+    """Pulled once, a proposal stays in its Label Studio annotation: an unchanged document does not propose it
+    again (the table may have been edited since); a changed one does, and a contradiction is then an error."""
+    write_gold(repo, DOCS)
+    doc_id = sorted(DOCS)[0]
+    tasks = export({doc_id: DOCS[doc_id]})
+    _proposal_conflict(tasks)
+    before = snapshot(repo)
+    code, out = run_import(repo, tasks, capsys, tmp_path)
+    assert code == 0, out
+    assert f"{doc_id}: unchanged" in out and snapshot(repo) == before
+    doc = copy.deepcopy(DOCS[doc_id])
+    doc["claims"][0]["factuality"] = INV.value_role("factuality", "denied")
+    tasks = export({doc_id: doc})
+    _proposal_conflict(tasks)
+    code, out = run_import(repo, tasks, capsys, tmp_path)
+    assert code == 1 and "[ERROR proposal-conflict]" in out and "'Another Name'" in out
+    assert snapshot(repo) == before

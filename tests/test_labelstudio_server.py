@@ -1,5 +1,8 @@
-"""The round trip through a real Label Studio server (slow: one boot of ~40-60 s per module)."""
+"""The round trip through a real Label Studio server (slow: one boot of ~40-60 s per module, and the
+restart test boots its own: a fresh start and three warm ones)."""
+import contextlib
 import copy
+import re
 
 import pytest
 
@@ -115,9 +118,11 @@ def test_annotate_setup_then_pull_imports_the_annotations(client, server, tmp_pa
     (root / "annotations" / "tables" / "entities.json").write_text(tables.dumps_entities(entities), encoding="utf-8")
     (root / "annotations" / "tables" / "claim_clusters.json").write_text(tables.dumps_clusters(clusters), encoding="utf-8")
     layout = Layout(root)
-    project_id, added, version = setup_project(client, layout)
-    assert added == len(CORPUS)
-    assert setup_project(client, layout)[:2] == (project_id, 0)
+    setup = setup_project(client, layout)
+    project_id = setup.project_id
+    assert setup.added == len(CORPUS)
+    again = setup_project(client, layout)
+    assert (again.project_id, again.added, again.updated, again.kept) == (project_id, 0, 0, 0)  # nothing changed
     by_doc = {t.data["document_id"]: t.id for t in client.tasks.list(project=project_id)}
     edited = {}
     for r in CORPUS:
@@ -247,3 +252,97 @@ def test_pull_with_a_bad_token_is_one_line(server, tmp_path, monkeypatch, capsys
     code = main(["--root", str(root), "pull"])
     out = capsys.readouterr().out
     assert code == 1 and len(out.strip().splitlines()) == 1 and "refused the token" in out, out
+
+
+# ------------------------------------------------------------------ issue 13 (6): annotate again on an existing project
+
+@contextlib.contextmanager
+def _running(data, creds):
+    """A server on an existing labelstudio-data/ (the annotator's session), stopped by its PID."""
+    srv = ls_server.Server(data, creds, log_path=data / "server.log")
+    srv.start()
+    try:
+        srv.wait_ready()
+        yield srv, ls_server.client(srv.url, creds.token)
+    finally:
+        srv.stop()
+
+
+def _annotate(root, capsys) -> tuple[int, str]:
+    code = main(["--root", str(root), "annotate", "--with-gold", "--no-serve"])
+    return code, capsys.readouterr().out
+
+
+def _version(out: str) -> str:
+    return re.search(r"pre-annotations (\S+)\)", out).group(1)
+
+
+def test_annotate_again_updates_config_tasks_and_predictions_and_keeps_work(tmp_path, monkeypatch, capsys):
+    """`annotate` runs on an existing project after the entity table (hence the pre-annotator's model version)
+    and the gold changed, and while an annotator's edit is not yet pulled: it succeeds, updates the labeling
+    config and every task's prediction, refreshes the loaded gold nobody touched, keeps the edit, and the pull
+    afterwards applies the edit without undoing the repository's change."""
+    from pactnews.labelstudio import commands
+    from pactnews.labelstudio.convert import PREDICTION_PREFIX, to_result
+
+    root = _gold_repo(tmp_path)
+    creds = new_credentials()
+    for name, value in (("LABEL_STUDIO_USERNAME", creds.username), ("LABEL_STUDIO_PASSWORD", creds.password),
+                        ("LABEL_STUDIO_API_KEY", creds.token), ("PACTNEWS_ANNOTATOR_SALT", "server-test")):
+        monkeypatch.setenv(name, value)
+    code, out = _annotate(root, capsys)
+    assert code == 0, out
+    first_version = _version(out)
+    data = root / "labelstudio-data"
+    doc_a, doc_b = sorted(DOCS)[:2]
+    edited = copy.deepcopy(DOCS[doc_a])
+    edited["claims"][1]["modality"] = _other("modality", edited["claims"][1]["modality"])
+    generated = labeling_config(INV)
+    with _running(data, creds) as (srv, ls):  # the annotator edits A; the project holds an older config
+        project = ls_server.find_project(ls)
+        by_doc = {t.data["document_id"]: t for t in ls.tasks.list(project=project.id)}
+        _edit(ls, by_doc[doc_a], edited)
+        old_config = generated.replace("<Relations>", "<Relations><Relation value=\"retired\"/>", 1)
+        assert old_config != generated
+        ls.projects.update(project.id, label_config=old_config)
+    # the repository moves on: a new entity (the lexicon, so the model version, changes) and an edit of B
+    entities, clusters = tables_for(DOCS)
+    entities["grave-concern"] = {"name": "grave concern", "label": "EVENT"}
+    (root / "annotations" / "tables" / "entities.json").write_text(tables.dumps_entities(entities), encoding="utf-8")
+    ours_b = copy.deepcopy(DOCS[doc_b])
+    ours_b["claims"][0]["factuality"] = _other("factuality", ours_b["claims"][0]["factuality"])
+    (root / "annotations" / f"{doc_b}.json").write_text(standoff.dumps(ours_b), encoding="utf-8")
+
+    code, out = _annotate(root, capsys)  # used to fail: ApiError "Model version doesn't exist ..."
+    assert code == 0 and "Traceback" not in out, out
+    version = _version(out)
+    assert version != first_version
+    assert "tasks added: 0;" in out and "1 task(s) hold annotations not yet pulled" in out, out
+
+    inv, corpus, gold, pre = commands._preannotator(Layout(root), None)
+    assert pre.model_version == version
+    with _running(data, creds) as (srv, ls):
+        project = ls.projects.get(ls_server.find_project(ls).id)
+        assert project.model_version == version
+        assert project.label_config.strip() == generated.strip()
+        tasks = {t.data["document_id"]: t for t in ls.tasks.list(project=project.id)}
+        assert sorted(tasks) == sorted(r["document_id"] for r in corpus)  # no task added or lost
+        predictions = ls_server.predictions_by_task(ls, project.id)
+        for r in corpus:
+            (p,) = predictions[tasks[r["document_id"]].id]
+            expected = pre.annotate(r["document_id"], r["text"], r["text_sha256"], r["dct"])
+            assert p.model_version == version
+            assert p.result == to_result(expected, r["text"], INV, PREDICTION_PREFIX)
+        assert any(item.get("value", {}).get("text") == "grave concern" and item["value"].get("labels") == ["EVENT"]
+                   for p in predictions[tasks[doc_a].id] for item in p.result)  # the new entity is predicted
+        (ann_a,) = ls.annotations.list(id=tasks[doc_a].id)
+        got_a, _ = from_result(ann_a.result, tasks[doc_a].data["text"], doc_a, DOCS[doc_a]["text_sha256"], INV)
+        assert standoff.dumps(got_a) == standoff.dumps(edited)  # the annotator's work is kept
+        (ann_b,) = ls.annotations.list(id=tasks[doc_b].id)
+        got_b, _ = from_result(ann_b.result, tasks[doc_b].data["text"], doc_b, DOCS[doc_b]["text_sha256"], INV)
+        assert standoff.dumps(got_b) == standoff.dumps(ours_b)  # the loaded gold nobody touched is the current gold
+        code, out = _pull(root, srv, monkeypatch, capsys, project.id)
+    assert code == 0, out
+    assert (root / "annotations" / f"{doc_a}.json").read_text(encoding="utf-8") == standoff.dumps(edited)
+    assert (root / "annotations" / f"{doc_b}.json").read_text(encoding="utf-8") == standoff.dumps(ours_b)
+    assert f"{doc_b}: unchanged" in out

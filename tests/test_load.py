@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 
 import datasets
+import pyarrow.parquet as pq
 import pytest
 from huggingface_hub import DatasetCard
 
@@ -53,6 +54,21 @@ def test_every_config_loads_with_its_generated_features(repo, tmp_path):
         assert len(rows) == split.num_rows
         assert rows[0] == split[0]
         assert rows[-1] == split[-1]
+
+
+def test_features_come_from_the_parquet_files_not_the_card(repo):
+    """The card declares no features (parsing them was most of a warm load): every file carries them, and a
+    Dataset made straight from the files (the card's fast way) has them too."""
+    data = DatasetCard.load(repo / "README.md").data.to_dict()
+    infos = data["dataset_info"] if isinstance(data["dataset_info"], list) else [data["dataset_info"]]
+    assert infos and all("features" not in entry for entry in infos)
+    ctx = make_context(repo)
+    for config in _configs(repo):
+        files = sorted((repo / "data" / config).glob(f"{feats.SPLIT}-*.parquet"))
+        assert files, config
+        for path in files:
+            assert datasets.Features.from_arrow_schema(pq.read_schema(path)) == ctx.features[config], path
+        assert datasets.Dataset(pq.read_table(files)).features == ctx.features[config], config
 
 
 def test_default_config_is_documents(repo, tmp_path):

@@ -1,15 +1,17 @@
 """The pre-annotator: lexicon matching, TIMEX3 values against the DCT, strict scoring, the verb."""
 import json
+import random
+from collections import Counter
 
 import pytest
 
-from pactnews.annotations import standoff
+from pactnews.annotations import preannotate, standoff, tables
 from pactnews.cli import main
 from pactnews.annotations.markup import to_standoff
-from pactnews.annotations.preannotate import Preannotator, build_lexicon, predict_corpus, score
+from pactnews.annotations.preannotate import Preannotator, annotate_records, build_lexicon, predict_corpus, score
 from pactnews.repo import sha256_text
 
-from ls_server import INV, make_repo, write_gold
+from ls_server import INV, REPO, clean_texts, make_repo, write_gold
 
 TEXT = ("On Thursday, Russia’s lower house approved the treaty, Yoon Suk Yeol said. "
         "Duda’s four-day visit will conclude on Friday. The pact was signed in June 19, 2024 and in June. "
@@ -127,3 +129,93 @@ def test_verb_without_gold_scores_nothing(tmp_path, capsys):
 def test_a_missing_spacy_pipeline_is_not_downloaded():
     with pytest.raises(SystemExit, match="never downloaded"):
         Preannotator({"entities": {}, "cues": []}, INV, spacy_model="xx_pactnews_not_installed")
+
+
+# ------------------------------------------------------------------ the fast path against the straightforward one
+
+class Reference(Preannotator):
+    """The pre-annotator as first written: spaCy's EntityRuler over the same patterns (REGEX and IN
+    predicates called per token), _TIMEX without its start lookahead, a new dateparser parser per value."""
+
+    def __init__(self, lexicon, inv):
+        super().__init__(lexicon, inv)
+        self.nlp.add_pipe("entity_ruler", config={"overwrite_ents": True}).add_patterns(self.patterns)
+
+    def _entities(self, text):
+        sp = self.nlp(text)
+        return sp, [(e.start_char, e.end_char, e.label_, e.ent_id_) for e in sp.ents]
+
+    def _timexes(self, text, dct):
+        return preannotate._normalise_all(preannotate._timex_candidates(text), text, dct,
+                                          parse=preannotate._parse_value)
+
+
+AWKWARD = [
+    "He said it will end on Friday: US$3,000 million, $ 5 billion, 5 percent, 12 % and the 3rd, first and "
+    "fifteen-year plans; billions of dollars; 1999, 2,024, $2024 and 2024%. The past week, year’s end, "
+    "year's end, the end of this year, last Monday, this week, THIS WEEK, Next month, ſoon, ſhortly, NOW. "
+    "Millions of Dollars, 7 PERCENT, the Second and the 21st; Five said.",
+    "xJune 5, 2024 uthis week, bend of the year, Kyear's end, 12 June 2024, June 19th, September 2023, "
+    "May, Mayday, Tomorrow, yesterday's, twenty-day, 30 days, seven years, Three-Week, eleven-month.",
+    "😀😀 Russia said 🇰🇷 on Thursday, three times; the first one. Seoul’s 40,000.5 and 7.5 million said so.",
+    "New York City Hall said so.", "a first b", "a second b", "a ten b",
+]
+
+
+def _lexicon_with_ties():
+    """The real lexicon, plus surfaces that a number pattern also matches, with and without an entity id
+    (the ruler then chooses between two matches of the same tokens)."""
+    gold = {p.stem: standoff.read(p) for p in sorted((REPO / "annotations").glob("*.json"))}
+    lexicon = build_lexicon(tables.read_entities(REPO / "annotations" / "tables" / "entities.json"), gold, inv=INV)
+    lexicon["entities"].update({"first": ("ORDINAL", "x-first"), "second": ("CARDINAL", "y-second"),
+                                "ten": ("MONEY", "z"), "three": ("CARDINAL", None), "7.5 million": ("MONEY", "x"),
+                                "York City Hall": ("ORG", "york-city-hall"), "New York": ("GPE", "new-york")})
+    return lexicon
+
+
+def test_the_fast_path_gives_the_straightforward_paths_predictions():
+    lexicon = _lexicon_with_ties()
+    fast, reference = Preannotator(lexicon, INV), Reference(lexicon, INV)
+    texts = [TEXT, *AWKWARD, *list(clean_texts().values())[:3]]
+    for dct in ("2024-10-24", "2024-10", "2024", None):
+        for n, text in enumerate(texts):
+            got = fast.annotate(f"d{n}", text, sha256_text(text), dct)
+            assert got == reference.annotate(f"d{n}", text, sha256_text(text), dct), (dct, text[:60])
+    overlap = fast.annotate("d", AWKWARD[3], sha256_text(AWKWARD[3]), None)
+    assert [e["text"] for e in overlap["entities"]] == ["York City Hall"]  # the longer match; New York overlaps it
+    tie = fast.annotate("d", "a first b", sha256_text("a first b"), None)
+    assert [e["text"] for e in tie["entities"]] == ["first"]  # matched by a phrase and by a number pattern
+
+
+def test_the_timex_lookahead_keeps_every_match():
+    words = ["January", "April", "August", "May", "June", "December", "Monday", "Thursday", "Sunday",
+             *preannotate.NUMBER_WORDS, "today", "yesterday", "tomorrow", "soon", "shortly", "currently", "now",
+             "this", "last", "next", "the", "coming", "past", "week", "month", "year", "year’s", "year's", "end",
+             "of", "days", "weeks", "st", "th", "2024", "1999", "19", "5", "12", "30", "٣"]
+    variants = [v for w in words for v in {w, w.lower(), w.upper(), w.title(), w.replace("s", "ſ")}]
+    seps = [" ", "  ", "\n", "-", ",", ", ", "’", "%", "$", ".", "", "", "x", "K"]
+    rng = random.Random(20241025)
+    for _ in range(3000):
+        text = "".join(rng.choice(variants) + rng.choice(seps) for _ in range(rng.randint(1, 8)))
+        assert preannotate._timex_candidates_scanned(text) == preannotate._timex_candidates(text), text
+
+
+def test_a_token_predicate_without_a_lexeme_flag_is_refused():
+    import spacy
+
+    nlp = spacy.blank("en")
+    with pytest.raises(ValueError, match="no lexeme flag"):
+        preannotate.EntityMatcher(nlp, [{"label": "X", "pattern": [{"LENGTH": {">=": 3}}]}])
+
+
+def test_records_in_two_processes_come_back_in_order_with_the_same_predictions():
+    lexicon = _lexicon_with_ties()
+    texts = [TEXT, *AWKWARD, *list(clean_texts().values())[:2]]
+    records = [{"document_id": f"d{n}", "text": t, "text_sha256": sha256_text(t), "dct": "2024-10-24"}
+               for n, t in enumerate(texts)]
+    pre = Preannotator(lexicon, INV)
+    expected = [pre.annotate(r["document_id"], r["text"], r["text_sha256"], r["dct"]) for r in records]
+    timings = Counter()
+    got = list(annotate_records(iter(records), lexicon, INV, num_proc=2, batch_size=2, timings=timings))
+    assert got == expected
+    assert {"lexicon", "entity_ruler", "timex_matcher", "dateparser", "cue_matcher"} <= set(timings)

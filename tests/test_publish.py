@@ -1,6 +1,7 @@
 """`pactnews publish`: exactly the release files, one commit, the version tag; offline with a fake HfApi."""
 from __future__ import annotations
 
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -34,6 +35,8 @@ class FakeApi:
 
     def upload_folder(self, **kw):
         self.calls.append(("upload_folder", kw))
+        folder = Path(kw["folder_path"])  # what would be sent, read while the folder is there
+        self.sent = buildkit.tree_hashes(folder) if folder.is_dir() else {}
         return SimpleNamespace(oid="c0ffee")
 
     def create_tag(self, repo_id, **kw):
@@ -169,3 +172,45 @@ def test_publish_to_a_folder_writes_exactly_the_release_and_load_dataset_reads_i
     assert rc == 1 and "not empty" in out and (dest / "extra.txt").read_text() == "mine"
     rc, out = buildkit.run_cli(repo, "publish", "--to", str(dest), "--force")
     assert rc == 0 and not (dest / "extra.txt").exists()
+
+
+def test_publish_without_texts_uploads_the_annotations_only_edition(repo, monkeypatch, tmp_path):
+    """The same files, byte for byte, as `--to DIR --without-texts` writes; the hydration files too, and stale
+    ones removed; the staged edition is gone afterwards."""
+    from pactnews.outputs import editions
+
+    dest = tmp_path / "edition"
+    rc, out = buildkit.run_cli(repo, "publish", "--to", str(dest), "--without-texts")
+    assert rc == 0 and "annotations-only edition" in out, out
+    written = buildkit.tree_hashes(dest)
+    assert editions.EDITION_FILE in written
+    assert sorted(n for n in written if not n.startswith(f"{editions.KIT}/")) == expected_files(repo)
+    made = install_fake(monkeypatch)
+    monkeypatch.setenv("HF_TOKEN", "t")
+    rc, out = buildkit.run_cli(repo, "publish", "--repo-id", "org/pactnews-annotations", "--without-texts")
+    assert rc == 0, out
+    api = made[0]
+    upload = dict(api.calls)["upload_folder"]
+    assert upload["allow_patterns"] == sorted(written)
+    assert {n: h for n, h in api.sent.items() if n in upload["allow_patterns"]} == written
+    assert upload["delete_patterns"] == ["data/**", f"{editions.KIT}/**"]
+    assert "annotations-only" in upload["commit_message"]
+    assert dict(api.calls)["create_tag"]["tag"] == f"v{VERSION}"
+    staged = Path(upload["folder_path"])
+    assert not staged.exists() and staged.parent == repo / "build"
+    assert sorted(p.name for p in (repo / "build").iterdir()) == ["junk.parquet"]
+    for name in expected_files(repo):  # the repository's own release is untouched
+        if name.startswith("data/"):
+            assert written[name] != buildkit.tree_hashes(repo / "data")[name[len("data/"):]], name
+
+
+def test_dry_run_without_texts_lists_the_edition_and_calls_nothing(repo, monkeypatch):
+    from pactnews.outputs import editions
+
+    made = install_fake(monkeypatch)
+    rc, out = buildkit.run_cli(repo, "publish", "--repo-id", "org/pactnews-annotations", "--without-texts",
+                               "--dry-run", "--skip-build-check")
+    assert rc == 0, out
+    assert made == [] and f"upload {editions.EDITION_FILE} (" in out and "upload data/ner/" in out
+    assert f"removing remote data/** and {editions.KIT}/** files not listed" in out
+    assert not any((repo / "build").glob("edition-*"))

@@ -124,7 +124,8 @@ OVERLAP = ("000_c7af0f0315e9c0dc", "North Korean troops had been observed at mul
 
 
 # The conflicts table: (id, type, origin, rule, status, [(document, a words of the claim's text, attribute, value)], rationale).
-# Ids are not in type order, so that grouping by type is visible.
+# Ids are not in type order, so that grouping by type is visible. The table is what `pactnews validate` accepts:
+# the detectors find X2 and X3 and nothing else, so the dismissed entries are annotated ones.
 CONFLICTS = [
     ("X1", "characterisation", ANNOTATED, None, KEPT,
      [("003_4dc299c40bab5478", "as many as 12,000", None, None),
@@ -139,11 +140,11 @@ CONFLICTS = [
      [("001_69d675cf0e69e825", "thousands of North Korean troops", "factuality", "asserted"),
       ("001_69d675cf0e69e825", "the country was sending neither", "factuality", "denied")],
      "Seoul and Washington assert what North Korea's UN delegate denies."),
-    ("X4", "time", DETECTED, "time-different", DISMISSED,
+    ("X4", "time", ANNOTATED, "time-different", DISMISSED,
      [("000_c7af0f0315e9c0dc", "decision to finalize", "time", "2024-10-23"),
       ("001_69d675cf0e69e825", "moved to ratify", "time", "2024-10-25")],
      "Finalising and ratifying are two steps; the times do not diverge."),
-    ("X5", "attribution", DETECTED, "source-different", DISMISSED,
+    ("X5", "attribution", ANNOTATED, "source-different", DISMISSED,
      [("000_c7af0f0315e9c0dc", "an estimated 3,000", "source", "United States + South Korean"),
       ("002_b6446a1b2c005969", "around 3,000", "source", "Ukrainian")],
      "Two intelligence services agreeing is no divergence."),
@@ -165,10 +166,11 @@ def conflict_entries(docs: dict) -> list[dict]:
 
 
 def copy_corpus(dest: Path) -> Layout:
-    """A repository copy without annotations: schemas, metadata, dataset info, clean texts."""
-    for rel in ("schemas", "corpus/clean"):
+    """A repository copy without annotations: schemas, metadata, dataset info, raw files, rules, clean texts
+    (what `pactnews validate`, the gate of `pactnews render`, reads)."""
+    for rel in ("schemas", "corpus/clean", "corpus/raw"):
         shutil.copytree(REPO / rel, dest / rel)
-    for rel in ("corpus/metadata.yaml", "corpus/dataset.yaml"):
+    for rel in ("corpus/metadata.yaml", "corpus/dataset.yaml", "corpus/cleaning_rules.yaml"):
         shutil.copy2(REPO / rel, dest / rel)
     return Layout(dest)
 
@@ -206,7 +208,8 @@ def annotate(layout: Layout, work: Path) -> None:
     start = text.index(piece)
     docs[doc_id]["claims"].append({
         "id": "C99", "start": start, "end": start + len(piece), "text": piece, "label": "CLAIM",
-        "source_type": "author", "factuality": "asserted", "cluster_id": "nk-troops-observed",
+        "source_type": "author", "factuality": "asserted", "author_stance": "none", "modality": "actual",
+        "cluster_id": "nk-troops-observed",
         "quantity_value": None, "quantity_unit": None})
     write_annotations(layout, docs, entity_table, cluster_table)
     layout.conflict_table.write_text(tables.dumps_conflicts(conflict_entries(docs)), encoding="utf-8")
@@ -630,14 +633,19 @@ def test_conflict_members_that_name_no_claim_are_reported(annotated_repo, tmp_pa
     tip = read_page(pages["doc/003_4dc299c40bab5478.html"]).fragments[
         find_claim(annotations_of(root), "003_4dc299c40bab5478", "approximately 1,500")][0]["title"]
     assert "  vs 003_4dc299c40bab5478 C404: names no claim" in tip.split("\n")
-    # the command reports them like the other problems, and still writes the site
+    # the command refuses them, as `pactnews validate` does, with validate's incidents, and writes nothing
     out = tmp_path / "site"
-    assert main(["--root", str(root), "render", "--out", str(out)]) == 0
+    assert main(["--root", str(root), "render", "--out", str(out)]) == 1
     captured = capsys.readouterr()
-    assert "Traceback" not in captured.err
-    for message in expected:
-        assert message in captured.err
-    assert "3 problem(s) shown on the pages" in captured.out and (out / "index.html").is_file()
+    assert "Traceback" not in captured.out + captured.err
+    lines = captured.out.strip().splitlines()
+    members = [line for line in lines if "[L4 unknown-conflict-member]" in line]
+    assert len(members) == 3 and all(line.startswith("[File annotations/tables/conflicts.json") for line in members)
+    assert any("member 999_nowhere/C1 names no claim" in line for line in members)
+    # X2 with another member is no longer what the detector finds: stale, and its finding unreviewed
+    assert sum("[L4 stale-conflict]" in line or "[L4 unreviewed-conflict]" in line for line in lines) == 2
+    assert lines[-1].startswith("FAILED: 5 incidents") and lines[-1].endswith("so pactnews render wrote nothing")
+    assert not out.exists()
 
 
 def test_a_malformed_conflicts_table_fails_naming_it(annotated_repo, tmp_path, capsys):
@@ -648,7 +656,8 @@ def test_a_malformed_conflicts_table_fails_naming_it(annotated_repo, tmp_path, c
         Layout(root).conflict_table.write_text(broken, encoding="utf-8")
         assert main(["--root", str(root), "render", "--out", str(out)]) == 1
         captured = capsys.readouterr()
-        assert captured.err.startswith("ValueError: annotations/tables/conflicts.json: ")
+        assert captured.out.startswith("[File annotations/tables/conflicts.json]: [L1 invalid-table] cannot read "
+                                       "the table: ")
         assert captured.out.strip().splitlines()[-1].startswith("FAILED") and not out.exists()
 
 
@@ -772,7 +781,8 @@ def test_command_fails_on_a_malformed_file_and_writes_nothing(tmp_path, capsys):
     out = tmp_path / "site"
     assert main(["--root", str(layout.root), "render", "--out", str(out)]) == 1
     captured = capsys.readouterr()
-    assert "000_c7af0f0315e9c0dc.json" in captured.err and "[L1 invalid-json]" in captured.err
+    assert captured.out.startswith("[File annotations/000_c7af0f0315e9c0dc.json Doc 000_c7af0f0315e9c0dc]: "
+                                   "[L1 invalid-json]")
     assert captured.out.strip().splitlines()[-1].startswith("FAILED")
     assert not out.exists()
 
@@ -1005,8 +1015,10 @@ def test_browser_layer_toggles_and_nested_tooltips(annotated_repo, tmp_path, bro
 
 @pytest.mark.browser
 def test_browser_hostile_document_stays_text(hostile_repo, tmp_path, browser, serve):
-    out = tmp_path / "site"
-    assert main(["--root", str(hostile_repo), "render", "--out", str(out)]) == 0
+    out = tmp_path / "site"  # the pages as render_site makes them (the command refuses the unreviewed conflict)
+    for path, html_text in render_repo(hostile_repo).items():
+        (out / path).parent.mkdir(parents=True, exist_ok=True)
+        (out / path).write_text(html_text, encoding="utf-8")
     w = Watched(browser, serve(out))
     for path in ("index.html", f"doc/{HOSTILE_ID}.html"):
         page = w.open(path)

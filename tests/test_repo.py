@@ -33,7 +33,8 @@ import multiprocessing
 
 from hypothesis import given, settings, strategies as st
 
-from pactnews.repo import StagedWrites, batched, dump_json, map_batches
+from pactnews.pipeline.batches import batched
+from pactnews.repo import StagedWrites, dump_json, map_batches
 
 
 def listing(folder):
@@ -109,7 +110,7 @@ def _square_all(batch):
 
 @pytest.mark.parametrize("num_proc", [1, 2])
 def test_map_batches_keeps_batch_order(num_proc):
-    batches = batched(list(range(23)), 4)
+    batches = list(batched(range(23), 4))
     assert [len(b) for b in batches] == [4, 4, 4, 4, 4, 3]
     out = list(map_batches(_square_all, batches, num_proc, progress=False))
     assert out == [[x * x for x in b] for b in batches]

@@ -336,11 +336,37 @@ def test_repository_problem_yields_exactly_its_test_id(case, tmp_path, capsys):
     assert tree_hash(root) == before
 
 
+@pytest.mark.parametrize("case", [p.stem for p in FIXTURES] + sorted(REPO_CASES))
+def test_render_and_export_refuse_what_validate_refuses_with_its_incidents(case, tmp_path, capsys):
+    """One gate: `pactnews render` and `pactnews export` print validate's own incidents and write nothing."""
+    root = make_repo(tmp_path / "x")
+    if case in REPO_CASES:
+        shutil.copy(VALID / f"{BASE_ID}.json", root / "annotations" / f"{BASE_ID}.json")
+        REPO_CASES[case][0](root)
+    else:
+        fixture = INVALID / next(p.name for p in FIXTURES if p.stem == case)
+        shutil.copy(fixture, root / "annotations" / f"{drop_in_name(fixture)}.json")
+    expected = [str(i) for i in check_repository(Layout(root))[0]]
+    assert expected, "validate accepts the case"
+    before = tree_hash(tmp_path)
+    for verb, argv in (("render", ["render", "--out", str(tmp_path / "site")]),
+                       ("export", ["export", "--format", "brat", "--out", str(tmp_path / "brat")])):
+        code = main(["--root", str(root), *argv])
+        out = capsys.readouterr()
+        lines = out.out.strip().splitlines()
+        assert code == 1 and "Traceback" not in out.out + out.err
+        assert lines[:len(expected)] == expected, out.out
+        assert lines[-1].startswith(f"FAILED: {len(expected)} incidents")
+        assert lines[-1].endswith(f"so pactnews {verb} wrote nothing")
+    assert tree_hash(tmp_path) == before
+
+
 def test_every_test_id_has_a_case():
-    from test_hostile import CASES as HOSTILE
+    from test_hostile import CASES as HOSTILE, ENV_CASES
 
     covered = {p.stem for p in FIXTURES} | {c.split("/")[0] for c in REPO_CASES}
     covered |= {test_id for _, ids, *_ in HOSTILE.values() for test_id in ids}
+    covered |= {test_id for ids, *_ in ENV_CASES.values() for test_id in ids}
     # schema-check is the fallback for a pandera check this module does not know
     assert set(TESTS) - covered == {"schema-check"}
 

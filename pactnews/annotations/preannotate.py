@@ -12,15 +12,25 @@ Components, each timed:
 Scores are strict span matches per label. Each document is scored with a
 lexicon built from the *other* documents' gold only (leave one document out),
 so a document's own mentions never predict themselves.
+
+Speed without changing a prediction (bench/PREANNOTATE.md has the figures):
+the ruler's work is done by `EntityMatcher` on the tokenizer's Doc (number
+predicates as lexeme flags), the time expression regex is run behind a
+lookahead that rejects most positions at once, dateparser values are
+remembered per (surface, relative base, preference), and `annotate_records`
+spreads batches of documents over forked processes, in input order.
+tests/test_preannotate.py holds the straightforward path they are checked against.
 """
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 import re
 import time
 from collections import Counter, defaultdict
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from pactnews.annotations import standoff
@@ -48,6 +58,9 @@ CUE_WORDS = (
     "denied", "dismissed", "insisted", "according to", "pledged", "described", "accused", "called",
 )
 _NUM = "|".join(NUMBER_WORDS)
+_DAYS = "today|yesterday|tomorrow"
+_SOON = "soon|shortly"
+_NOW = "currently|now"
 _TIMEX = re.compile(
     rf"(?P<date>(?:{MONTHS})\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{4}}|\d{{1,2}}\s+(?:{MONTHS})\s+\d{{4}})"
     rf"|(?P<monthday>(?:{MONTHS})\s+\d{{1,2}}(?:st|nd|rd|th)?\b)"
@@ -55,13 +68,28 @@ _TIMEX = re.compile(
     rf"|(?P<relweek>(?i:this|last|next|the\s+coming|the\s+past)\s+(?i:week|month|year))"
     rf"|(?P<weekday>(?:(?i:last|next|this)\s+)?(?:{WEEKDAYS}))"
     rf"|(?P<month>\b(?:{MONTHS})\b)"
-    rf"|(?P<day>\b(?i:today|yesterday|tomorrow)\b)"
+    rf"|(?P<day>\b(?i:{_DAYS})\b)"
     rf"|(?P<yearend>(?i:the\s+)?(?i:year[’']s\s+end|end\s+of\s+(?:the|this)\s+year))"
     rf"|(?P<duration>\b(?:\d+|(?i:{_NUM}))[- ](?i:day|week|month|year)s?\b)"
-    rf"|(?P<future>\b(?i:soon|shortly)\b)"
-    rf"|(?P<present>\b(?i:currently|now)\b)"
+    rf"|(?P<future>\b(?i:{_SOON})\b)"
+    rf"|(?P<present>\b(?i:{_NOW})\b)"
     rf"|(?P<past>\b(?i:the\s+past)\b)"
     rf"|(?P<year>(?<![\d,.$])\b(?:19|20)\d{{2}}\b(?![\d,])(?!\s*%))"
+)
+# Where a branch of _TIMEX can start, as a lookahead put in front of it: a digit; the first two letters
+# of a month or weekday name (case as written); this/the/last/next with white space, year’/year' or end
+# with white space (relweek, weekday, yearend; these may start inside a word); after a word boundary,
+# the first two letters of a word of the other case-insensitive branches. Most positions of a text fail
+# the first character class at once instead of trying the thirteen branches. The matches are those of
+# _TIMEX (tests/test_preannotate.py compares the two).
+_CASED = sorted({w[:2] for w in f"{MONTHS}|{WEEKDAYS}".split("|")})
+_WORD_STARTS = sorted({w[:2] for w in f"{_DAYS}|{_NUM}|{_SOON}|{_NOW}|the".split("|")})
+_UNCASED_STARTS = ("this\\s", "the\\s", "last\\s", "next\\s", "year[’']", "end\\s")
+_TIMEX_SCAN = re.compile(
+    rf"(?=[\d{''.join(sorted({p[0] for p in _CASED}))}]"
+    rf"|(?i:[{''.join(sorted({w[0] for w in _WORD_STARTS} | {w[0] for w in _UNCASED_STARTS}))}]))"
+    rf"(?=\d|{'|'.join(_CASED)}|(?i:{'|'.join(_UNCASED_STARTS)})|\b(?i:{'|'.join(_WORD_STARTS)}))"
+    rf"(?:{_TIMEX.pattern})"
 )
 
 
@@ -122,10 +150,91 @@ def lexicon_version(lexicon: dict) -> str:
     return f"{COMPONENT}-v{LEXICON_VERSION}-{digest[:10]}"
 
 
+class EntityMatcher:
+    """What spaCy's EntityRuler (overwrite_ents) gives on a blank pipeline, as (start_char, end_char,
+    label, entity id) in text order, without setting `Doc.ents`.
+
+    The same Matcher and PhraseMatcher with the same keys, added in the ruler's order (token patterns,
+    then phrase patterns), and the ruler's choice among overlapping matches (longest, then leftmost;
+    a match is kept unless its first or last token is taken). The REGEX and IN predicates of token
+    patterns become lexeme flags, computed once per word type rather than called in Python for every
+    token; the Matcher then tests a bit. tests/test_preannotate.py compares it with the EntityRuler.
+    """
+
+    ENT_ID_SEP = "||"  # the EntityRuler's default
+
+    def __init__(self, nlp, patterns: list[dict]):
+        from spacy.matcher import Matcher, PhraseMatcher
+
+        self.vocab = nlp.vocab
+        self.matcher = Matcher(nlp.vocab, validate=False)
+        self.phrase_matcher = PhraseMatcher(nlp.vocab)
+        self.labels: dict[int, tuple[str, str]] = {}  # match key -> (label, entity id)
+        self._flags: dict[tuple, int] = {}
+        token = [p for p in patterns if not isinstance(p["pattern"], str)]
+        phrase = [p for p in patterns if isinstance(p["pattern"], str)]
+        for entry in token:
+            if "id" in entry:
+                raise ValueError(f"token pattern {entry!r}: entity ids are given to phrase patterns only")
+            self.matcher.add(entry["label"], [[self._flagged(t) for t in entry["pattern"]]])
+            self.labels[self.vocab.strings[entry["label"]]] = (entry["label"], "")
+        for entry, doc in zip(phrase, (nlp.make_doc(p["pattern"]) for p in phrase)):
+            eid = entry.get("id") or ""
+            key = f"{entry['label']}{self.ENT_ID_SEP}{eid}" if eid else entry["label"]
+            self.phrase_matcher.add(key, [doc])
+            self.labels[self.vocab.strings[key]] = (entry["label"], eid)
+
+    def _flagged(self, spec: dict) -> dict:
+        """A token spec with each {"TEXT"|"ORTH"|"LOWER": {"REGEX"|"IN": ...}} predicate as a lexeme flag."""
+        from spacy.attrs import LOWER
+
+        out = {}
+        for attr, value in spec.items():
+            if not isinstance(value, dict):
+                out[attr] = value
+                continue
+            op = next(iter(value))
+            if len(value) != 1 or attr.upper() not in ("TEXT", "ORTH", "LOWER") or op not in ("REGEX", "IN"):
+                raise ValueError(f"token predicate {attr}: {value!r} has no lexeme flag; add it here")
+            arg = value[op]
+            key = (attr.upper(), op, arg if op == "REGEX" else tuple(arg))
+            if key not in self._flags:
+                get = self.vocab.lex_attr_getters[LOWER] if key[0] == "LOWER" else str
+                if op == "REGEX":
+                    rx = re.compile(arg)
+                    test = lambda s, rx=rx, get=get: bool(rx.search(get(s)))  # noqa: E731
+                else:
+                    values = frozenset(arg)
+                    test = lambda s, values=values, get=get: get(s) in values  # noqa: E731
+                free = next(i for i in range(19, 64) if i not in self.vocab.lex_attr_getters)  # FLAG19 on
+                self._flags[key] = self.vocab.add_flag(test, free)
+            out[self._flags[key]] = True
+        return out
+
+    def __call__(self, doc) -> list[tuple[int, int, str, str]]:
+        matches = list(self.matcher(doc))
+        if len(self.phrase_matcher):
+            matches += list(self.phrase_matcher(doc))
+        final = set([(m_id, start, end) for m_id, start, end in matches if start != end])
+        final = sorted(final, key=lambda m: (m[2] - m[1], -m[1]), reverse=True)
+        taken: set[int] = set()
+        kept = []
+        for m_id, start, end in final:
+            if start not in taken and end - 1 not in taken:
+                kept.append((start, end, m_id))
+                taken.update(range(start, end))
+        out = []
+        for start, end, m_id in sorted(kept):
+            last = doc[end - 1]
+            out.append((doc[start].idx, last.idx + len(last), *self.labels[m_id]))
+        return out
+
+
 class Preannotator:
     """One pipeline per lexicon; `annotate` is pure over (document id, text, DCT)."""
 
     def __init__(self, lexicon: dict, inv: Inventory, spacy_model: str | None = None):
+        import dateparser.date  # noqa: F401  once here, so that forked workers inherit it
         import spacy
         from spacy.matcher import PhraseMatcher
 
@@ -135,11 +244,10 @@ class Preannotator:
         self.timings: Counter = Counter()
         t0 = time.perf_counter()
         self.nlp = spacy.blank("en")
-        ruler = self.nlp.add_pipe("entity_ruler", config={"overwrite_ents": True})
-        patterns = [{"label": label, "pattern": surface, "id": eid or ""}
-                    for surface, (label, eid) in lexicon["entities"].items()]
-        patterns += self._number_patterns()
-        ruler.add_patterns(patterns)
+        self.patterns = [{"label": label, "pattern": surface, "id": eid or ""}
+                         for surface, (label, eid) in lexicon["entities"].items()]
+        self.patterns += self._number_patterns()
+        self.entity_matcher = EntityMatcher(self.nlp, self.patterns)
         self.cue_matcher = PhraseMatcher(self.nlp.vocab, attr="LOWER")
         self.cue_matcher.add(inv.role("cue_label"), [self.nlp.make_doc(c) for c in lexicon["cues"]])
         self.model = None
@@ -177,15 +285,14 @@ class Preannotator:
     def annotate(self, document_id: str, text: str, text_sha256: str, dct: str | None) -> dict:
         """A standoff document of suggestions (entities, time expressions, cues)."""
         doc = standoff.empty(document_id, text_sha256)
-        sp = self._timed("entity_ruler", self.nlp, text)
-        candidates = self._timed("timex_matcher", _timex_candidates, text)
-        doc["timexes"] = self._timed("dateparser", _normalise_all, candidates, text, dct)
+        sp, found = self._timed("entity_ruler", self._entities, text)
+        doc["timexes"] = self._timexes(text, dct)
         durations = [(t["start"], t["end"]) for t in doc["timexes"]]
         ents = []
-        for ent in sp.ents:
-            if any(s <= ent.start_char and ent.end_char <= e for s, e in durations) and ent.label_ == "CARDINAL":
+        for start, end, label, eid in found:
+            if label == "CARDINAL" and any(s <= start and end <= e for s, e in durations):
                 continue  # "four" of "four-day" is part of a time expression
-            ents.append((ent.start_char, ent.end_char, ent.label_, ent.ent_id_ or _guess_id(ent.label_, ent.text)))
+            ents.append((start, end, label, eid or _guess_id(label, text[start:end])))
         if self.model is not None:
             ents = self._timed("spacy_ner", self._merge_model, text, ents)
         doc["entities"] = [{"start": s, "end": e, "text": text[s:e], "label": label, "entity_id": eid}
@@ -193,10 +300,20 @@ class Preannotator:
         doc["attributions"] = self._timed("cue_matcher", self._cues, sp, text)
         for layer in standoff.SPAN_LAYERS:
             doc[layer].sort(key=lambda r: (r["start"], -r["end"], r["label"]))
+            prefix, fields = self.inv.id_prefix(layer), standoff.FIELDS[layer]
             for k, rec in enumerate(doc[layer], 1):
-                rec["id"] = f"{self.inv.id_prefix(layer)}{k}"
-            doc[layer] = [{f: rec.get(f) for f in standoff.FIELDS[layer]} for rec in doc[layer]]
+                rec["id"] = f"{prefix}{k}"
+            doc[layer] = [{f: rec.get(f) for f in fields} for rec in doc[layer]]
         return doc
+
+    def _entities(self, text: str):
+        """(the tokenised text, its lexicon and number entities as (start_char, end_char, label, entity id))."""
+        sp = self.nlp.make_doc(text)
+        return sp, self.entity_matcher(sp)
+
+    def _timexes(self, text: str, dct: str | None) -> list[dict]:
+        candidates = self._timed("timex_matcher", _timex_candidates_scanned, text)
+        return self._timed("dateparser", _normalise_all, candidates, text, dct)
 
     def _cues(self, sp, text: str) -> list[dict]:
         from spacy.util import filter_spans
@@ -254,16 +371,47 @@ def _dct_parts(dct: str | None) -> tuple[dt.datetime | None, str]:
     return dt.datetime(*(parts + [1] * (3 - len(parts)))), granularity
 
 
-def _normalise_all(candidates: list[tuple[int, int, str]], text: str, dct: str | None) -> list[dict]:
+def _timex_candidates_scanned(text: str) -> list[tuple[int, int, str]]:
+    """The candidates of `_timex_candidates`, found behind the start-of-match lookahead `_TIMEX_SCAN`."""
+    return [(m.start(), m.end(), m.lastgroup) for m in _TIMEX_SCAN.finditer(text)]
+
+
+def _date_parser(base: dt.datetime, prefer: str):
+    """A dateparser parser for one relative base: "current" (a date of the current period, day of month
+    first) or "future" (the coming one)."""
     from dateparser.date import DateDataParser
 
+    if prefer == "future":
+        return DateDataParser(languages=["en"], settings={
+            "RELATIVE_BASE": base, "PREFER_DATES_FROM": "future", "RETURN_TIME_AS_PERIOD": True})
+    return DateDataParser(languages=["en"], settings={
+        "RELATIVE_BASE": base, "PREFER_DATES_FROM": "current_period", "RETURN_TIME_AS_PERIOD": True,
+        "PREFER_DAY_OF_MONTH": "first"})
+
+
+def _parse_value(surface: str, base: dt.datetime, prefer: str, parser=_date_parser) -> str | None:
+    """The TIMEX3 value dateparser gives a surface string against a relative base (a new parser, no cache)."""
+    data = parser(base, prefer).get_date_data(surface)
+    return _timex_value(data.date_obj, data.period) if data.date_obj else None
+
+
+_cached_parser = functools.lru_cache(maxsize=256)(_date_parser)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _cached_value(surface: str, base: dt.datetime, prefer: str) -> str | None:
+    """`_parse_value`, remembered per process. With RELATIVE_BASE set the value is a function of
+    exactly these three: the parser's settings are fixed by (base, prefer), its only input is the
+    surface, and a parser keeps no state between calls (no previous locales). Surface strings repeat
+    across documents ("Thursday", "last week"), and so do DCTs; a parser is built once per
+    (base, prefer) instead of twice per document."""
+    return _parse_value(surface, base, prefer, _cached_parser)
+
+
+def _normalise_all(candidates: list[tuple[int, int, str]], text: str, dct: str | None,
+                   parse=_cached_value) -> list[dict]:
     base, granularity = _dct_parts(dct)
-    parser = DateDataParser(languages=["en"], settings={
-        "RELATIVE_BASE": base or dt.datetime(2000, 1, 1), "PREFER_DATES_FROM": "current_period",
-        "RETURN_TIME_AS_PERIOD": True, "PREFER_DAY_OF_MONTH": "first"})
-    future = DateDataParser(languages=["en"], settings={
-        "RELATIVE_BASE": base or dt.datetime(2000, 1, 1), "PREFER_DATES_FROM": "future",
-        "RETURN_TIME_AS_PERIOD": True})
+    relative_base = base or dt.datetime(2000, 1, 1)
     out = []
     for start, end, kind in candidates:
         surface = text[start:end]
@@ -287,11 +435,9 @@ def _normalise_all(candidates: list[tuple[int, int, str]], text: str, dct: str |
             elif relative and granularity != "day" and kind in ("weekday", "day", "relweek"):
                 value = str(dct)  # a day-relative expression resolves no finer than the DCT
             elif kind == "weekday" and _future_tense(text, start) and base.strftime("%A") != surface.split()[-1]:
-                data = future.get_date_data(surface)  # "will conclude on Friday": the coming one
-                value = _timex_value(data.date_obj, data.period) if data.date_obj else None
+                value = parse(surface, relative_base, "future")  # "will conclude on Friday": the coming one
             else:
-                data = parser.get_date_data(surface)
-                value = _timex_value(data.date_obj, data.period) if data.date_obj else None
+                value = parse(surface, relative_base, "current")
         out.append({"start": start, "end": end, "text": surface, "label": label, "value": value})
     return out
 
@@ -384,29 +530,83 @@ def markdown_table(scores: dict) -> str:
 
 # ------------------------------------------------------------------ batch entry points
 
+BATCH = 200  # documents per batch sent to a worker process
+_PREANNOTATORS: dict[int, Preannotator] = {}  # built before the pool forks; the workers inherit them
+
+
+def annotate_records(records: Iterable[dict], lexicon: dict, inv: Inventory, num_proc: int = 1,
+                     batch_size: int = BATCH, spacy_model: str | None = None,
+                     timings: Counter | None = None) -> Iterator[dict]:
+    """Suggestions for many documents with one lexicon, in input order.
+
+    Records are corpus records (document_id, text, text_sha256, dct). One Preannotator is built here
+    (so a bad --spacy-model fails here, not in a worker); with num_proc > 1 a fork pool inherits it
+    and annotates batches of batch_size records, handed back in order (`repo.map_batches`).
+    Seconds per component are added to `timings`, summed over the processes.
+    """
+    pre = Preannotator(lexicon, inv, spacy_model)
+    if timings is not None:
+        timings.update(pre.timings)
+    return _annotated(pre, records, num_proc, batch_size, timings)
+
+
+def _annotated(pre: Preannotator, records: Iterable[dict], num_proc: int, batch_size: int,
+               timings: Counter | None) -> Iterator[dict]:
+    from pactnews.repo import map_batches
+
+    if num_proc > 1:  # dateparser compiles its patterns on first use: once here rather than in every worker
+        for prefer in ("current", "future"):
+            _parse_value("Friday", dt.datetime(2000, 1, 1), prefer, _cached_parser)
+    key = id(pre)
+    _PREANNOTATORS[key] = pre
+    try:
+        jobs = ((key, batch) for batch in _batches(records, batch_size))
+        for docs, seconds in map_batches(_annotate_batch, jobs, num_proc, progress=False, size=lambda j: len(j[1])):
+            if timings is not None:
+                timings.update(seconds)
+            yield from docs
+    finally:
+        del _PREANNOTATORS[key]
+
+
+def _batches(records: Iterable[dict], size: int) -> Iterator[list[dict]]:
+    batch = []
+    for rec in records:
+        batch.append(rec)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _annotate_batch(job: tuple[int, list[dict]]) -> tuple[list[dict], dict]:
+    key, records = job
+    pre = _PREANNOTATORS[key]
+    before = dict(pre.timings)
+    docs = [pre.annotate(r["document_id"], r["text"], r["text_sha256"], r["dct"]) for r in records]
+    return docs, {name: sec - before.get(name, 0.0) for name, sec in pre.timings.items()}
+
+
 def predict_corpus(corpus: list[dict], entity_table: dict, gold: dict[str, dict], inv: Inventory,
-                   leave_one_out: bool, spacy_model: str | None = None) -> tuple[dict, Counter, str]:
+                   leave_one_out: bool, spacy_model: str | None = None,
+                   num_proc: int = 1) -> tuple[dict, Counter, str]:
     """Suggestions for every document: (docs by id, seconds per component, model version).
 
-    With leave_one_out, each document gets a pipeline whose lexicon excludes its own gold.
+    With leave_one_out, each document gets a pipeline whose lexicon excludes its own gold; otherwise
+    one lexicon serves all, over num_proc processes.
     """
     timings: Counter = Counter()
-    out = {}
-    shared = None
     if not leave_one_out:
-        shared = Preannotator(build_lexicon(entity_table, gold, inv=inv), inv, spacy_model)
+        lexicon = build_lexicon(entity_table, gold, inv=inv)
+        docs = annotate_records(corpus, lexicon, inv, num_proc=num_proc, spacy_model=spacy_model, timings=timings)
+        return {rec["document_id"]: doc for rec, doc in zip(corpus, docs)}, timings, lexicon_version(lexicon)
+    out = {}
     for rec in corpus:
-        pre = shared or Preannotator(build_lexicon(entity_table, gold, exclude=rec["document_id"], inv=inv), inv, spacy_model)
+        pre = Preannotator(build_lexicon(entity_table, gold, exclude=rec["document_id"], inv=inv), inv, spacy_model)
         out[rec["document_id"]] = pre.annotate(rec["document_id"], rec["text"], rec["text_sha256"], rec["dct"])
-        if not leave_one_out:
-            continue
         timings.update(pre.timings)
-    if shared is not None:
-        timings.update(shared.timings)
-        version = shared.model_version
-    else:
-        version = lexicon_version(build_lexicon(entity_table, gold))
-    return out, timings, version
+    return out, timings, lexicon_version(build_lexicon(entity_table, gold))
 
 
 def add_arguments(parser) -> None:

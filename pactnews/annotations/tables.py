@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from pactnews.repo import dump_json
@@ -31,6 +32,17 @@ def read_entities(path: Path) -> dict[str, dict]:
 def read_clusters(path: Path) -> dict[str, dict]:
     rows = json.loads(Path(path).read_text(encoding="utf-8"))["clusters"]
     return {r["cluster_id"]: {"proposition": r["proposition"]} for r in rows}
+
+
+# The form of an entity id and of a cluster id (annotations/GUIDELINES.md 1.6 and 5): lowercase ASCII letters and
+# digits, words joined by single hyphens.
+KEY_PATTERN = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+KEY_FORM = "lowercase ASCII letters and digits, words joined by single hyphens, e.g. 'harbour-city'"
+
+
+def is_key(value) -> bool:
+    """Whether a value has the form of an entity or cluster id."""
+    return isinstance(value, str) and KEY_PATTERN.fullmatch(value) is not None
 
 
 CONFLICT_KEYS = ("conflict_id", "type", "origin", "rule", "status", "members", "rationale")
@@ -70,3 +82,4 @@ def read_conflicts(path: Path) -> list[dict]:
             raise ValueError(f"conflict {row['conflict_id']!r} has members {members!r}; expected a list of at least "
                              f"two objects with the keys {list(MEMBER_KEYS)}")
     return rows
+

@@ -1,20 +1,23 @@
 """`pactnews clean`: raw articles -> corpus/clean/<id>.txt and <id>.map.json.
 
-The metadata records are cleaned in batches of BATCH_SIZE documents (in a
-fork pool with --num-proc), so memory does not grow with the corpus: each
-batch's changed outputs are staged beside their targets at once, and only
+The metadata records are cleaned in batches of BATCH_SIZE documents (as
+datatrove tasks with --num-proc: pactnews.pipeline.jobs), so memory does not
+grow with the corpus: each batch's changed outputs are staged beside their targets at once, and only
 when every batch has succeeded are they all renamed into place. On any error
 the staged files are removed and no target changes.
 """
 from __future__ import annotations
 
-import contextlib
+import shutil
 from pathlib import Path
 
 from pactnews.corpus import readers as corpus
 from pactnews.corpus.cleaning import Rule, clean_text, load_rules
 from pactnews.corpus.readers import CorpusError, read_metadata
-from ..repo import Confinement, Layout, StagedWrites, batched, dump_json, map_batches
+from pactnews.pipeline import install
+from pactnews.pipeline.batches import batched
+from pactnews.pipeline.executors import work_area
+from ..repo import Confinement, Layout, StagedWrites, dump_json
 
 BATCH_SIZE = 200  # documents per batch: what one worker reads, cleans and stages at a time
 
@@ -23,7 +26,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--check", action="store_true", help="fail if corpus/clean/ is not what the rules give; write nothing")
     parser.add_argument("--num-proc", type=int, default=1, metavar="N",
                         help="worker processes (default 1; the output is the same for any N)")
-    parser.add_argument("--progress", action="store_true", help="show a progress bar even when stderr is not a terminal")
+    parser.add_argument("--progress", action="store_true", help="show a progress bar even when stderr is not a terminal (with one process)")
 
 
 def read_raw(layout: Layout, rec: dict, confinement: Confinement | None = None) -> str:
@@ -111,13 +114,7 @@ def differs(path: Path, data: bytes) -> bool:
         return True
 
 
-# ---- the batch drivers (run in pool workers; the context is inherited through fork) ----
-
-_CONTEXT: dict = {}
-
-
-def _init(layout: Layout, rules: list[Rule], token: str | None) -> None:
-    _CONTEXT.update(layout=layout, rules=rules, token=token)
+# ---- the batch jobs (pactnews.pipeline.jobs: a plain loop, or datatrove tasks with --num-proc) ----
 
 
 def stage_records(layout: Layout, rules: list[Rule], records: list[dict], staged: StagedWrites,
@@ -145,23 +142,23 @@ def stage_records(layout: Layout, rules: list[Rule], records: list[dict], staged
     return len(staged) - n
 
 
-def _stage_batch(records: list[dict]) -> tuple[list[str], list[str]]:
-    """stage_records in a worker; returns (the staged targets (the parent commits them), problems)."""
-    staged = StagedWrites(_CONTEXT["token"], sync_each=False)  # the committing process flushes
+def _stage_batch(context: dict, records: list[dict]) -> tuple[list[str], list[str]]:
+    """stage_records as a job; returns (the staged targets (the calling process commits them), problems)."""
+    staged = StagedWrites(context["token"], sync_each=False)  # the committing process flushes
     problems: list[str] = []
     try:
-        stage_records(_CONTEXT["layout"], _CONTEXT["rules"], records, staged, problems)
+        stage_records(context["layout"], context["rules"], records, staged, problems)
     except BaseException:
         staged.abort()
         raise
     return staged.detach(), problems
 
 
-def _check_batch(records: list[dict]) -> tuple[list[str], list[str]]:
+def _check_batch(context: dict, records: list[dict]) -> tuple[list[str], list[str]]:
     """(the outputs of a batch that are missing or out of date, relative to the root; problems)."""
-    layout = _CONTEXT["layout"]
+    layout = context["layout"]
     errors: list[CorpusError] = []
-    files = clean_records(layout, _CONTEXT["rules"], records, errors)
+    files = clean_records(layout, context["rules"], records, errors)
     return [str(p.relative_to(layout.root)) for p, data in files.items() if differs(p, data)], [str(e) for e in errors]
 
 
@@ -182,18 +179,25 @@ def clean_corpus(layout: Layout, num_proc: int = 1, progress: bool | None = None
     _refuse_early(layout, records)
     rules = load_rules(layout.cleaning_rules, layout.root)
     problems: list[str] = []
-    with StagedWrites(sync_each=False) as writes:  # durable before the renames, by one flush
+    # build/staging-<token>/ marks the temporary files as this run's: if it is killed, the next run removes them
+    with install.Staging(layout.root, watch=[layout.clean]) as staging, \
+            StagedWrites(staging.token, sync_each=False) as writes:  # durable before the renames, by one flush
         writes.watch(layout.clean)  # a worker stopped while staging leaves files only the sweep can find
-        results = map_batches(_stage_batch, batched(records, BATCH_SIZE), num_proc, initializer=_init,
-                              initargs=(layout, rules, writes.token), progress=progress, total=len(records),
-                              desc="clean")
-        with contextlib.closing(results):  # the pool is down before the staged files are removed
-            for targets, batch_problems in results:
-                writes.adopt(targets)
-                problems += batch_problems
+        from pactnews.pipeline.jobs import run_jobs
+
+        work = staging.path / "work"  # the datatrove tasks' job files and logs, with --num-proc
+        context = dict(layout=layout, rules=rules, token=writes.token)
+        try:
+            results = run_jobs(_stage_batch, context, batched(records, BATCH_SIZE), num_proc, work, progress, "clean")
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        for targets, batch_problems in results:
+            writes.adopt(targets)
+            problems += batch_problems
         if problems:
             raise CleanRefused(problems)  # inside the with: every staged file is removed
         changed = len(writes)
+        install.commit_staged(layout.root, writes, staging)  # journaled: all files or none, even across a kill
     return len(records), changed
 
 
@@ -204,10 +208,16 @@ def stale_outputs(layout: Layout, num_proc: int = 1, progress: bool | None = Non
     _refuse_early(layout, records)
     stale: list[str] = []
     problems: list[str] = []
-    for batch, batch_problems in map_batches(
-            _check_batch, batched(records, BATCH_SIZE), num_proc, initializer=_init,
-            initargs=(layout, load_rules(layout.cleaning_rules, layout.root), None), progress=progress,
-            total=len(records), desc="clean --check"):
+    from pactnews.pipeline.jobs import run_jobs
+
+    context = dict(layout=layout, rules=load_rules(layout.cleaning_rules, layout.root))
+    jobs = batched(records, BATCH_SIZE)
+    if num_proc > 1:
+        with work_area(layout.root) as work:
+            results = run_jobs(_check_batch, context, jobs, num_proc, work, progress, "clean --check")
+    else:
+        results = run_jobs(_check_batch, context, jobs, progress=progress, desc="clean --check")
+    for batch, batch_problems in results:
         stale += batch
         problems += batch_problems
     if problems:
@@ -220,6 +230,12 @@ def run(args) -> int:
     layout = Layout(args.root)
     progress = True if args.progress else None
     try:
+        for note in install.recover(layout.root):  # a commit a stopped run left half done: finished or undone first
+            print(f"note: {note}")
+    except install.InstallError as exc:
+        print(f"FAILED: {exc}")
+        return 1
+    try:
         if args.check:
             stale, n = stale_outputs(layout, args.num_proc, progress)
             if stale:
@@ -230,6 +246,9 @@ def run(args) -> int:
         n, _ = clean_corpus(layout, args.num_proc, progress)
     except CleanRefused as exc:
         return _failed(exc.problems, args.check)
+    except install.InstallError as exc:  # one line: what failed and what to do (the journal may still need it)
+        print(f"FAILED: {exc}")
+        return 1
     except (CorpusError, ValueError, OSError, RecursionError) as exc:  # metadata, rules, a folder that cannot be written
         return _failed([_one_line(exc)], args.check)
     print(f"Cleaned {n} documents: {layout.clean.relative_to(layout.root)}/")

@@ -12,6 +12,7 @@ import datetime
 import json
 import os
 import re
+import reprlib
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -120,13 +121,13 @@ def read_metadata(layout: Layout) -> list[dict]:
         records = data["documents"]
         for n, rec in enumerate(records):
             if not isinstance(rec, dict) or not isinstance(rec.get("id"), str):
-                shown = repr(rec.get("id") if isinstance(rec, dict) else rec)
+                shown = _short(rec.get("id") if isinstance(rec, dict) else rec)
                 raise CorpusError(f"{path}: documents[{n}]: expected a mapping with a string id, found "
-                                  f"{shown[:80]}")
+                                  f"{shown}")
     for rec in records:
         dct = rec.get("dct")
-        if isinstance(dct, dict) and dct.get("value") is not None:
-            dct["value"] = str(dct["value"])  # YAML reads 2024-10-25 as a date
+        if isinstance(dct, dict) and isinstance(dct.get("value"), (datetime.date, int, float)):
+            dct["value"] = str(dct["value"])  # YAML reads 2024-10-25 as a date (a list or mapping stays one)
     counts = Counter(r["id"] for r in records)
     dupes = sorted(i for i, n in counts.items() if n > 1)
     if dupes:
@@ -175,7 +176,7 @@ def source_problems(layout: Layout, rec: dict, confinement: Confinement | None =
                                _short(rec[key]), "a string"))
     raw_file = rec.get("raw_file")
     if isinstance(raw_file, str):
-        if not raw_file or "\0" in raw_file:
+        if not raw_file or "\0" in raw_file or not is_unicode(raw_file):
             out.append(Problem("unsafe-path", f"raw_file {raw_file!r} is not a file path; expected a path inside "
                                "the repository", meta, doc, repr(raw_file), "a path inside the repository"))
         elif os.path.isabs(raw_file):
@@ -221,18 +222,36 @@ def value_problems(layout: Layout, rec: dict, timex_re: re.Pattern | None = None
     value = dct.get("value")
     why = dct_value_problem(value, timex_re)
     if why:
-        out.append(Problem("malformed-dct-value", f"dct.value is {value!r}; expected {why}", meta, doc,
-                           repr(value), "a TIMEX3 value"))
+        out.append(Problem("malformed-dct-value", f"dct.value is {_short(value)}; expected {why}", meta, doc,
+                           _short(value), "a TIMEX3 value"))
     return out
 
 
+_REPR = reprlib.Repr()  # YAML aliases can nest lists exponentially (a "billion laughs"): never repr them whole
+_REPR.maxlevel, _REPR.maxstring, _REPR.maxother = 3, 80, 80
+_REPR.maxlist = _REPR.maxtuple = _REPR.maxdict = _REPR.maxset = 8
+
+
 def _short(value) -> str:
-    text = repr(value)
+    text = _REPR.repr(value) if isinstance(value, (list, tuple, dict, set)) else repr(value)
     return text if len(text) <= 80 else text[:77] + "..."
+
+
+def is_unicode(value: str) -> bool:
+    """A string that UTF-8 can encode: no lone surrogate (JSON's "\\ud800" escapes make them)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _type_problem(value, types, key: str, meta: str, doc) -> list[Problem]:
     if type(value) in types:
+        if isinstance(value, str) and not is_unicode(value):
+            expected = "a string of Unicode characters (no lone surrogates)"
+            return [Problem("wrong-type", f"metadata key {key!r} is {_short(value)}; expected {expected}",
+                            meta, doc, _short(value), expected)]
         return []
     expected = " or ".join(_TYPE_NAMES[t] for t in types)
     return [Problem("wrong-type", f"metadata key {key!r} is {_short(value)} ({type(value).__name__}); expected {expected}",
@@ -302,7 +321,8 @@ def unlisted_raw_files(layout: Layout, records: list[dict]) -> list[Problem]:
         return []
     confinement = Confinement(layout.root)
     listed = {confinement.resolve(layout.metadata.parent / r["raw_file"]) for r in records
-              if isinstance(r.get("raw_file"), str) and r["raw_file"] and "\0" not in r["raw_file"]}
+              if isinstance(r.get("raw_file"), str) and r["raw_file"] and "\0" not in r["raw_file"]
+              and is_unicode(r["raw_file"])}
     out = []
     for folder, dirs, names in os.walk(layout.raw):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))

@@ -2,7 +2,10 @@
 
 annotate   start a local Label Studio (127.0.0.1, data in labelstudio-data/), create or
            update the project from the generated config, load the tasks with
-           pre-annotations, print the address and login, serve until Ctrl-C.
+           pre-annotations (on an existing project: bring every task in line with the
+           current corpus, pre-annotator and gold, keeping work not yet pulled; see
+           refresh_task), print the address and login, serve until Ctrl-C. A failure
+           to start or set up is one line, exit status 1, and the server is stopped.
 pull       export the project through the SDK and import it (checked, validated, atomic).
 import-ls  the same from a Label Studio JSON export file.
 """
@@ -11,6 +14,7 @@ from __future__ import annotations
 import os
 import secrets
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from pactnews.annotations import standoff
@@ -19,9 +23,9 @@ from ..repo import Layout, atomic_write_bytes, write_files_atomically
 from . import server as ls_server
 from .config import labeling_config
 from .importer import annotator_salt, describe_plan, parse_export, plan_import, read_export, validate_plan
-from .merge import StateError, dump_state, new_entry, read_state, state_path
+from .merge import StateError, base_hash, dump_state, new_entry, read_state, state_path
 from .readers import read_corpus, read_gold, read_tables
-from .tasks import build_tasks, tasks_json
+from .tasks import build_task, build_tasks, tasks_json
 
 DATA_DIR = "labelstudio-data"
 DEFAULT_USER = "annotator@pactnews.invalid"
@@ -50,7 +54,7 @@ def _credentials(data_dir: Path) -> tuple[ls_server.Credentials, bool]:
     if password and token:
         return ls_server.Credentials(user, password, token), False
     if (data_dir / "label_studio.sqlite3").is_file():
-        raise SystemExit(
+        raise ls_server.ServerError(
             f"{data_dir}/ already holds a Label Studio user, whose password and token were printed when it was "
             "created and are stored nowhere. Export LABEL_STUDIO_PASSWORD and LABEL_STUDIO_API_KEY with them "
             f"and run again, or remove {data_dir}/ to start over (annotations not yet pulled are then lost).")
@@ -68,11 +72,17 @@ def _preannotator(layout: Layout, spacy_model: str | None):
     return inv, corpus, gold, Preannotator(build_lexicon(entity_table, gold), inv, spacy_model)
 
 
+def _prediction_relations(prediction: dict) -> list[list[str]]:
+    """The relations of a pre-annotation, by the region ids its task carries (see merge.py)."""
+    from .convert import PREDICTION_PREFIX
+
+    return [[PREDICTION_PREFIX + x["from_id"], x["label"], PREDICTION_PREFIX + x["to_id"]]
+            for x in prediction.get("relations", [])]
+
+
 def _tasks(todo: list[dict], inv, gold: dict | None, pre, all_gold: dict | None = None) -> tuple[list[dict], dict]:
     """(tasks, base record entries): the base of a document is exactly what its task carries as an annotation
     (its gold with --with-gold, else nothing), with the relations of its pre-annotation."""
-    from .convert import PREDICTION_PREFIX
-
     predictions = {r["document_id"]: pre.annotate(r["document_id"], r["text"], r["text_sha256"], r["dct"])
                    for r in todo}
     tasks = build_tasks(todo, inv, predictions, pre.model_version, gold)
@@ -80,9 +90,8 @@ def _tasks(todo: list[dict], inv, gold: dict | None, pre, all_gold: dict | None 
     for r in todo:
         doc_id = r["document_id"]
         base = (gold or {}).get(doc_id) or standoff.empty(doc_id, r["text_sha256"])
-        rels = [[PREDICTION_PREFIX + x["from_id"], x["label"], PREDICTION_PREFIX + x["to_id"]]
-                for x in predictions[doc_id].get("relations", [])]
-        entries[doc_id] = new_entry(base, r["text_sha256"], inv, (all_gold or {}).get(doc_id), rels)
+        entries[doc_id] = new_entry(base, r["text_sha256"], inv, (all_gold or {}).get(doc_id),
+                                    _prediction_relations(predictions[doc_id]))
     return tasks, entries
 
 
@@ -111,17 +120,173 @@ def corpus_tasks(layout: Layout, with_gold: bool = False, spacy_model: str | Non
     return tasks, pre.model_version
 
 
-def setup_project(ls, layout: Layout, with_gold: bool = False, spacy_model: str | None = None) -> tuple[int, int, str]:
-    """Create or update the project and import the tasks not there yet; (project id, tasks added, model version).
-    The base of every task imported is recorded (see merge.py)."""
-    inv, corpus, gold, pre = _preannotator(layout, spacy_model)
-    project_id, _ = ls_server.ensure_project(ls, labeling_config(inv), pre.model_version)
-    present = ls_server.task_document_ids(ls, project_id)
-    todo = [r for r in corpus if r["document_id"] not in present]
+# ------------------------------------------------------------------ restart: the tasks already in the project
+
+@dataclass
+class Refresh:
+    """What `annotate` does to a task already in the project (see refresh_task)."""
+    task_id: int
+    document_id: str
+    data: dict | None = None  # the task's new data, when it changed
+    prediction: dict | None = None  # the one prediction the task is to carry
+    annotation: tuple | None = None  # (annotation id, or None to create one; result) to write
+    entry: dict | None = None  # the base to record once the task is updated
+    kept: int = 0  # annotations (and drafts) left as they are: work not pulled yet
+    note: str | None = None
+
+
+def _read_back(annotation: dict, rec: dict, inv) -> dict | None:
+    """An annotation as pull reads it (Label Studio's region ids), or None when pull would refuse it."""
+    from .convert import from_result
+
+    doc, issues = from_result(annotation.get("result"), rec["text"], rec["document_id"], rec["text_sha256"], inv,
+                              keep_ids=True)
+    return None if any(i.severity == "error" for i in issues) else doc
+
+
+def refresh_task(task: dict, rec: dict, inv, prediction: dict, model_version: str, entry: dict | None,
+                 gold_doc: dict | None, with_gold: bool) -> Refresh:
+    """How to bring a task in line with the current corpus, pre-annotator and gold without losing work (pure).
+
+    The prediction is always the current pre-annotator's, unless the task's text is outdated and it holds
+    annotations (those cannot be pulled; nothing of it is touched). Annotations are kept, with the base
+    they started from, unless they are provably not work: no annotation at all, or a single annotation
+    equal to the recorded base (nothing to pull) or to the gold. Only then is the task's annotation set to
+    the current gold (with --with-gold) and the base re-recorded as what the task now carries.
+    """
+    from .convert import PREDICTION_PREFIX, to_result
+
+    doc_id, text, sha = rec["document_id"], rec["text"], rec["text_sha256"]
+    out = Refresh(int(task["id"]), doc_id)
+    annotations = [a for a in task.get("annotations") or [] if isinstance(a, dict) and not a.get("was_cancelled")]
+    drafts = [d for d in task.get("drafts") or [] if d]
+    data = task.get("data") or {}
+    fresh = build_task(rec, inv)["data"]
+    rels = _prediction_relations(prediction)
+    if data.get("text") != text:
+        if annotations or drafts:
+            out.kept = len(annotations) + len(drafts)
+            out.note = (f"task {out.task_id} (document {doc_id}): its text (sha256 {data.get('text_sha256')}) is not "
+                        f"the clean text (sha256 {sha}) and it holds {len(annotations)} annotation(s) and "
+                        f"{len(drafts)} draft(s): left as it is; pull refuses them (text-drift): save them with "
+                        "Export > JSON, delete the task and run `pactnews annotate` again")
+            return out
+        out.data = fresh
+    elif data != fresh:
+        out.data = fresh  # title, date or outlet changed; the text did not
+    out.prediction = {"model_version": model_version, "result": to_result(prediction, text, inv, PREDICTION_PREFIX)}
+    gold_base = gold_doc if with_gold and gold_doc is not None else None
+    if not annotations and not drafts:
+        if gold_base is not None:
+            out.annotation = (None, to_result(gold_base, text, inv))
+        out.entry = new_entry(gold_base or standoff.empty(doc_id, sha), sha, inv, gold_doc, rels, previous=entry)
+        return out
+    if len(annotations) == 1 and not drafts:
+        got = _read_back(annotations[0], rec, inv)
+        if got is not None:
+            got_hash = base_hash(got)
+            unchanged = entry is not None and entry.get("text_sha256") == sha and entry.get("base_sha256") == got_hash
+            is_gold = gold_doc is not None and base_hash(gold_doc) == got_hash
+            if gold_base is not None and (unchanged or is_gold):
+                if not is_gold:
+                    out.annotation = (annotations[0].get("id"), to_result(gold_base, text, inv))
+                out.entry = new_entry(gold_base, sha, inv, gold_doc, rels, previous=entry)
+                return out
+            if is_gold:  # whatever was recorded, the annotation is the gold: nothing of it is unpulled
+                out.entry = new_entry(gold_doc, sha, inv, gold_doc, rels, previous=entry)
+                return out
+            if unchanged:
+                out.entry = {**entry, "prediction_relations": _union(entry.get("prediction_relations"), rels)}
+                return out
+    out.kept = len(annotations) + len(drafts)
+    if entry is not None:
+        # the annotation may come from the earlier pre-annotation: pull checks its relations against both
+        out.entry = {**entry, "prediction_relations": _union(entry.get("prediction_relations"), rels)}
+    return out
+
+
+def _union(old: list | None, new: list) -> list:
+    out = [list(x) for x in old or []]
+    out += [list(x) for x in new if list(x) not in out]
+    return out
+
+
+@dataclass
+class Setup:
+    project_id: int
+    added: int = 0
+    updated: int = 0  # existing tasks whose data, prediction or annotation changed
+    kept: int = 0  # tasks whose annotations are work not pulled yet, kept with their base
+    model_version: str = ""
+    notes: list[str] = field(default_factory=list)
+
+
+def setup_project(ls, layout: Layout, with_gold: bool = False, spacy_model: str | None = None,
+                  prepared: tuple | None = None) -> Setup:
+    """Create or update the project: its labeling config, new tasks, and every task already there brought in
+    line with the current corpus, pre-annotator and gold (refresh_task), then the project's model version.
+    The base of every task is recorded as its update is done (see merge.py)."""
+    from .importer import parse_export
+
+    inv, corpus, gold, pre = prepared or _preannotator(layout, spacy_model)
+    project_id, created = ls_server.ensure_project(ls, labeling_config(inv), pre.model_version)
+    out = Setup(project_id, model_version=pre.model_version)
+    existing: dict[str, dict] = {}
+    current_predictions: dict[int, list] = {}
+    if not created:
+        source = f"project {project_id}"
+        for task in parse_export(ls_server.export_bytes(ls, project_id), source):
+            doc_id = (task.get("data") or {}).get("document_id") if isinstance(task, dict) else None
+            if isinstance(doc_id, str) and doc_id not in existing:
+                existing[doc_id] = task
+        current_predictions = ls_server.predictions_by_task(ls, project_id)
+    try:
+        state = read_state(layout)
+    except StateError as exc:
+        state = {}
+        out.notes.append(f"{exc}; the tasks' annotations are pulled without a base (two-way)")
+    by_id = {r["document_id"]: r for r in corpus}
+    for doc_id in sorted(set(existing) - set(by_id)):
+        out.notes.append(f"task {existing[doc_id].get('id')}: document {doc_id!r} is not in the corpus; pull refuses "
+                         "it (unknown-document): delete the task in Label Studio")
+    todo = [r for r in corpus if r["document_id"] not in existing]
     tasks, entries = _tasks(todo, inv, gold if with_gold else None, pre, gold)
     ls_server.import_tasks(ls, project_id, tasks)
     _record_base(layout, entries)
-    return project_id, len(tasks), pre.model_version
+    out.added = len(tasks)
+    done: dict[str, dict] = {}
+    versioned = bool(tasks)
+    try:
+        for rec in corpus:
+            task = existing.get(rec["document_id"])
+            if task is None:
+                continue
+            doc_id = rec["document_id"]
+            prediction = pre.annotate(doc_id, rec["text"], rec["text_sha256"], rec["dct"])
+            step = refresh_task(task, rec, inv, prediction, pre.model_version, state.get(doc_id), gold.get(doc_id),
+                                with_gold)
+            changed = False
+            if step.data is not None:
+                ls_server.update_task_data(ls, step.task_id, step.data)
+                changed = True
+            if step.prediction is not None:
+                changed |= ls_server.replace_predictions(ls, project_id, step.task_id, step.prediction,
+                                                         current_predictions.get(step.task_id, []))
+                versioned = True
+            if step.annotation is not None:
+                ls_server.set_annotation(ls, step.task_id, *step.annotation)
+                changed = True
+            if step.entry is not None and step.entry != state.get(doc_id):
+                done[doc_id] = step.entry
+            out.updated += changed
+            out.kept += bool(step.kept)
+            if step.note:
+                out.notes.append(step.note)
+    finally:
+        _record_base(layout, done)  # what was pushed is recorded even if a later task failed
+    if versioned and not created:
+        ls_server.set_model_version(ls, project_id, pre.model_version)
+    return out
 
 
 def run_annotate(args) -> int:
@@ -133,21 +298,52 @@ def run_annotate(args) -> int:
               "project whose labeling config is schemas/labelstudio.xml")
         return 0
     data_dir = layout.root / DATA_DIR
-    creds, generated = _credentials(data_dir)
+    try:
+        creds, generated = _credentials(data_dir)
+        prepared = _preannotator(layout, args.spacy_model)  # before the server: the corpus and tables are readable
+    except ls_server.ServerError as exc:
+        print(f"FAILED: {exc}")
+        return 1
+    except SystemExit as exc:  # e.g. a spaCy pipeline that is not installed
+        print(f"FAILED: {exc}")
+        return 1
+    except (OSError, ValueError) as exc:
+        print(f"FAILED: reading the repository stopped: {type(exc).__name__}: {_one_line(exc)}")
+        return 1
     server = ls_server.Server(data_dir, creds, port=args.port)
     print(f"Starting Label Studio on {server.url} (data in {DATA_DIR}/; the first start takes about a minute) …",
           flush=True)
     with ls_server.stop_on_termination():
-        return _serve(server, layout, creds, generated, args)
+        return _serve(server, layout, creds, generated, args, prepared)
 
 
-def _serve(server, layout: Layout, creds, generated: bool, args) -> int:
-    server.start()
+def _serve(server, layout: Layout, creds, generated: bool, args, prepared: tuple | None = None) -> int:
+    """Start, set up, serve; any failure is one line (exit 1) and the server is stopped by its PID."""
     try:
-        server.wait_ready()
-        ls = ls_server.client(server.url, creds.token)
-        project_id, added, version = setup_project(ls, layout, args.with_gold, args.spacy_model)
-        print(f"\nLabel Studio is ready: {server.url}/projects/{project_id}/data")
+        try:
+            server.start()
+            server.wait_ready()
+            ls = ls_server.client(server.url, creds.token)
+            setup = setup_project(ls, layout, args.with_gold, args.spacy_model, prepared)
+        except KeyboardInterrupt:
+            print(f"Label Studio stopped before it was set up; its data stays in {DATA_DIR}/.")
+            return 130
+        except (ls_server.ServerError, StateError) as exc:
+            print(f"FAILED: {exc}")
+            return 1
+        except ValueError as exc:  # a malformed export of the project (parse_export), told in one line
+            print(f"FAILED: setting up the project on {server.url} stopped: {_one_line(exc)}; run `pactnews "
+                  "annotate` again (and `pactnews pull` first if annotations are not yet pulled)")
+            return 1
+        except OSError as exc:
+            where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
+            print(f"FAILED: {where}{exc.strerror or _one_line(exc)}; the project may be set up only in part: run "
+                  "`pactnews annotate` again")
+            return 1
+        except Exception as exc:  # noqa: BLE001 - the server or the network: one line, never a traceback
+            print(f"FAILED: {_server_failure(exc, server.url, annotate=True)}")
+            return 1
+        print(f"\nLabel Studio is ready: {server.url}/projects/{setup.project_id}/data")
         print(f"  login:    {creds.username}")
         if generated:
             print(f"  password: {creds.password}")
@@ -156,7 +352,12 @@ def _serve(server, layout: Layout, creds, generated: bool, args) -> int:
                   f"LABEL_STUDIO_API_KEY='{creds.token}'")
         else:
             print("  password: (from LABEL_STUDIO_PASSWORD)")
-        print(f"  tasks added: {added} (pre-annotations {version})")
+        for note in setup.notes:
+            print(f"  note: {note}")
+        print(f"  tasks added: {setup.added}; tasks updated: {setup.updated} (pre-annotations {setup.model_version})")
+        if setup.kept:
+            print(f"  {setup.kept} task(s) hold annotations not yet pulled: kept as they are, with the base they "
+                  "started from")
         print(f"  pull the annotations with: LABEL_STUDIO_URL={server.url} pactnews pull", flush=True)
         if not args.no_serve:
             print("Serving; press Ctrl-C to stop.", flush=True)
@@ -262,10 +463,14 @@ def _one_line(exc: BaseException) -> str:
     return text if len(text) <= 300 else text[:300] + "…"
 
 
-def _server_failure(exc: BaseException, url: str) -> str:
+def _server_failure(exc: BaseException, url: str, annotate: bool = False) -> str:
     """One line for what went wrong talking to Label Studio."""
     status = getattr(exc, "status_code", None)
     if status in (401, 403):
+        if annotate:
+            return (f"Label Studio at {url} refused the token (HTTP {status}); LABEL_STUDIO_API_KEY must be the token "
+                    f"of the user {DATA_DIR}/ was created with (printed by the first `pactnews annotate`; also under "
+                    "Account & Settings > Access Token)")
         return (f"Label Studio at {url} refused the token (HTTP {status}); set LABEL_STUDIO_API_KEY to the token "
                 "printed by `pactnews annotate` (Account & Settings > Access Token)")
     if status == 404:
@@ -274,6 +479,8 @@ def _server_failure(exc: BaseException, url: str) -> str:
         return f"Label Studio at {url} answered HTTP {status}: {_one_line(getattr(exc, 'body', '') or exc)}"
     name = type(exc).__name__
     if "Connect" in name or isinstance(exc, ConnectionError):
+        if annotate:
+            return f"cannot reach Label Studio at {url} ({_one_line(exc) or name}); it stopped answering: run again"
         return (f"cannot reach Label Studio at {url} ({_one_line(exc) or name}); is `pactnews annotate` running, "
                 "and is LABEL_STUDIO_URL its address?")
     if "Timeout" in name:

@@ -27,6 +27,12 @@ an older tool), they are converted and a ``note`` says so; any other
 difference is an error naming the region, its offsets, the expected and the
 found text.
 
+A new entity or cluster is proposed in the region that uses it (config.PROPOSALS:
+its key typed into the key attribute, its name or proposition into the proposal
+control). A proposal is no field of the document: ``from_result`` passes over it,
+``read_proposals`` reads it (and checks the key's form), and ``add_proposals``
+adds it to its table, refusing a key the table or another proposal has otherwise.
+
 Pre-annotations go to Label Studio with their region ids prefixed
 (``to_result(..., region_prefix=PREDICTION_PREFIX)``) so that a region
 accepted from a prediction never carries an id of the gold.
@@ -47,10 +53,11 @@ from functools import lru_cache
 
 import pyarrow as pa
 
-from pactnews.annotations import standoff
+from pactnews.annotations import standoff, tables
 from pactnews.pipeline.flatten import arrow_schema
 from ..inventory import SPAN_LAYERS, Inventory
-from .config import REFERENCES, TEXT_NAME, attribute_control, controls, is_choice, layer_attributes
+from .config import (PROPOSALS, REFERENCES, TEXT_NAME, NewKey, attribute_control, attribute_title, controls,
+                     is_choice, layer_attributes, proposals)
 
 _BASE_FIELDS = ["id", "start", "end", "text", "label"]
 PREDICTION_PREFIX = "pre-"  # region ids of pre-annotations: never a canonical (gold) id  # the leading fields of every span layer's records
@@ -133,6 +140,8 @@ class _Plan:
                            for (layer, attribute), target in REFERENCES.items()
                            if layer in SPAN_LAYERS and target in SPAN_LAYERS
                            and attribute in layer_attributes(inv, layer)]
+        # the proposal controls (a new entity's name, a new cluster's proposition): read by read_proposals
+        self.proposal_controls = {key.control: key for key in proposals(inv)}
 
 
 _PLANS: dict[int, tuple[Inventory, _Plan]] = {}
@@ -301,8 +310,10 @@ def _from_result(result, text: str, document_id: str, text_sha256: str, inv: Inv
             continue
         control = known.get(name) if type(name) is str else None
         if control is None:
+            if type(name) is str and name in plan.proposal_controls:
+                continue  # a proposed table entry, not a field of the document: read_proposals reads it
             issue("unknown-control", f"from_name {name!r} is not a control of the labeling config; "
-                  f"expected one of {sorted(known)}", f"{ls_id}")
+                  f"expected one of {sorted([*known, *plan.proposal_controls])}", f"{ls_id}")
             rejected.add(ls_id)
             continue
         if item.get("to_name", TEXT_NAME) != TEXT_NAME:
@@ -618,3 +629,156 @@ def _relations(items: list[tuple[int, dict]], regions: list[_Region], by_ls_id: 
             nxt += 1
             rec["id"] = f"{prefix}{nxt}"
     return [{f: rec[f] for f in standoff.FIELDS["relations"]} for rec in out]
+
+
+# ---------------------------------------------------------------- new table keys proposed in Label Studio
+
+@dataclass(frozen=True)
+class Proposal:
+    """A new key of a cross-document table, proposed in one region of one annotation (see config.PROPOSALS)."""
+
+    table: str  # "entities" or "clusters"
+    key: str  # the entity id or cluster id
+    row: dict  # the table row without its key: {"name", "label"} or {"proposition"}
+    document_id: str
+    region: str  # the Label Studio region id
+    where: dict = field(default_factory=dict, compare=False)  # file, task, annotator, ...
+
+
+def describe_row(table: str, row: dict) -> str:
+    """A table row as messages show it: 'Harbour City' (GPE), or the proposition."""
+    if table == "entities":
+        return f"{_snippet(row.get('name'), 80)} ({row.get('label')})"
+    return _snippet(row.get("proposition"), 80)
+
+
+def _typed_text(texts) -> tuple[str | None, str | None]:
+    """(the one text of a TextArea item or None when empty, the test id of what is wrong with it or None)."""
+    if isinstance(texts, str):
+        texts = [texts]
+    if not isinstance(texts, list) or not all(isinstance(t, str) for t in texts):
+        return None, "malformed-item"
+    found = [t.strip() for t in texts if t.strip()]
+    if len(found) > 1:
+        return None, "value-count"
+    return (found[0] if found else None), None
+
+
+def read_proposals(result, document_id: str, inv: Inventory, where: dict | None = None
+                   ) -> tuple[list[Proposal], list[Issue]]:
+    """The new entities and clusters proposed in one Label Studio result, and what is wrong with them.
+
+    A proposal is the text of a proposal control (config.PROPOSALS) on a region: the key is what the region's
+    key attribute holds (its entity_id, its cluster_id), which must have the form of a table key; a new entity's
+    label is the region's label. White space inside the text is collapsed to single spaces. Items that are
+    malformed in other ways are left to from_result, which reports them.
+    """
+    where = dict(where or {})
+    issues: list[Issue] = []
+
+    def issue(test_id: str, message: str, region: str, severity: str = "error") -> None:
+        issues.append(Issue(severity, test_id, message, document_id, region, where))
+
+    keys = _plan(inv).proposal_controls
+    if not keys or not isinstance(result, list):
+        return [], issues
+    key_controls = {attribute_control(k.layer, k.attribute): k for k in keys.values()}
+    layers = {k.layer for k in keys.values()}
+    labels: dict[tuple[str, str], str | None] = {}  # (layer, region) -> its label (None: not a known label)
+    typed: dict[tuple[str, str], str] = {}  # (control, region) -> the text typed
+    for item in result:
+        if not isinstance(item, dict) or item.get("type") == "relation":
+            continue
+        ls_id, name, value = item.get("id"), item.get("from_name"), item.get("value")
+        if not isinstance(ls_id, str) or type(name) is not str or not isinstance(value, dict):
+            continue
+        if name in layers and item.get("type") == "labels":
+            found = value.get("labels")
+            label = found[0] if isinstance(found, list) and len(found) == 1 else None
+            labels[(name, ls_id)] = label if type(label) is str and label in inv.labels(name) else None
+        elif name in keys or name in key_controls:
+            text, problem = _typed_text(value.get("text"))
+            if problem and name in keys:  # the key controls are from_result's to report
+                issue(problem, f"{name}: one text (a list of one string) expected, found {value.get('text')!r}",
+                      ls_id)
+            if text is None:
+                continue
+            typed[(name, ls_id)] = " ".join(text.split()) if name in keys else text
+    out: list[Proposal] = []
+    for (control, ls_id), text in typed.items():
+        key: NewKey | None = keys.get(control)
+        if key is None:
+            continue
+        what = "entity" if key.table == "entities" else "cluster"
+        attribute = attribute_control(key.layer, key.attribute)
+        if (key.layer, ls_id) not in labels:
+            issue("value-without-region", f"{control} value belongs to region {ls_id!r}, but layer {key.layer} has "
+                  f"no region with that id", ls_id)
+            continue
+        label = labels[(key.layer, ls_id)]
+        if label is None:
+            continue  # the region's label is reported by from_result
+        ident = typed.get((attribute, ls_id))
+        if ident is None:
+            issue("proposal-without-id", f"{control}: {_snippet(text, 60)} proposes a new {what}, but the region's "
+                  f"{attribute_title(key.attribute)} ({attribute}) is empty; type the new id there "
+                  f"({tables.KEY_FORM})", ls_id)
+            continue
+        if not tables.is_key(ident):
+            issue("proposal-id-pattern", f"{attribute}: the new {what} id {_snippet(ident)} does not match "
+                  f"{tables.KEY_PATTERN.pattern}; expected {tables.KEY_FORM}", ls_id)
+            continue
+        row = {key.field: text, "label": label} if key.table == "entities" else {key.field: text}
+        out.append(Proposal(key.table, ident, row, document_id, ls_id, where))
+    out.sort(key=lambda p: (p.table, p.key, p.region))
+    return out, issues
+
+
+def add_proposals(found: list[Proposal], current: dict[str, dict[str, dict]]
+                  ) -> tuple[dict[str, dict[str, dict]], list[Proposal], list[Issue]]:
+    """(tables with the proposals added, the proposals that add a key, issues); pure.
+
+    `current` maps "entities" and "clusters" to their tables. A proposal of a key the table holds with the same
+    row adds nothing; with another row it is an error naming both, as are two proposals of one key that differ.
+    A new key whose name (or proposition) the table already holds under another key gets a warning.
+    """
+    out = {name: dict(table) for name, table in current.items()}
+    added: list[Proposal] = []
+    issues: list[Issue] = []
+    kinds = {key.table: key for key in PROPOSALS}
+    first: dict[tuple[str, str], Proposal] = {}
+    for p in found:
+        what = "entity" if p.table == "entities" else "cluster"
+        table = out.setdefault(p.table, {})
+        kind = kinds.get(p.table)
+        file, title = (kind.table_file, kind.title) if kind else (p.table, "the proposal field")
+
+        def issue(test_id: str, message: str, severity: str = "error", p=p) -> None:
+            issues.append(Issue(severity, test_id, message, p.document_id, p.region, p.where))
+
+        earlier = first.get((p.table, p.key))
+        if earlier is not None:
+            if earlier.row != p.row:
+                issue("proposal-conflict", f"new {what} {p.key!r} is proposed as {describe_row(p.table, p.row)} here "
+                      f"and as {describe_row(p.table, earlier.row)} in Doc {earlier.document_id} Region "
+                      f"{earlier.region}; expected one {'name and label' if p.table == 'entities' else 'proposition'}"
+                      f" per id: make them agree")
+            continue
+        first[(p.table, p.key)] = p
+        existing = current.get(p.table, {}).get(p.key)
+        if existing is not None:
+            if {k: existing.get(k) for k in p.row} != p.row:
+                issue("proposal-conflict", f"new {what} {p.key!r} is proposed as {describe_row(p.table, p.row)}, but "
+                      f"{file} has {p.key!r} as {describe_row(p.table, existing)}; empty '{title}' to use the "
+                      f"table's entry, or type another id for another {what}")
+            continue
+        field_name = "name" if p.table == "entities" else "proposition"
+        same = sorted(k for k, row in current.get(p.table, {}).items()
+                      if isinstance(row, dict) and row.get(field_name) == p.row.get(field_name))
+        if same:
+            issue("proposal-known-name", f"new {what} {p.key!r}: {file} already has {describe_row(p.table, p.row)} "
+                  f"as {same[0]!r}; if it is the same {what}, use that id", severity="warning")
+        table[p.key] = dict(p.row)
+        added.append(p)
+    return out, added, issues
+

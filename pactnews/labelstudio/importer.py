@@ -2,13 +2,17 @@
 
 One annotation on a task becomes the gold of its document. Several
 annotations on a task are kept as separate passes under
-annotations/passes/labelstudio-<pseudonym>/, their agreement is computed and a
-disagreement report is written for adjudication; the gold of that document
-is left as it is. Annotators appear only as pseudonyms (a salted hash of the
+annotations/passes/labelstudio-<pseudonym>/, their agreement per layer is
+computed (pactnews.evaluation.agreement) and a disagreement report naming the
+Label Studio annotation and region ids is written for adjudication
+(annotations/reports/labelstudio-disagreements.json and .md); the gold of that
+document is left as it is. An annotator with two annotations on one task is
+told which annotation id to delete, and nothing is written until then. Annotators appear only as pseudonyms (a salted hash of the
 Label Studio identity): no email, user id or timestamp is written.
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import hmac
 import json
@@ -22,12 +26,14 @@ import orjson
 from pactnews.annotations import standoff
 from ..inventory import Inventory
 from ..repo import Layout, dump_json, sha256_text
-from .convert import Issue, from_result
+from .convert import Issue, add_proposals, describe_row, from_result, read_proposals
 from .merge import count_spans, dump_state, state_path, three_way, too_many, two_way_deletions
 
 SALT_ENV = "PACTNEWS_ANNOTATOR_SALT"
 PASS_PREFIX = "labelstudio-"
-REPORT_NAME = "labelstudio-disagreements.json"
+REPORT_NAME = "labelstudio-disagreements.json"  # in annotations/reports/, with a .md beside it
+REPORT_FORMAT = "pactnews-labelstudio-disagreements"
+REPORT_VERSION = 1
 SHARE_PCT = 20
 
 
@@ -143,12 +149,16 @@ class ImportPlan:
     issues: list = field(default_factory=list)  # convert.Issue and validation incidents
     gold: dict[str, dict] = field(default_factory=dict)  # document id -> new gold document
     passes: dict[str, dict[str, dict]] = field(default_factory=dict)  # pseudonym -> docs
-    agreement: dict[str, dict] = field(default_factory=dict)  # document id -> report entry
+    agreement: dict[str, dict] = field(default_factory=dict)  # document id -> its disagreements (report entry)
+    pairs: list[dict] = field(default_factory=list)  # agreement of each pair of annotators over their documents
     notes: list[str] = field(default_factory=list)
     deletions: list[str] = field(default_factory=list)  # what the import deletes (listed in the summary)
     untouched: list[str] = field(default_factory=list)  # documents Label Studio did not change: not rewritten
     merged: int = 0  # documents merged three-way against their recorded base
     converted: int = 0  # regions whose UTF-16 offsets were converted to code points
+    proposals: list = field(default_factory=list)  # new table keys proposed in Label Studio (convert.Proposal)
+    additions: list = field(default_factory=list)  # those that add a key to a table (see apply_proposals)
+    table_files: dict = field(default_factory=dict)  # "entities"/"clusters" -> the table file
 
     @property
     def errors(self) -> list:
@@ -228,7 +238,7 @@ def plan_import(tasks: list[dict], corpus: list[dict], gold: dict[str, dict], in
             plan.issues.append(Issue("error", "malformed-annotation", f"annotations must be a list, found "
                                      f"{type(annotations).__name__}", doc_id, None, where))
             continue
-        kept: list[tuple[str, dict, dict]] = []
+        by_name: dict[str, list[tuple[int, dict]]] = {}
         for j, ann in enumerate(annotations):
             if not isinstance(ann, dict):
                 plan.issues.append(Issue("error", "malformed-annotation", f"annotation {j} is not an object",
@@ -237,13 +247,14 @@ def plan_import(tasks: list[dict], corpus: list[dict], gold: dict[str, dict], in
             if ann.get("was_cancelled"):
                 plan.notes.append(f"{doc_id}: a skipped (cancelled) annotation is ignored")
                 continue
-            name = pseudonym(annotator_identity(ann), salt)
-            ann_where = {**where, "annotator": name}
-            if any(n == name for n, _, _ in kept):
-                plan.issues.append(Issue("error", "annotator-twice", "one annotator submitted two annotations on this "
-                                         "task; delete one in Label Studio", doc_id, None, ann_where))
-                continue
-            kept.append((name, ann, ann_where))
+            by_name.setdefault(pseudonym(annotator_identity(ann), salt), []).append((j, ann))
+        kept: list[tuple[str, dict, dict]] = []
+        for name, submitted in by_name.items():
+            keep, drop = _keep_latest(submitted)
+            ann_where = {**where, "annotator": name, "annotation": _annotation_ref(keep, submitted)}
+            if drop:
+                plan.issues.append(_twice(name, keep, drop, submitted, doc_id, where))
+            kept.append((name, keep, ann_where))
         if kept:
             per_doc[doc_id] = kept
             plan_predictions = [p for p in (task.get("predictions") or []) if isinstance(p, dict)] \
@@ -253,15 +264,19 @@ def plan_import(tasks: list[dict], corpus: list[dict], gold: dict[str, dict], in
         rec = by_id[doc_id]
         text, sha = rec["text"], rec["text_sha256"]
         if len(kept) > 1:
-            converted = []
+            converted, regions, annotation_ids = [], {}, {}
             for name, ann, ann_where in kept:
                 ann_where = {k: v for k, v in ann_where.items() if k != "_predictions"}
                 doc, found = from_result(ann.get("result"), text, doc_id, sha, inv, ann_where)
                 plan.issues.extend(found)
                 converted.append((name, doc))
+                # the same result with Label Studio's region ids, for the disagreement report
+                regions[name], _ = from_result(ann.get("result"), text, doc_id, sha, inv, ann_where, keep_ids=True)
+                annotation_ids[name] = ann_where.get("annotation")
             for name, doc in converted:
                 plan.passes.setdefault(name, {})[doc_id] = doc
-            plan.agreement[doc_id] = _agreement(doc_id, converted, inv)
+            plan.agreement[doc_id] = _disagreements(doc_id, dict(converted), regions, annotation_ids,
+                                                    seen_docs[doc_id], inv)
             continue
         ((name, ann, ann_where),) = kept
         predictions = ann_where.pop("_predictions")
@@ -340,14 +355,18 @@ def plan_import(tasks: list[dict], corpus: list[dict], gold: dict[str, dict], in
             plan.untouched.append(doc_id)
             continue
         plan.gold[doc_id] = new_doc
+    collect_proposals(plan, per_doc, inv, layout)
     for doc_id, doc in plan.gold.items():
         plan.files[layout.annotation_file(doc_id)] = standoff.dumps(doc).encode("utf-8")
     for name, docs in plan.passes.items():
         for doc_id, doc in docs.items():
             plan.files[layout.passes / name / f"{doc_id}.json"] = standoff.dumps(doc).encode("utf-8")
     if plan.agreement:
-        report = {"source": "labelstudio", "documents": plan.agreement}
-        plan.files[layout.passes / REPORT_NAME] = dump_json(report).encode("utf-8")
+        plan.pairs = _pair_agreement(plan.passes, plan.agreement, inv)
+        report = {"format": REPORT_FORMAT, "version": REPORT_VERSION, "source": "labelstudio",
+                  "pairs": plan.pairs, "documents": plan.agreement}
+        plan.files[report_path(layout)] = dump_json(report).encode("utf-8")
+        plan.files[report_path(layout).with_suffix(".md")] = report_markdown(plan.pairs, plan.agreement).encode("utf-8")
     if new_state != state:
         plan.files[state_path(layout)] = dump_state(new_state)
     return plan
@@ -359,22 +378,168 @@ def _highest(doc: dict | None, inv: Inventory) -> dict:
     return highest_ids(doc, inv)
 
 
-def _agreement(doc_id: str, kept: list[tuple[str, dict]], inv: Inventory) -> dict:
-    """Pairwise agreement and the disagreements of several annotations of one document."""
+# ------------------------------------------------------------------ several annotators
+
+def _annotation_ref(ann: dict, submitted: list[tuple[int, dict]]):
+    """An annotation's Label Studio id, or its position in the task when the export has no usable id."""
+    ident = ann.get("id")
+    if isinstance(ident, (int, str)) and not isinstance(ident, bool):
+        return ident
+    return f"#{next(j for j, a in submitted if a is ann)}"
+
+
+def _keep_latest(submitted: list[tuple[int, dict]]) -> tuple[dict, list[dict]]:
+    """(the annotation to keep, those to delete) of one annotator on one task: the latest is kept (the highest
+    Label Studio id, which grows with every new annotation; the last in the export without ids)."""
+    def order(item):
+        j, ann = item
+        ident = ann.get("id")
+        return (1, ident, j) if isinstance(ident, int) and not isinstance(ident, bool) else (0, 0, j)
+
+    ordered = sorted(submitted, key=order)
+    return ordered[-1][1], [a for _, a in ordered[:-1]]
+
+
+def _twice(name: str, keep: dict, drop: list[dict], submitted, doc_id: str, where: dict) -> Issue:
+    refs = [_annotation_ref(a, submitted) for a in drop]
+    kept_ref = _annotation_ref(keep, submitted)
+    shown = ", ".join(map(str, sorted([kept_ref, *refs], key=str)))
+    if kept_ref in refs:  # one id twice: a hand-edited export
+        what = f"delete all but one of them (they share the id {kept_ref})"
+    else:
+        what = (f"delete annotation{'s' if len(refs) > 1 else ''} {', '.join(map(str, refs))} in Label Studio "
+                f"(the older; {kept_ref} is kept), or delete {kept_ref} to keep "
+                f"{'those' if len(refs) > 1 else refs[0]}")
+    return Issue("error", "annotator-twice", f"annotator {name} submitted {len(submitted)} annotations ({shown}) on "
+                 f"this task; one annotation per annotator and task: {what}, then pull again", doc_id, None,
+                 {**where, "annotator": name, "annotation": refs[0]})
+
+
+def _id_map(regions: dict, doc: dict) -> dict[tuple[str, str], str]:
+    """(layer, Label Studio region id) -> the id of the same span in the pass file (both read from one result)."""
+    from .config import REFERENCES
+
+    out = {}
+    for layer in standoff.SPAN_LAYERS:
+        refs = {attribute for (lay, attribute) in REFERENCES if lay == layer}
+
+        def key(rec):
+            return json.dumps({k: v for k, v in rec.items() if k != "id" and k not in refs}, sort_keys=True,
+                              ensure_ascii=False)
+
+        pool: dict[str, list[str]] = {}
+        for rec in doc.get(layer, []):
+            pool.setdefault(key(rec), []).append(rec["id"])
+        for rec in regions.get(layer, []):
+            ids = pool.get(key(rec))
+            if ids:
+                out[(layer, rec["id"])] = ids.pop(0)
+    return out
+
+
+def _disagreements(doc_id: str, passes: dict[str, dict], regions: dict[str, dict], annotation_ids: dict,
+                   task_ref, inv: Inventory) -> dict:
+    """The spans of one document on which its annotators do not all agree (pactnews.evaluation.agreement's
+    three-way items over the annotators), each naming the Label Studio annotation and region of every
+    annotator and the span's id in that annotator's pass file."""
+    names = sorted(passes)
+    entry = {"task": task_ref, "annotators": names, "annotations": {n: annotation_ids.get(n) for n in names},
+             "disagreements": []}
     try:
-        from pactnews.evaluation.agreement import compare, disagreements
+        from pactnews.evaluation.agreement import threeway
     except ImportError:  # the agreement module is optional for an import
-        compare = disagreements = None
-    pairs = []
-    ordered = sorted(kept, key=lambda t: t[0])
-    for i, (a, doc_a) in enumerate(ordered):
-        for b, doc_b in ordered[i + 1:]:
-            entry = {"a": a, "b": b}
-            if compare is not None:
-                entry["agreement"] = compare({doc_id: doc_a}, {doc_id: doc_b}, inv)
-                entry["disagreements"] = disagreements({doc_id: doc_a}, {doc_id: doc_b}, inv)
-            pairs.append(entry)
-    return {"annotators": [n for n, _ in ordered], "pairs": pairs}
+        return entry
+    ids = {n: _id_map(regions[n], passes[n]) for n in names}
+    every = "=".join(names)
+    for item in threeway({n: {doc_id: regions[n]} for n in names}, inv):
+        if item["status"] == every:
+            continue
+        region = item.pop("ids")
+        item["regions"] = {n: ({"annotation": annotation_ids.get(n), "region": region[n],
+                                "pass_id": ids[n].get((item["layer"], region[n]))} if region[n] is not None else None)
+                           for n in names}
+        entry["disagreements"].append(item)
+    return entry
+
+
+def _pair_agreement(passes: dict[str, dict[str, dict]], documents: dict[str, dict], inv: Inventory) -> list[dict]:
+    """Agreement of every pair of annotators over the documents both annotated (several annotations on a task),
+    by pactnews.evaluation.agreement.compare: span F1 per layer, Krippendorff's alpha and Cohen's kappa per
+    attribute, clusterings."""
+    try:
+        from pactnews.evaluation.agreement import AgreementError, compare
+    except ImportError:
+        return []
+    names = sorted(passes)
+    out = []
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            docs = sorted(d for d, e in documents.items() if a in e["annotators"] and b in e["annotators"])
+            if not docs:
+                continue
+            try:
+                figures = compare({d: passes[a][d] for d in docs}, {d: passes[b][d] for d in docs}, inv)
+            except AgreementError as exc:
+                figures = {"error": str(exc)}
+            out.append({"a": a, "b": b, "documents": docs, "agreement": figures})
+    return out
+
+
+def report_path(layout: Layout) -> Path:
+    return layout.annotations / "reports" / REPORT_NAME
+
+
+def _cell(value) -> str:
+    if value is None:
+        return "—"
+    text = " / ".join(map(str, value)) if isinstance(value, list) else str(value)
+    text = text.replace("|", "\\|").replace("\n", " ")
+    return text if len(text) <= 100 else text[:97] + "..."
+
+
+def report_markdown(pairs: list[dict], documents: dict[str, dict]) -> str:
+    """The report for the adjudicator: the figures of every pair of annotators, then every disagreement with
+    the Label Studio annotation and region ids to open."""
+    try:
+        from pactnews.evaluation.agreement import markdown_table
+    except ImportError:
+        markdown_table = None
+    lines = ["# Label Studio: agreement and disagreements between annotators", "",
+             "Written by `pactnews pull` / `pactnews import-ls` when a task holds annotations by several annotators "
+             "(pseudonyms; their passes are in `annotations/passes/<pseudonym>/`). The gold of those documents is "
+             "left as it is until adjudicated. In Label Studio, open the task, pick the annotation by its id, and "
+             "select the region by its id in the region list.", ""]
+    for pair in pairs:
+        lines += [f"## {pair['a']} (A) vs {pair['b']} (B) on {len(pair['documents'])} document(s)", ""]
+        figures = pair["agreement"]
+        if markdown_table is not None and "spans" in figures:
+            lines += [markdown_table(figures).rstrip("\n"), ""]
+        elif "error" in figures:
+            lines += [figures["error"], ""]
+    total = sum(len(e["disagreements"]) for e in documents.values())
+    lines += [f"## Disagreements: {total} span(s) on which the annotators do not all agree"]
+    for doc_id, entry in sorted(documents.items()):
+        names = entry["annotators"]
+        shown = ", ".join(f"{n}: annotation {entry['annotations'][n]}" for n in names)
+        lines += ["", f"### {doc_id} (task {entry['task']}; {shown})", ""]
+        if not entry["disagreements"]:
+            lines.append("All annotators agree on every span.")
+            continue
+        lines += ["| layer | offsets | label | text | status | differs | " + " | ".join(names) + " |",
+                  "|---|---|---|---|---|---|" + "---|" * len(names)]
+        for item in entry["disagreements"]:
+            cells = []
+            for n in names:
+                where, attrs = item["regions"][n], item["sources"][n]
+                if where is None:
+                    cells.append("—")
+                    continue
+                shown_attrs = "; ".join(f"{k}={_cell(attrs.get(k))}" for k in item["differs"])
+                cells.append(_cell(f"annotation {where['annotation']} region {where['region']} "
+                                   f"(pass {where['pass_id']})" + (f": {shown_attrs}" if shown_attrs else "")))
+            lines.append(f"| {item['layer']} | {item['start']}:{item['end']} | {item['label']} | {_cell(item['text'])} "
+                         f"| {_cell(item['status'])} | {_cell(item['differs'] or None)} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
 
 
 # ------------------------------------------------------------------ validation
@@ -386,6 +551,7 @@ def validate_plan(plan: ImportPlan, corpus: list[dict], gold: dict[str, dict], e
     Returns False when the validator is not available (the import then relies
     on the checks of this module alone).
     """
+    entities, clusters = apply_proposals(plan, entities, clusters)
     try:
         from pactnews.validate.validator import validate_annotations
     except ImportError:
@@ -398,7 +564,71 @@ def validate_plan(plan: ImportPlan, corpus: list[dict], gold: dict[str, dict], e
     for name, docs in sorted(plan.passes.items()):
         plan.issues.extend(validate_annotations(docs, texts, entities, clusters, inv,
                                                 {d: f"annotations/passes/{name}/{d}.json" for d in docs}))
+    plan.issues[:] = [with_remedy(i) for i in plan.issues]
     return True
+
+
+# ------------------------------------------------------------------ new entities and clusters proposed in Label Studio
+
+def collect_proposals(plan: ImportPlan, per_doc: dict[str, list[tuple[str, dict, dict]]], inv: Inventory,
+                      layout: Layout) -> None:
+    """Read the new entities and clusters proposed in the annotations this import takes (see
+    convert.read_proposals). A document Label Studio did not change is skipped: its proposals were pulled with
+    the change that made them."""
+    plan.table_files = {"entities": layout.entity_table, "clusters": layout.cluster_table}
+    untouched = set(plan.untouched)
+    for doc_id, kept in sorted(per_doc.items()):
+        if doc_id in untouched:
+            continue
+        for _, ann, where in kept:
+            found, issues = read_proposals(ann.get("result"), doc_id, inv,
+                                           {k: v for k, v in where.items() if not k.startswith("_")})
+            plan.proposals.extend(found)
+            plan.issues.extend(issues)
+
+
+def apply_proposals(plan: ImportPlan, entities: dict, clusters: dict) -> tuple[dict, dict]:
+    """The entity and cluster tables with the proposals of the plan added; the changed tables join the files
+    the import writes, and a proposal that contradicts a table or another proposal is an error."""
+    if not plan.proposals:
+        return entities, clusters
+    current = {"entities": entities or {}, "clusters": clusters or {}}
+    new, plan.additions, issues = add_proposals(plan.proposals, current)
+    plan.issues.extend(issues)
+    from pactnews.annotations import tables
+
+    dumps = {"entities": tables.dumps_entities, "clusters": tables.dumps_clusters}
+    for name in sorted({p.table for p in plan.additions}):
+        plan.files[plan.table_files[name]] = dumps[name](new[name]).encode("utf-8")
+    return new["entities"], new["clusters"]
+
+
+def with_remedy(incident):
+    """A validation incident about an entity or cluster id missing from its table, with what to do about it."""
+    test_id = getattr(incident, "test_id", None)
+    remedy = {
+        "unknown-entity-id": "; to create it, select an entity region with this Entity ID in Label Studio and type "
+                             "its canonical name into 'New entity: canonical name' (the table takes the region's "
+                             "label), or add it to annotations/tables/entities.json",
+        "unknown-cluster": "; to create it, select a claim with this Cluster ID in Label Studio and type its "
+                           "proposition into 'New cluster: proposition', or add it to "
+                           "annotations/tables/claim_clusters.json",
+    }.get(test_id)
+    if remedy is None or remedy in incident.message:
+        return incident
+    try:
+        return dataclasses.replace(incident, message=incident.message + remedy)
+    except TypeError:  # not a dataclass: left as it is
+        return incident
+
+
+def describe_additions(plan: ImportPlan) -> list[str]:
+    """One line per key the import adds to a table."""
+    from .config import PROPOSALS
+
+    files = {key.table: key.table_file for key in PROPOSALS}
+    return [f"{files.get(p.table, p.table)}: + {p.key} {describe_row(p.table, p.row)} (proposed in Doc "
+            f"{p.document_id} Region {p.region})" for p in plan.additions]
 
 
 # ------------------------------------------------------------------ readable diff
@@ -457,11 +687,42 @@ def describe_plan(plan: ImportPlan, gold: dict[str, dict]) -> list[str]:
         lines.append(f"{doc_id}: {state} (+{plus} -{minus} ~{tilde})")
         lines += changes
     for doc_id, entry in sorted(plan.agreement.items()):
-        lines.append(f"{doc_id}: {len(entry['annotators'])} annotations ({', '.join(entry['annotators'])}); "
-                     "gold left as it is, passes and disagreement report written for adjudication")
-        for pair in entry["pairs"]:
-            if "disagreements" in pair:
-                f1 = {layer: body.get("ALL", {}).get("strict", {}).get("f1")
-                      for layer, body in _span_figures(pair["agreement"]).items()}
-                lines.append(f"  {pair['a']} vs {pair['b']}: {len(pair['disagreements'])} disagreements; strict F1 {f1}")
+        shown = ", ".join(f"{n} (annotation {entry['annotations'][n]})" for n in entry["annotators"])
+        lines.append(f"{doc_id}: {len(entry['annotators'])} annotations on task {entry['task']} ({shown}); "
+                     f"{len(entry['disagreements'])} span(s) disagree; gold left as it is, passes written for "
+                     "adjudication")
+    return lines + describe_agreement(plan) + describe_additions(plan)
+
+
+def _figure(value) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
+
+
+def describe_agreement(plan: ImportPlan) -> list[str]:
+    """Agreement per layer of every pair of annotators: span F1 (strict and overlap) and Krippendorff's alpha of
+    the label on the spans matched by offsets; the rest is in the report."""
+    if not plan.agreement:
+        return []
+    where = f"annotations/reports/{REPORT_NAME}"
+    lines = [f"Agreement between annotators (all figures and every disagreement: {where} and its .md):"]
+    per_layer: dict[str, int] = {}
+    for entry in plan.agreement.values():
+        for item in entry["disagreements"]:
+            per_layer[item["layer"]] = per_layer.get(item["layer"], 0) + 1
+    for pair in plan.pairs:
+        figures = pair["agreement"]
+        lines.append(f"  {pair['a']} vs {pair['b']} on {len(pair['documents'])} document(s)"
+                     + (f": {figures['error']}" if "error" in figures else ":"))
+        for layer, body in _span_figures(figures).items():
+            strict, overlap = body["ALL"]["strict"], body["ALL"]["overlap"]
+            label = figures.get("attributes", {}).get(layer, {}).get("offsets", {}).get("attributes", {}).get("label", {})
+            alpha = _figure(label.get("alpha"))
+            if label.get("alpha") is None and label.get("items"):
+                alpha += f" (undefined: {label.get('values', 0)} label value(s); observed agreement " \
+                         f"{_figure(label.get('observed'))})"
+            lines.append(f"    {layer}: span F1 strict {_figure(strict['f1'])}, overlap {_figure(overlap['f1'])} "
+                         f"({strict['a']} vs {strict['b']} spans, {strict['matched']} identical); label alpha "
+                         f"{alpha} over {label.get('items', 0)} span(s) with the same offsets")
+    lines.append("  disagreements per layer: " + (", ".join(f"{layer} {per_layer.get(layer, 0)}"
+                                                          for layer in standoff.SPAN_LAYERS)))
     return lines

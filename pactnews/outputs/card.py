@@ -1,11 +1,14 @@
 """The README.md front matter: the dataset card metadata that `load_dataset` reads.
 
 Rendered with huggingface_hub.DatasetCardData and datasets.DatasetInfosDict
-from corpus/dataset.yaml and the generated features; the body of README.md
+from corpus/dataset.yaml and the build's counts; the body of README.md
 (below the closing `---`) belongs to the datasheet and is kept byte for byte.
 """
 from __future__ import annotations
 
+import re
+
+import yaml
 from datasets import DatasetInfo, SplitDict, SplitInfo
 from datasets.info import DatasetInfosDict
 from huggingface_hub import DatasetCardData
@@ -29,7 +32,13 @@ def size_category(n: int) -> str:
 
 def card_data(info: dict, features: dict, configs: list[str], rows: dict, nbytes: dict,
               download_sizes: dict) -> DatasetCardData:
-    """Card metadata for the configs that have rows (`datasets` cannot load an empty split)."""
+    """Card metadata for the configs that have rows (`datasets` cannot load an empty split).
+
+    The features are not repeated here: every Parquet file carries them in its schema metadata
+    (key `huggingface`), where `load_dataset` reads them, with the same ClassLabels. Declared in the card
+    as well they made the front matter about five times longer, and parsing it was most of a warm
+    `load_dataset` (bench/LOAD.md); so the `features` argument is not written.
+    """
     version = str(info["version"])
     languages = list(info["language"])
     extra = {k: info[k] for k in PASSTHROUGH if info.get(k) is not None}
@@ -55,7 +64,6 @@ def card_data(info: dict, features: dict, configs: list[str], rows: dict, nbytes
     )
     infos = DatasetInfosDict({
         config: DatasetInfo(
-            features=features[config],
             splits=SplitDict({SPLIT: SplitInfo(name=SPLIT, num_bytes=nbytes[config], num_examples=rows[config])}),
             download_size=download_sizes[config],
             dataset_size=nbytes[config],
@@ -66,10 +74,31 @@ def card_data(info: dict, features: dict, configs: list[str], rows: dict, nbytes
     return card
 
 
+# YAML reads these as line breaks (NEL, LS, PS among them) or refuses them: a string holding one is written
+# double-quoted, where each becomes an escape, so no value of corpus/dataset.yaml can end the front matter
+# (a line `---`) or change when the Hub reads it back
+_NOT_PLAIN = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\n\u2028\u2029\ufeff\ud800-\udfff]")
+
+
+class _CardDumper(yaml.Dumper):
+    """huggingface_hub's yaml_dump (yaml.dump, allow_unicode), but line breaks and control characters in a
+    string are escapes inside double quotes."""
+
+
+def _represent_str(dumper: yaml.Dumper, value: str):
+    if _NOT_PLAIN.search(value):
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style='"')
+    return dumper.represent_str(value)
+
+
+_CardDumper.add_representer(str, _represent_str)
+
+
 def front_matter(info: dict, features: dict, configs: list[str], rows: dict, nbytes: dict, download_sizes: dict) -> str:
     """The YAML text between the `---` lines (ends with a newline)."""
-    text = card_data(info, features, configs, rows, nbytes, download_sizes).to_yaml()
-    return text if text.endswith("\n") else text + "\n"
+    data = card_data(info, features, configs, rows, nbytes, download_sizes).to_dict()
+    text = yaml.dump(data, Dumper=_CardDumper, stream=None, allow_unicode=True, sort_keys=False).strip()
+    return text + "\n"
 
 
 def split_readme(content: str) -> tuple[str | None, str]:

@@ -169,10 +169,17 @@ def record_set(config: str, features, vocabularies: dict, descriptions: dict) ->
                          description=f"The `{config}` config (split test).")
 
 
+def _bib(value) -> str:
+    """A value inside a BibTeX brace group: braces and backslashes escaped, so a title cannot close the field."""
+    return str(value).replace("\\", "\\textbackslash{}").replace("{", "\\{").replace("}", "\\}").replace(
+        "\\textbackslash\\{\\}", "\\textbackslash{}")
+
+
 def citation(info: dict) -> str:
-    authors = " and ".join(info.get("authors") or [])
-    return (f"@misc{{{info.get('citation_key', info['name'])},\n  title = {{{info['pretty_name']}}},\n"
-            f"  author = {{{authors}}},\n  note = {{Version {info['version']}}}\n}}")
+    authors = " and ".join(_bib(a) for a in info.get("authors") or [])
+    key = re.sub(r"[^A-Za-z0-9_:.-]", "_", str(info.get("citation_key", info["name"])))  # a key has no {}, or spaces
+    return (f"@misc{{{key},\n  title = {{{_bib(info['pretty_name'])}}},\n"
+            f"  author = {{{authors}}},\n  note = {{Version {_bib(info['version'])}}}\n}}")
 
 
 CONFORMS_TO = ["http://mlcommons.org/croissant/1.0", "http://mlcommons.org/croissant/RAI/1.0"]
@@ -260,19 +267,16 @@ def rai_properties(ctx, report) -> dict:
     corpus/dataset.yaml `rai:` overrides a value."""
     import spacy
 
-    inv, layout, records = ctx.inv, ctx.layout, ctx.records
+    inv, layout = ctx.inv, ctx.layout
     n = report.documents
-    tally = report.tally
-    intervals = [dct_interval(str(r["dct"]["value"])) for r in records if (r.get("dct") or {}).get("value")]
+    tally = report.tally  # the metadata counted by the build's shards (pactnews.outputs.datasheet.Tally)
+    intervals = [dct_interval(v) for v in sorted(tally.dct_values)]
     intervals = [i for i in intervals if i]
-    bases = {}
-    for r in records:
-        b = (r.get("dct") or {}).get("basis") or "unknown"
-        bases[b] = bases.get(b, 0) + 1
+    bases = dict(tally.dct_basis)
     dct_bases = ", ".join(f"{k} {b}" for b, k in sorted(bases.items()))
-    titles = sum(1 for r in records if r.get("title"))
-    outlets = sum(1 for r in records if r.get("source_outlet"))
-    urls = sum(1 for r in records if r.get("url"))
+    titles = tally.titles
+    outlets = sum(k for outlet, k in tally.outlets.items() if outlet)
+    urls = tally.urls
     cleaning = report.stats.get("cleaning", {})
     rules = "; ".join(f"{r.name} ({cleaning.get(r.name, 0)}): {' '.join(r.description.split()).rstrip('.')}"
                       for r in ctx.rules)

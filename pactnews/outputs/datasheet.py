@@ -514,19 +514,20 @@ def read_sources(layout: Layout, data_dir: Path | None = None, front_matter: str
 
     info = read_dataset_info(layout)
     inv = load_inventory(layout.labels)
-    records = read_metadata(layout)
-    ids = {r["id"] for r in records}
+    # a corpus built from shards (`pactnews build --input`) has no metadata file: the build's tally stands for it
+    records = read_metadata(layout) if tally is None or layout.metadata.is_file() else None
+    ids = {r["id"] for r in records} if records is not None else None
     passes = {}
     for name in ("A", "B"):
         folder = layout.passes / name
         if folder.is_dir():
-            passes[name] = {k: v for k, v in standoff.read_all(folder).items() if k in ids}
+            passes[name] = {k: v for k, v in standoff.read_all(folder).items() if ids is None or k in ids}
     del ids
     covered = {doc_id for docs in passes.values() for doc_id in docs}
     if tally is None:
         tally, gold = tally_documents(layout, records, inv, keep=covered)
     else:
-        if tally.n_documents != len(records):
+        if records is not None and tally.n_documents != len(records):
             raise DatasheetError(f"the build counted {tally.n_documents} documents but {_rel(layout, layout.metadata)} "
                                  f"has {len(records)}")
         gold = read_gold(layout, sorted(covered))
@@ -902,6 +903,9 @@ def baseline_table(src: Sources) -> str:
 
     if not src.tally.n_annotated:
         return "No gold annotations: no baseline can be scored."
+    if not Layout(src.root).metadata.is_file():
+        return ("The corpus was built from shards (`pactnews build --input`): the baselines are scored on the "
+                "per-document gold of corpus/ and annotations/, which it does not have.")
     return baseline_markdown(baselines(src.root)).rstrip("\n")
 
 

@@ -78,9 +78,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args) -> int:
+    from pactnews.validate.validator import emit, refused
+
     root = Path(args.root)
     layout = Layout(root)
     out = Path(os.path.abspath(Path(args.out).expanduser()))
+    if refused(layout, "export"):  # one gate: what `pactnews validate` refuses is not exported
+        return 1
     try:
         _check_target(out, layout, args.force)
         inv = load_inventory(layout.labels)
@@ -92,7 +96,11 @@ def run(args) -> int:
             files, notes = spacy_files(*_gold(layout), layout, inv)
         write_folder(out, files, force=args.force, layout=layout)
     except (ExportError, standoff.FormatError) as exc:
-        print(f"pactnews export: {exc}", file=sys.stderr)
+        emit(f"pactnews export: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:  # a read-only or full disk: one line, no traceback
+        emit(f"pactnews export: cannot write {out}: {type(exc).__name__}: {exc.strerror or exc}"
+             + (f" ({exc.filename})" if isinstance(exc.filename, str) else "") + "; nothing written", file=sys.stderr)
         return 1
     for note in notes:
         print(f"{args.format} cannot carry: {note}")
@@ -340,7 +348,12 @@ def ner_view(layout: Layout, inv: Inventory) -> dict[str, list[dict]]:
     for path in paths:
         m = _SPLIT_FILE.match(path.name)
         split = m.group("split") if m else "all"
-        for row in pq.read_table(path, columns=cols).to_pylist():
+        try:
+            rows = pq.read_table(path, columns=cols).to_pylist()
+        except (OSError, ValueError, KeyError) as exc:  # pyarrow's errors are OSError or ValueError subclasses
+            raise ExportError(f"{path}: cannot read the ner view ({type(exc).__name__}: {' '.join(str(exc).split())}); "
+                              "rebuild with `pactnews build`") from exc
+        for row in rows:
             try:
                 row["tags"] = [tags[k] for k in row.pop("ner_tags")]
             except IndexError as exc:

@@ -1075,24 +1075,33 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
+    from pactnews.validate.validator import emit, refused
+
     layout = Layout(args.root)
     out = Path(args.out) if args.out else layout.root / "site"
+    if refused(layout, "render"):  # one gate: what `pactnews validate` refuses is not rendered
+        return 1
     try:
         inputs = read_inputs(layout)
         site = build_site(inputs["documents"], inputs["clean_texts"], inputs["annotations"], inputs["entity_table"],
                           inputs["cluster_table"], inputs["inv"], inputs["conflict_table"])
         pages = render_pages(site, inputs["entity_table"], inputs["cluster_table"], inputs["inv"], inputs["dataset"])
     except (standoff.FormatError, CorpusError, ValueError, KeyError, OSError) as exc:
-        print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
+        emit(f"{type(exc).__name__}: {exc}", file=sys.stderr)
         print(f"FAILED: nothing written to {out}/")
         return 1
     problems = site.all_problems
     for p in problems:
-        print(p, file=sys.stderr)
-    write_files_atomically({out / path: text.encode("utf-8") for path, text in pages.items()})
-    for stale in sorted((out / "doc").glob("*.html")):
-        if f"doc/{stale.name}" not in pages:
-            stale.unlink()
+        emit(p, file=sys.stderr)
+    try:
+        write_files_atomically({out / path: text.encode("utf-8") for path, text in pages.items()})
+        for stale in sorted((out / "doc").glob("*.html")):
+            if f"doc/{stale.name}" not in pages:
+                stale.unlink()
+    except OSError as exc:  # a read-only or full disk: one line, no traceback
+        emit(f"FAILED: cannot write the site to {out}/: {type(exc).__name__}: {exc.strerror or exc}"
+             + (f" ({exc.filename})" if isinstance(exc.filename, str) else ""))
+        return 1
     n_docs = len(pages) - 1
     n_ann = len(inputs["annotations"])
     n_spans = sum(len(v.spans) for v in site.views)

@@ -2,8 +2,10 @@
 
 Span fields and their Arrow types come from pactnews.annotations.standoff.FIELDS (through
 pactnews.pipeline.flatten.arrow_schema); closed vocabularies (labels, attribute values,
-IOB2 tags) become ClassLabel over the inventory's lists, so the card, the
-Parquet schema and croissant.json all say the same thing. The only names
+IOB2 tags) become ClassLabel over the inventory's lists, so the Parquet schema
+and croissant.json say the same thing. The features live in each Parquet file's
+schema metadata (key `huggingface`), where `load_dataset` finds them; the card
+does not repeat them (pactnews.outputs.card). The only names
 declared here are the columns the build derives (canonical names, resolved
 claim sources, sentence offsets, cluster summaries).
 """

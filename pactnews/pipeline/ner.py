@@ -24,10 +24,18 @@ import pyarrow as pa
 from pactnews.inventory import Inventory
 
 REASONS = ("split_at_span_boundary", "merge_sentences_in_span")
+# The longest clean text the token view takes, in characters (spaCy's max_length, 10**6 by default, guards the
+# memory of its parser and NER, which are not run here; tokenizer and sentencizer need about 100 bytes per
+# character). `pactnews validate` refuses a longer text as document-too-large, naming this limit.
+MAX_CHARS = 10_000_000
 
 
 class AlignmentError(ValueError):
     """A span that the token view cannot represent; the message names document, span and tokens."""
+
+
+class DocumentTooLarge(AlignmentError):
+    """A clean text longer than MAX_CHARS; the message names the document and the limit."""
 
 
 @dataclass
@@ -56,6 +64,7 @@ def pipeline():
 
     nlp = spacy.blank("en")
     nlp.add_pipe("sentencizer")
+    nlp.max_length = MAX_CHARS
     return nlp
 
 
@@ -196,7 +205,12 @@ def tokenize(document_id: str, text: str, spans: list[Span], stats: Stats) -> To
     """spaCy tokens and sentences that respect every span."""
     import numpy as np
 
+    if len(text) > MAX_CHARS:
+        raise DocumentTooLarge(f"document {document_id}: [document-too-large] the clean text has {len(text):,} "
+                               f"characters; the token view takes at most {MAX_CHARS:,} "
+                               "(pactnews.pipeline.ner.MAX_CHARS, spaCy's max_length)")
     nlp = pipeline()
+    nlp.max_length = max(nlp.max_length, MAX_CHARS)  # the pipeline is cached: MAX_CHARS may have grown since
     doc = nlp.make_doc(text)
     starts, ends, is_punct, is_space, orth = _token_arrays(doc)
     cuts = _split_points(document_id, starts, ends, text, spans) if starts else {}
@@ -339,23 +353,48 @@ def ner_table(docs: pa.Table, inv: Inventory, schema: pa.Schema) -> tuple[pa.Tab
     for n, (doc_id, text) in enumerate(zip(docs.column("id").to_pylist(), docs.column("text").to_pylist())):
         ents, tims = (layers[layer][n] for layer in ("entities", "timexes"))
         try:
-            spans = ner_spans(doc_id, ents, tims, inv)
-            dt = document_tokens(doc_id, text, spans, tag_index, stats)
+            parts.append((doc_id, document_view(doc_id, text, ents, tims, inv, tag_index, stats)))
         except AlignmentError as exc:
             errors.append(str(exc))
-            continue
-        expected = [(s.start, s.end, s.label) for s in spans]
-        found = decode_tokens(dt, inv.ner_tags)
-        if found != expected:
-            missing = sorted(set(expected) - set(found))
-            extra = sorted(set(found) - set(expected))
-            errors.append(f"document {doc_id}: [ner-roundtrip] the IOB2 tags do not give back the spans: "
-                          f"missing {missing[:5]}, extra {extra[:5]}")
-            continue
-        parts.append((doc_id, dt))
     if errors:
         return schema.empty_table(), stats, errors
     return _arrow_rows(parts, schema, np), stats, errors
+
+
+def document_view(document_id: str, text: str, entities: list[dict], timexes: list[dict], inv: Inventory,
+                  tag_index: dict[str, int], stats: Stats) -> DocumentTokens:
+    """The token view of one document, its tags decoded again and compared with its spans.
+
+    `entities` and `timexes` are {start, end, label name, id, text} (time expressions with an untagged value
+    left out, see tagged_spans); AlignmentError names what the view cannot represent.
+    """
+    spans = ner_spans(document_id, entities, timexes, inv)
+    dt = document_tokens(document_id, text, spans, tag_index, stats)
+    expected = [(s.start, s.end, s.label) for s in spans]
+    found = decode_tokens(dt, inv.ner_tags)
+    if found != expected:
+        missing = sorted(set(expected) - set(found))
+        extra = sorted(set(found) - set(expected))
+        raise AlignmentError(f"document {document_id}: [ner-roundtrip] the IOB2 tags do not give back the spans: "
+                             f"missing {missing[:5]}, extra {extra[:5]}")
+    return dt
+
+
+def tagged_spans(annotation: dict, inv: Inventory) -> tuple[list[dict], list[dict]]:
+    """The entity and time spans of a standoff document as document_view takes them (what _layer_columns reads
+    from a `documents` batch)."""
+    untagged = set(inv.ner_untagged_values)
+    fields = ("start", "end", "label", "id", "text")
+    entities = [{f: r[f] for f in fields} for r in annotation["entities"]]
+    timexes = [{f: r[f] for f in fields} for r in annotation["timexes"] if r.get("value") not in untagged]
+    return entities, timexes
+
+
+def ner_rows(parts: list[tuple[str, DocumentTokens]], schema: pa.Schema) -> pa.Table:
+    """`ner` rows of (document id, token view) pairs, in order."""
+    import numpy as np
+
+    return _arrow_rows(parts, schema, np)
 
 
 @lru_cache(maxsize=8)

@@ -11,6 +11,12 @@ are compared with the clean text as UTF-32 code points in bulk, relation ends
 are found through one sorted int64 key per span, and Python runs per record
 only where a column test has found a bad one, to say which.
 
+Every verb that reads the corpus or the annotations (render, export, publish;
+build and the others once they call it) goes through `gate` first, so that it
+accepts exactly what validate accepts and refuses the rest with these
+incidents. Paths are confined: an annotation file, a table or the inventory
+that resolves outside the repository is refused before it is opened.
+
 Every check but those of the tables and of corpus/clean/ as a folder looks
 within one document, so `pactnews validate` streams: metadata records and
 their annotation files go in batches (validate_batch), in a fork pool with
@@ -31,16 +37,15 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pandera.pandas as pa
 import pyarrow
 import pyarrow.compute as pc
 
 from pactnews.annotations import standoff
 from pactnews.annotations import tables
 from pactnews.pipeline.flatten import arrow_schema, flatten
-from pactnews.inventory import Inventory, load_inventory
-from pactnews.repo import Layout, batched, map_batches
-from pactnews.outputs.schemas import id_pattern, table_schema, to_pandas
+from pactnews.inventory import Inventory
+from pactnews.pipeline.batches import batched
+from pactnews.repo import Layout
 
 # test id -> (level, what it checks)
 TESTS: dict[str, tuple[int, str]] = {
@@ -58,6 +63,8 @@ TESTS: dict[str, tuple[int, str]] = {
     "invalid-table": (1, "an entity or cluster table cannot be read or has malformed rows"),
     "missing-table": (1, "annotation files exist but an entity or cluster table does not"),
     "invalid-metadata": (1, "corpus/metadata.yaml cannot be read"),
+    "invalid-inventory": (1, "schemas/labels.yaml cannot be read or lacks what the code asks of it"),
+    "unreadable-file": (1, "a file that exists but cannot be read (permissions, an I/O error, a folder in its place)"),
     # L2 schema
     "document-id-mismatch": (2, "the document_id differs from the file name"),
     "unknown-label": (2, "a label not in the inventory"),
@@ -85,10 +92,11 @@ TESTS: dict[str, tuple[int, str]] = {
     "raw-file-invalid": (3, "a raw file is missing, changed or not UTF-8"),
     "empty-raw-file": (3, "a raw file that holds no text (empty or only white space)"),
     "unlisted-raw-file": (3, "a file in corpus/raw/ that no metadata record names"),
+    "document-too-large": (3, "a clean text longer than the token view takes (pactnews.pipeline.ner.MAX_CHARS)"),
     # the corpus's paths and ids (corpus/metadata.yaml, raw files, corpus/clean/, annotation files)
     "unsafe-document-id": (1, "a document id that is not a safe file name (A-Z a-z 0-9 _ . -, no '..')"),
-    "unsafe-path": (1, "a raw_file, clean file or annotation file that resolves outside the repository "
-                       "(through '..', an absolute path or a symlink)"),
+    "unsafe-path": (1, "a raw_file, clean file, map, annotation file, table or the inventory that resolves "
+                       "outside the repository (through '..', an absolute path or a symlink)"),
     # L4 cross-references
     "dangling-relation": (4, "a relation end that names no span of its document"),
     "wrong-relation-source": (4, "a relation that does not start from the layer its type starts from"),
@@ -258,6 +266,9 @@ def _record_problems(rec, layer: str, file: str, doc: str) -> list[Incident]:
         if not ok:
             out.append(incident("wrong-type", f"{name} is {v!r} ({type(v).__name__}); expected {expected}",
                                 found=repr(v), expected=expected, **where))
+        elif type(v) is float and v != v:  # NaN (JSON's NaN literal): the tables would read it as null
+            out.append(incident("non-finite-number", f"{name} is nan; expected a finite number", found="nan",
+                                expected="a finite number", **where))
     return out
 
 
@@ -281,6 +292,8 @@ def _layer_passes_fast(records: list, layer: str) -> bool:
         return False
     for name, typ in _field_types(layer).items():
         if typ != pyarrow.string() and not set(map(type, map(itemgetter(name), records))) <= {*_PY_TYPES[typ], type(None)}:
+            return False
+        if typ == pyarrow.float64() and any(v != v for v in map(itemgetter(name), records)):  # NaN
             return False
     return True
 
@@ -360,6 +373,8 @@ def _schema_incident(layer, schema, row, col, check, check_number, case, inv, fi
         return incident(test, f"{col} is {case!r}; expected one of {allowed}", found=repr(case),
                         expected=repr(allowed), **where)
     if name == "str_matches" and col == "id":
+        from pactnews.outputs.schemas import id_pattern
+
         pattern = id_pattern(inv.id_prefix(layer))
         return incident("wrong-id-prefix", f"id is {case!r}; expected {inv.id_prefix(layer)!r} and a number ({pattern})",
                         found=repr(case), expected=pattern, **where)
@@ -403,6 +418,10 @@ def _schema_incident(layer, schema, row, col, check, check_number, case, inv, fi
 
 
 def check_schema(frames: dict[str, pd.DataFrame], inv: Inventory, files: dict[str, str]) -> list[Incident]:
+    import pandera.pandas as pa  # here, not above: the verbs that use only conflict_inputs or emit need no pandera
+
+    from pactnews.outputs.schemas import table_schema
+
     out = []
     for layer, df in frames.items():
         schema = table_schema(layer, inv)
@@ -856,18 +875,27 @@ def check_tables(entities: dict | None, clusters: dict | None, inv: Inventory, e
                  cluster_file: str = "annotations/tables/claim_clusters.json") -> list[Incident]:
     out = []
     labels = inv.labels("entities")
-    for key, row in sorted((entities or {}).items()):
-        if not isinstance(row, dict) or not isinstance(row.get("name"), str) or not isinstance(row.get("label"), str):
-            out.append(incident("invalid-table", f"entity {key!r} is {row!r}; expected a name and a label (strings)",
-                                file=entity_file, span=key, found=repr(row), expected="a name and a label (strings)"))
+    for key, row in sorted((entities or {}).items(), key=lambda kv: str(kv[0])):
+        if not isinstance(row, dict) or not _strings(key, row.get("name"), row.get("label")):
+            out.append(incident("invalid-table", f"entity {key!r} is {_short(row)}; expected a name and a label "
+                                "(strings of Unicode characters)", file=entity_file, span=key, found=_short(row),
+                                expected="a name and a label (strings of Unicode characters)"))
         elif row["label"] not in labels:
             out.append(incident("entity-table-label", f"entity {key!r} has label {row['label']!r}; expected one of {labels}",
                                 file=entity_file, span=key, found=repr(row["label"]), expected=repr(labels)))
-    for key, row in sorted((clusters or {}).items()):
-        if not isinstance(row, dict) or not isinstance(row.get("proposition"), str):
-            out.append(incident("invalid-table", f"cluster {key!r} is {row!r}; expected a proposition (a string)",
-                                file=cluster_file, span=key, found=repr(row), expected="a proposition (a string)"))
+    for key, row in sorted((clusters or {}).items(), key=lambda kv: str(kv[0])):
+        if not isinstance(row, dict) or not _strings(key, row.get("proposition")):
+            out.append(incident("invalid-table", f"cluster {key!r} is {_short(row)}; expected a proposition (a "
+                                "string of Unicode characters)", file=cluster_file, span=key, found=_short(row),
+                                expected="a proposition (a string of Unicode characters)"))
     return out
+
+
+def _strings(*values) -> bool:
+    """Strings that UTF-8 can encode (a JSON "\\ud800" escape makes one it cannot)."""
+    from pactnews.corpus.readers import is_unicode
+
+    return all(isinstance(v, str) and is_unicode(v) for v in values)
 
 
 # ---- the conflicts table ---------------------------------------------------------------
@@ -901,6 +929,26 @@ def conflict_inputs(doc: dict, entities: dict | None, inv: Inventory) -> list[di
     return out
 
 
+def check_conflict_rows(entries: list | None, file: str = "annotations/tables/conflicts.json") -> list[Incident]:
+    """The types of the conflicts table's values (tables.read_conflicts checks only its keys): ids, type,
+    origin and status are strings; rule, rationale, a member's attribute and value are strings or null."""
+    out = []
+    for n, e in enumerate(entries or [], 1):
+        bad = [(k, e.get(k)) for k in ("conflict_id", "type", "origin", "status") if not _strings(e.get(k))]
+        bad += [(k, e.get(k)) for k in ("rule", "rationale") if e.get(k) is not None and not _strings(e.get(k))]
+        for j, m in enumerate(e.get("members") or [], 1):
+            bad += [(f"members[{j}].{k}", m.get(k)) for k in ("document_id", "claim_id") if not _strings(m.get(k))]
+            bad += [(f"members[{j}].{k}", m.get(k)) for k in ("attribute", "value")
+                    if m.get(k) is not None and not _strings(m.get(k))]
+        if bad:
+            found = ", ".join(f"{k} {_short(v)}" for k, v in bad)
+            expected = "strings of Unicode characters (rule, rationale, attribute and value may be null)"
+            cid = e.get("conflict_id")
+            out.append(incident("invalid-table", f"conflict {n} has {found}; expected {expected}", file=file,
+                                span=cid if _strings(cid) else None, found=found, expected=expected))
+    return out
+
+
 def check_conflicts(entries: list | None, claims: list[dict], inv: Inventory,
                     file: str = "annotations/tables/conflicts.json") -> list[Incident]:
     """The conflicts table: values from the inventory, members that exist, every detector finding reviewed.
@@ -908,12 +956,23 @@ def check_conflicts(entries: list | None, claims: list[dict], inv: Inventory,
     `claims` are conflict_inputs of every document. A table that is None is not
     there: nothing has been reviewed yet, and nothing is checked.
     """
-    from pactnews.annotations.conflicts import detect, reconcile
+    from pactnews.annotations.conflicts import detect
+
+    if entries is None:
+        return []
+    return check_conflict_table(entries, {(c["document_id"], c["id"]) for c in claims}, detect(claims, inv), inv, file)
+
+
+def check_conflict_table(entries: list | None, known: set, findings: list, inv: Inventory,
+                         file: str = "annotations/tables/conflicts.json") -> list[Incident]:
+    """check_conflicts from what it needs of the claims: `known`, the (document, claim id) pairs of the members
+    that exist (or of every claim), and `findings`, the detectors' findings over every cluster (detect's order).
+    The build gathers both cluster partition by cluster partition."""
+    from pactnews.annotations.conflicts import reconcile
 
     if entries is None:
         return []
     out = []
-    known = {(c["document_id"], c["id"]) for c in claims}
     origins, statuses = inv.conflict_section("origins"), inv.conflict_section("status")
     seen: set = set()
     for e in entries:
@@ -938,7 +997,6 @@ def check_conflicts(entries: list | None, claims: list[dict], inv: Inventory,
                                     doc=m.get("document_id"), found=f"{m.get('document_id')}/{m.get('claim_id')}",
                                     expected="an existing claim", **where))
     detected = inv.value_role("conflict_origin", "detected")
-    findings = detect(claims, inv)
     unreviewed, stale = reconcile(findings, [e for e in entries if e.get("origin") == detected], inv)
     for f in unreviewed:
         members = ", ".join(f"{m.document_id}/{m.claim_id} ({m.attribute} {m.value})" for m in f.members)
@@ -987,6 +1045,8 @@ def validate_documents(docs: dict[str, dict], texts: dict[str, str], entities: d
     more, docs, extra, tabs = _tables(docs, files)
     out += more
     orphans += extra
+    from pactnews.outputs.schemas import to_pandas
+
     out += check_schema({layer: to_pandas(t) for layer, t in tabs.items()}, inv, files)
     cols = columns(tabs, sorted(docs))
     if texts is not None:
@@ -1001,10 +1061,158 @@ BATCH_SIZE = 200  # documents per batch: metadata records with their annotation 
 
 
 def _rel(layout: Layout, path: Path) -> str:
+    """`path` relative to the root as it is named (a symlink is named, not its target), else resolved."""
+    path = Path(os.path.abspath(path))
+    for root in (Path(os.path.abspath(layout.root)), layout.root.resolve()):
+        if path.is_relative_to(root):
+            return path.relative_to(root).as_posix()
     try:
         return path.resolve().relative_to(layout.root.resolve()).as_posix()
     except ValueError:
         return str(path)
+
+
+# ---- the inventory ---------------------------------------------------------------------
+
+# The roles of schemas/labels.yaml the code asks for (Inventory.role, Inventory.value_role): a label role names
+# a label of its layer, a relation role a relation type, and each value role a value of its attribute.
+LABEL_ROLES = {"source_label": "attributions", "cue_label": "attributions", "claim_label": "claims"}
+RELATION_ROLES = ("source_relation", "cue_relation")
+VALUE_ROLES = {
+    "source_type": ("entity", "unnamed", "implicit", "author"),
+    "factuality": ("asserted", "hedged", "uncommitted", "denied"),
+    "modality": ("actual", "expected"),
+    "author_stance": ("none",),
+    "quantity_approximation": ("exact", "approximate", "at_least", "at_most", "range"),
+    "conflict_origin": ("detected", "annotated"),
+    "conflict_status": ("kept", "dismissed"),
+    "conflict_type": ("figure", "polarity", "attribution", "time"),
+}
+_CONFLICT_SECTIONS = {"conflict_origin": "origins", "conflict_status": "status", "conflict_type": "types"}
+
+
+def _short(value) -> str:
+    """repr, at most 80 characters (nested values are cut short before they are written out)."""
+    import reprlib
+
+    short = reprlib.Repr()
+    short.maxlevel, short.maxstring, short.maxother = 3, 80, 80
+    text = short.repr(value) if isinstance(value, (list, tuple, dict, set)) else repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def inventory_problems(raw) -> list[tuple[str, str, str]]:
+    """(where, found, expected) of each thing the code needs from schemas/labels.yaml that `raw` lacks."""
+    if not isinstance(raw, dict):
+        return [("the file", type(raw).__name__, "a mapping")]
+    out: list[tuple[str, str, str]] = []
+
+    def need(obj, key: str, where: str, kind=dict):
+        value = obj.get(key) if isinstance(obj, dict) else None
+        names = {dict: "a non-empty mapping", str: "a string", list: "a non-empty list"}
+        if not isinstance(value, kind) or (kind is not str and not value) or (
+                kind is dict and not all(isinstance(k, str) for k in value)):
+            out.append((f"{where}{key}", _short(value), names[kind] + (" with string keys" if kind is dict else "")))
+            return None
+        return value
+
+    layers = need(raw, "layers", "") or {}
+    labels = {}
+    for layer in standoff.SPAN_LAYERS:
+        spec = need(layers, layer, "layers.") if layers else None
+        if spec is None:
+            continue
+        labels[layer] = need(spec, "labels", f"layers.{layer}.") or {}
+        prefix = need(spec, "id_prefix", f"layers.{layer}.", str)
+        if prefix is not None and not re.fullmatch(r"[A-Za-z]+", prefix):
+            out.append((f"layers.{layer}.id_prefix", _short(prefix), "letters (an id is the prefix and a number)"))
+        if spec.get("overlap") not in ("allowed", "forbidden"):
+            out.append((f"layers.{layer}.overlap", _short(spec.get("overlap")), "'allowed' or 'forbidden'"))
+    relations = need(raw, "relations", "") or {}
+    if relations:
+        need(relations, "id_prefix", "relations.", str)
+    types = need(relations, "types", "relations.") if relations else None
+    for name, spec in (types or {}).items():
+        where = f"relations.types.{name}"
+        if not isinstance(spec, dict) or spec.get("from") not in standoff.SPAN_LAYERS:
+            out.append((f"{where}.from", _short(spec.get("from") if isinstance(spec, dict) else spec),
+                        f"one of {list(standoff.SPAN_LAYERS)}"))
+            continue
+        targets = spec.get("to")
+        bad = [t for t in targets or [] if not isinstance(t, str) or t.partition(":")[0] not in labels
+               or (t.partition(":")[2] and t.partition(":")[2] not in labels[t.partition(":")[0]])] \
+            if isinstance(targets, list) else None
+        if not targets or bad:
+            out.append((f"{where}.to", _short(bad or targets), "a list of 'layer' or 'layer:LABEL' of the inventory"))
+    values = raw.get("values")
+    if not isinstance(values, dict):
+        out.append(("values", _short(values), "a mapping of attribute to values"))
+        values = {}
+    for attribute, allowed in values.items():
+        if not isinstance(allowed, dict) or not allowed or not all(isinstance(v, str) for v in allowed):
+            out.append((f"values.{attribute}", _short(allowed), "a non-empty mapping of value to description"))
+    pattern = need(raw, "timex_value_pattern", "", str)
+    if pattern is not None:
+        try:
+            re.compile(pattern)
+        except (re.error, OverflowError, RecursionError) as exc:
+            out.append(("timex_value_pattern", _short(pattern), f"a regular expression ({exc})"))
+    conflicts = need(raw, "conflicts", "") or {}
+    for section in ("types", "origins", "status"):
+        if conflicts:
+            need(conflicts, section, "conflicts.")
+    roles = need(raw, "roles", "") or {}
+    for role, layer in LABEL_ROLES.items():
+        if roles and roles.get(role) not in labels.get(layer, {}):
+            out.append((f"roles.{role}", _short(roles.get(role)), f"a label of layers.{layer}"))
+    for role in RELATION_ROLES:
+        if roles and roles.get(role) not in (types or {}):
+            out.append((f"roles.{role}", _short(roles.get(role)), "a type of relations.types"))
+    for attribute, names in VALUE_ROLES.items():
+        section = _CONFLICT_SECTIONS.get(attribute)
+        allowed = (conflicts.get(section) if section else values.get(attribute)) or {}
+        given = roles.get(attribute) if roles else None
+        for name in names:
+            found = given.get(name) if isinstance(given, dict) else None
+            if roles and (not isinstance(found, str) or found not in allowed):
+                home = f"conflicts.{section}" if section else f"values.{attribute}"
+                out.append((f"roles.{attribute}.{name}", _short(found), f"a value of {home}"))
+    if not out:  # the shape holds: the generated schemas must build from it
+        from pactnews.outputs.schemas import table_schemas
+
+        try:
+            table_schemas(Inventory(raw))
+        except Exception as exc:  # noqa: BLE001 - anything the schemas cannot be built from is one problem
+            out.append(("the table schemas", f"{type(exc).__name__}: {exc}", "an inventory pactnews.outputs.schemas "
+                        "can build the table schemas from"))
+    return out
+
+
+def load_checked_inventory(layout: Layout) -> tuple[Inventory | None, list[Incident]]:
+    """The inventory of schemas/labels.yaml, or None and the incidents that stop every other check: a file
+    outside the repository, unreadable, not YAML, or without what the code asks of it."""
+    from pactnews.corpus.readers import CorpusError, load_yaml
+    from pactnews.repo import Confinement, UnsafePath
+
+    path = layout.labels
+    rel = _rel(layout, path)
+    try:
+        Confinement(layout.root).check(path, "the label inventory")
+        raw = load_yaml(path, "YAML")
+    except UnsafePath as exc:
+        return None, [incident("unsafe-path", f"{exc}; expected a file inside the repository", file=rel,
+                               found="a path out of the repository", expected="a file inside the repository")]
+    except (CorpusError, OSError) as exc:
+        found = " ".join(str(exc).split()) if isinstance(exc, CorpusError) else f"{type(exc).__name__}: {exc.strerror}"
+        found = found.replace(str(path), rel)
+        return None, [incident("invalid-inventory", f"cannot read the label inventory: {found}; expected the YAML "
+                               "of schemas/labels.yaml", file=rel, found=found, expected="the YAML of schemas/labels.yaml")]
+    problems = inventory_problems(raw)
+    if problems:
+        return None, [incident("invalid-inventory", f"{where} is {found}; expected {expected} (no other check runs "
+                               "without the inventory)", file=rel, found=found, expected=expected)
+                      for where, found, expected in problems]
+    return Inventory(raw), []
 
 
 def _problem_incident(p) -> Incident:
@@ -1017,8 +1225,7 @@ def check_corpus_batch(layout: Layout, inv: Inventory, rules, records: list[dict
 
     Each record: a safe id, its keys, their types, a dct value naming a real
     date, a raw_file inside the repository (corpus.source_problems and
-    value_problems), and no annotation file that is a symlink out of the
-    repository. A record whose id or raw_file is unsafe, missing or mistyped
+    value_problems). A record whose id or raw_file is unsafe, missing or mistyped
     is read no further. Without rules (they could not be read) the clean files
     are not compared. A raw file that is missing, changed or not UTF-8 is one
     raw-file-invalid incident for the batch, and its clean files are then not
@@ -1040,12 +1247,6 @@ def check_corpus_batch(layout: Layout, inv: Inventory, rules, records: list[dict
         if source:
             continue
         readable.append(rec)
-        ann = layout.annotation_file(rec["id"])
-        if os.path.islink(ann) and not confinement.inside(ann):
-            out.append(incident("unsafe-path", f"{_rel(layout, ann)} is a symlink to {confinement.resolve(ann)}, "
-                                f"outside the repository {confinement.root}; expected a file inside the repository",
-                                file=_rel(layout, ann), doc=rec["id"], found="a symlink out of the repository",
-                                expected="a file inside the repository"))
     errors: list[CorpusError] = []
     try:
         expected = clean_records(layout, rules, readable, errors) if rules is not None else {}
@@ -1068,6 +1269,9 @@ def check_corpus_batch(layout: Layout, inv: Inventory, rules, records: list[dict
             found = on_disk[path] = path.read_bytes()
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
             found = None
+        except OSError as exc:
+            out.append(_unreadable(layout, path, exc, path.name.split(".")[0]))
+            continue
         if found != data:
             state = "is missing" if not path.is_file() else "differs from what the raw file and rules give"
             out.append(incident("clean-text-stale", f"{_rel(layout, path)} {state}; expected the output of "
@@ -1080,10 +1284,35 @@ def check_corpus_batch(layout: Layout, inv: Inventory, rules, records: list[dict
         path = layout.clean / f"{rec['id']}.txt"
         data = on_disk.get(path)
         if data is None and path.is_file() and confinement.inside(path):
-            data = path.read_bytes()
+            try:
+                data = path.read_bytes()
+            except OSError as exc:
+                if path not in expected:  # else reported above
+                    out.append(_unreadable(layout, path, exc, rec["id"]))
+                continue
         if data is not None:
             texts[rec["id"]] = data.decode("utf-8", errors="replace")
+            out += _too_large(layout, path, rec["id"], texts[rec["id"]])
     return out, texts
+
+
+def _unreadable(layout: Layout, path: Path, exc: OSError, doc: str | None) -> Incident:
+    rel = _rel(layout, path)
+    return incident("unreadable-file", f"cannot read {rel}: {type(exc).__name__}: {exc.strerror or exc}; expected a "
+                    "readable file", file=rel, doc=doc, found=type(exc).__name__, expected="a readable file")
+
+
+def _too_large(layout: Layout, path: Path, doc: str, text: str) -> list[Incident]:
+    """A clean text longer than the token view takes (spaCy's max_length, set in pactnews.pipeline.ner)."""
+    from pactnews.pipeline import ner
+
+    if len(text) <= ner.MAX_CHARS:
+        return []
+    rel = _rel(layout, path)
+    return [incident("document-too-large", f"the clean text has {len(text):,} characters; expected at most "
+                     f"{ner.MAX_CHARS:,} (pactnews.pipeline.ner.MAX_CHARS, spaCy's max_length for the token view)",
+                     file=rel, doc=doc, found=f"{len(text):,} characters",
+                     expected=f"at most {ner.MAX_CHARS:,} characters")]
 
 
 def extra_clean_files(layout: Layout, ids) -> list[Incident]:
@@ -1099,7 +1328,11 @@ def extra_clean_files(layout: Layout, ids) -> list[Incident]:
     if not layout.clean.is_dir():
         return out
     ids = set(ids)
-    for name in sorted(e.name for e in os.scandir(layout.clean) if e.is_file()):
+    try:
+        names = sorted(e.name for e in os.scandir(layout.clean) if e.is_file())
+    except OSError as exc:
+        return out + [_unreadable(layout, layout.clean, exc, None)]
+    for name in names:
         stem = name[:-4] if name.endswith(".txt") else name[:-9] if name.endswith(".map.json") else None
         if stem not in ids:
             path = layout.clean / name
@@ -1110,53 +1343,111 @@ def extra_clean_files(layout: Layout, ids) -> list[Incident]:
     return out
 
 
-def _read_table(reader, path: Path, layout: Layout, needed: bool) -> tuple[dict | None, list[Incident]]:
-    """The table, or None with an incident when it is needed and missing or unreadable."""
+def _read_table(reader, path: Path, layout: Layout, needed: bool,
+                confinement=None) -> tuple[dict | None, list[Incident]]:
+    """The table, or None with an incident when it is needed and missing or unreadable, or when it resolves
+    outside `confinement` (default: the repository; such a table is not opened)."""
+    from pactnews.repo import Confinement
+
     rel = _rel(layout, path)
-    if not path.is_file():
+    confinement = confinement or Confinement(layout.root)
+    if os.path.lexists(path) and not confinement.inside(path):
+        how = "is a symlink to" if os.path.islink(path) else "resolves to"
+        return None, [incident("unsafe-path", f"{rel} {how} {confinement.resolve(path)}, outside the repository "
+                               f"{confinement.root}; expected a table inside the repository", file=rel,
+                               found="a path out of the repository", expected="a table inside the repository")]
+    if not os.path.lexists(path) or (os.path.islink(path) and not path.exists()):
         if needed:
             return None, [incident("missing-table", f"{rel} does not exist; expected a table beside the annotation files",
                                  file=rel, found="does not exist", expected="a table beside the annotation files")]
         return {}, []
     try:
         return reader(path), []
+    except OSError as exc:
+        return None, [incident("unreadable-file", f"cannot read the table: {type(exc).__name__}: {exc.strerror or exc}; "
+                               "expected a readable table", file=rel, found=type(exc).__name__,
+                               expected="a readable file")]
     except Exception as exc:  # noqa: BLE001 - any unreadable table is one incident
-        return None, [incident("invalid-table", f"cannot read the table: {type(exc).__name__}: {exc}; expected a "
+        detail = " ".join(str(exc).split())[:300] or "nested deeper than the reader allows"
+        return None, [incident("invalid-table", f"cannot read the table: {type(exc).__name__}: {detail}; expected a "
                              "table as written by pactnews.annotations.tables", file=rel, found=type(exc).__name__,
                              expected="a table as written by pactnews.annotations.tables")]
 
 
-def is_annotation_file(path: Path, ids: Collection[str] | None) -> bool:
+def is_annotation_file(path: Path, ids: Collection[str] | None, confinement=None) -> bool:
     """A document file: named after a corpus document, or a JSON object that declares the standoff format.
 
-    Other JSON files beside them (reports such as agreement.json) are not annotations.
+    Other JSON files beside them (reports such as agreement.json) are not annotations. A file outside
+    `confinement` or one that cannot be read is not opened here: it counts as an annotation file, so that
+    reading it is refused with an incident.
     """
     if path.stem in (ids or ()):
         return True
+    if confinement is not None and not confinement.inside(path):
+        return True
     try:
         obj = json.loads(path.read_bytes())
-    except (ValueError, UnicodeDecodeError):
+    except OSError:
+        return True
+    except (ValueError, UnicodeDecodeError, RecursionError):
         return False
     return isinstance(obj, dict) and (obj.get("format") == standoff.FORMAT or {"document_id", "text_sha256"} <= set(obj))
 
 
+def confinement_of(layout: Layout, folder: Path):
+    """Where the files of an annotation folder must resolve: the repository, or the folder itself when
+    --annotations names one outside the repository."""
+    from pactnews.repo import Confinement
+
+    inside = Path(os.path.abspath(folder)).is_relative_to(os.path.abspath(layout.root))
+    return Confinement(layout.root) if inside or Confinement(layout.root).inside(folder) else Confinement(folder)
+
+
+def _read_annotation(layout: Layout, path: Path, confinement) -> tuple[dict | None, Incident | None]:
+    """One annotation file as standoff.loads reads it, or the incident that stops reading it: a path out of
+    the repository (not opened at all), a file that cannot be read, or a malformed file."""
+    rel = _rel(layout, path)
+    where = dict(file=rel, doc=path.stem)
+    if not confinement.inside(path):
+        how = "is a symlink to" if os.path.islink(path) else "resolves to"
+        return None, incident("unsafe-path", f"{rel} {how} {confinement.resolve(path)}, outside the repository "
+                              f"{confinement.root}; expected a file inside the repository", **where,
+                              found="a path out of the repository", expected="a file inside the repository")
+    try:
+        return standoff.loads(confinement.read_bytes(path, "annotation file"), rel), None
+    except OSError as exc:
+        return None, incident("unreadable-file", f"cannot read the file: {type(exc).__name__}: {exc.strerror or exc}; "
+                              "expected a readable annotation file", **where, found=type(exc).__name__,
+                              expected="a readable file")
+    except RecursionError:
+        return None, incident("invalid-json", "the JSON is nested deeper than the reader allows; expected an "
+                              "annotation file (a JSON object of lists of records)", **where,
+                              found="nesting too deep", expected="a JSON object of lists of records")
+    except standoff.FormatError as exc:
+        m = _FORMAT_ERROR.match(str(exc))
+        test, message = (m["test"], m["message"]) if m else ("invalid-json", str(exc))
+        return None, incident(test, message, **where, level=int(m["level"]) if m else 1)
+
+
 def _annotation_incidents(layout: Layout, paths: list[Path], texts: dict[str, str] | None, entities, clusters,
                           inv: Inventory, table_files: tuple[str, str],
-                          claims_out: list | None = None) -> tuple[list[Incident], Counter]:
+                          claims_out: list | None = None, confinement=None) -> tuple[list[Incident], Counter]:
     """Read and validate annotation files (all of one batch); returns (incidents, counts of documents, spans, relations).
 
-    `claims_out`, when given, receives the conflict_inputs of every document without an incident.
+    `claims_out`, when given, receives the conflict_inputs of every document without an incident. A file
+    that resolves outside `confinement` (default: the repository) is refused unread.
     """
+    from pactnews.repo import Confinement
+
+    confinement = confinement or Confinement(layout.root)
     out, docs, files = [], {}, {}
     for path in paths:
-        rel = _rel(layout, path)
-        try:
-            docs[path.stem] = standoff.loads(path.read_bytes(), rel)
-            files[path.stem] = rel
-        except standoff.FormatError as exc:
-            m = _FORMAT_ERROR.match(str(exc))
-            test, message = (m["test"], m["message"]) if m else ("invalid-json", str(exc))
-            out.append(incident(test, message, file=rel, doc=path.stem, level=int(m["level"]) if m else 1))
+        doc, problem = _read_annotation(layout, path, confinement)
+        if problem is not None:
+            out.append(problem)
+        else:
+            docs[path.stem] = doc
+            files[path.stem] = _rel(layout, path)
     if docs:
         out += validate_documents(docs, texts, entities, clusters, inv, files, table_files=table_files)
     if claims_out is not None:
@@ -1184,8 +1475,9 @@ def validate_batch(layout: Layout, inv: Inventory, entities: dict | None, cluste
     folder = Path(annotations) if annotations else layout.annotations
     rules = load_rules(layout.cleaning_rules) if rules is None else rules
     out, texts = check_corpus_batch(layout, inv, rules, records)
-    paths = [p for p in (folder / f"{r['id']}.json" for r in records) if p.is_file()]
-    more, _ = _annotation_incidents(layout, paths, texts, entities, clusters, inv, _table_files(layout, folder))
+    paths = [p for p in (folder / f"{r['id']}.json" for r in records) if os.path.lexists(p)]
+    more, _ = _annotation_incidents(layout, paths, texts, entities, clusters, inv, _table_files(layout, folder),
+                                    confinement=confinement_of(layout, folder))
     return sorted(out + more, key=_sort_key)
 
 
@@ -1193,23 +1485,17 @@ def _table_files(layout: Layout, folder: Path) -> tuple[str, str]:
     return _rel(layout, folder / "tables" / "entities.json"), _rel(layout, folder / "tables" / "claim_clusters.json")
 
 
-# ---- the batch driver (runs in pool workers; the context is inherited through fork) ----
-
-_CONTEXT: dict = {}
+# ---- the batch jobs (pactnews.pipeline.jobs: a plain loop, or datatrove tasks with --num-proc) ----
 
 
-def _init(context: dict) -> None:
-    _CONTEXT.update(context)
-
-
-def _run_batch(job: tuple[list[dict], list[str]]) -> tuple[list[Incident], Counter, list[str], list[dict]]:
+def _run_batch(context: dict, job: tuple[list[dict], list[str]]) -> tuple[list[Incident], Counter, list[str], list[dict]]:
     """(incidents, counts, ignored files, claims for the conflict check) of metadata records and annotation file names.
 
     Files named after one of the records are annotations; the others are
     annotations only if they declare the standoff format (is_annotation_file).
     """
     records, names = job
-    c = _CONTEXT
+    c = context
     layout, folder = c["layout"], c["folder"]
     out: list[Incident] = []
     texts: dict[str, str] | None = None if c["metadata_failed"] else {}
@@ -1219,10 +1505,10 @@ def _run_batch(job: tuple[list[dict], list[str]]) -> tuple[list[Incident], Count
     paths, ignored = [], []
     for name in names:
         path = folder / name
-        (paths if is_annotation_file(path, ids) else ignored).append(path)
+        (paths if is_annotation_file(path, ids, c["confinement"]) else ignored).append(path)
     claims = [] if c["conflicts"] is not None else None
     more, counts = _annotation_incidents(layout, paths, texts, c["entities"], c["clusters"], c["inv"], c["table_files"],
-                                         claims)
+                                         claims, c["confinement"])
     return out + more, counts, [_rel(layout, p) for p in ignored], claims or []
 
 
@@ -1240,15 +1526,17 @@ def check_repository(layout: Layout, annotations: Path | None = None, num_proc: 
     """Corpus and annotation files of a repository; returns (incidents, counts for the summary).
 
     Streams: metadata records and their annotation files go in batches of
-    BATCH_SIZE (in a fork pool of num_proc workers), so memory does not grow
+    BATCH_SIZE (as num_proc datatrove tasks: pactnews.pipeline.jobs), so memory does not grow
     with the corpus apart from the records themselves; the tables and
     corpus/clean/ as a whole are checked once.
     """
     from pactnews.corpus.cleaning import load_rules
     from pactnews.corpus.readers import CorpusError, read_metadata
 
-    inv = load_inventory(layout.labels)
-    out: list[Incident] = []
+    folder = Path(annotations) if annotations else layout.annotations
+    inv, out = load_checked_inventory(layout)
+    if inv is None:
+        return out, {"where": f"{_rel(layout, folder)}/ against {_rel(layout, layout.clean)}/", "ignored": []}
     meta_file = _rel(layout, layout.metadata)
     try:
         records = read_metadata(layout)
@@ -1265,32 +1553,38 @@ def check_repository(layout: Layout, annotations: Path | None = None, num_proc: 
             raw_invalid.append(incident("raw-file-invalid", f"{type(exc).__name__}: {exc}; expected raw files "
                                         "byte-identical to their raw_sha256", file=meta_file, found=type(exc).__name__,
                                         expected="raw files byte-identical to their raw_sha256"))
-    folder = Path(annotations) if annotations else layout.annotations
     names = sorted(p.name for p in folder.glob("*.json"))
     named = {f"{i}.json" for i in ids or ()}
     others = [n for n in names if n not in named]
-    has_documents = any(n in named for n in names) or any(is_annotation_file(folder / n, ids) for n in others)
-    entities, more = _read_table(tables.read_entities, folder / "tables" / "entities.json", layout, has_documents)
+    confinement = confinement_of(layout, folder)
+    has_documents = any(n in named for n in names) or any(is_annotation_file(folder / n, ids, confinement)
+                                                          for n in others)
+    entities, more = _read_table(tables.read_entities, folder / "tables" / "entities.json", layout, has_documents,
+                                 confinement)
     out += more
-    clusters, more = _read_table(tables.read_clusters, folder / "tables" / "claim_clusters.json", layout, has_documents)
+    clusters, more = _read_table(tables.read_clusters, folder / "tables" / "claim_clusters.json", layout, has_documents,
+                                 confinement)
     out += more
     conflict_file = folder / "tables" / "conflicts.json"
     conflicts = None  # no conflicts table: no conflict has been reviewed yet, and none is checked
-    if conflict_file.is_file():
-        conflicts, more = _read_table(tables.read_conflicts, conflict_file, layout, True)
+    if os.path.lexists(conflict_file):
+        conflicts, more = _read_table(tables.read_conflicts, conflict_file, layout, True, confinement)
+        more += check_conflict_rows(conflicts, _rel(layout, conflict_file))
         out += more
     table_files = _table_files(layout, folder)
-    out += check_tables(entities, clusters, inv, *table_files)
+    more = check_tables(entities, clusters, inv, *table_files)
+    out += more
+    malformed = {i.file for i in more if i.test_id == "invalid-table"}  # not checked against: reported already
+    entities = None if table_files[0] in malformed else entities
+    clusters = None if table_files[1] in malformed else clusters
     context = dict(layout=layout, folder=folder, inv=inv, rules=rules, entities=entities, clusters=clusters,
-                   table_files=table_files, metadata_failed=ids is None, conflicts=conflicts)
+                   table_files=table_files, metadata_failed=ids is None, conflicts=conflicts, confinement=confinement)
     claims: list[dict] = []
     counts: Counter = Counter()
     ignored: list[str] = []
     stale, seen = [], set()
     jobs = _jobs(records, names, others)
-    for incidents, c, ign, batch_claims in map_batches(
-            _run_batch, jobs, num_proc, initializer=_init, initargs=(context,), progress=progress,
-            total=len(records) + len(others), desc="validate", size=lambda job: len(job[0]) or len(job[1])):
+    for incidents, c, ign, batch_claims in _run_jobs(layout, context, jobs, num_proc, progress):
         counts.update(c)
         claims += batch_claims
         ignored += ign
@@ -1322,9 +1616,59 @@ def check_repository(layout: Layout, annotations: Path | None = None, num_proc: 
     return sorted(out, key=_sort_key), stats
 
 
+def _run_jobs(layout: Layout, context: dict, jobs, num_proc: int, progress):
+    """_run_batch over the jobs, in job order: here, or with --num-proc as datatrove tasks (their scratch in
+    build/)."""
+    from pactnews.pipeline.jobs import run_jobs
+
+    if num_proc > 1:
+        from pactnews.pipeline.executors import work_area
+
+        with work_area(layout.root) as work:
+            return run_jobs(_run_batch, context, jobs, num_proc, work)
+    return run_jobs(_run_batch, context, jobs, progress=progress, desc="validate")
+
+
 def validate_repository(layout) -> list[Incident]:
     """Every incident of the repository: corpus, clean texts, annotations/*.json and the tables."""
     return check_repository(layout)[0]
+
+
+# ---- one gate: every verb that reads the corpus or the annotations passes through it ----------
+
+def gate(layout: Layout, verb: str, *, num_proc: int = 1) -> str | None:
+    """None when `pactnews validate` accepts the repository; else validate's own report, its last line
+    saying that `pactnews <verb>` refused and wrote nothing.
+
+    Each verb that reads the corpus or the annotations calls this before reading
+    them, so that it accepts exactly what validate accepts and refuses the rest
+    with validate's incidents (one line each, then the summary).
+    """
+    incidents, stats = check_repository(layout, num_proc=num_proc)
+    if not incidents:
+        return None
+    return format_report(incidents, **stats) + f"; `pactnews validate` refuses the repository, so pactnews {verb} " \
+                                               "wrote nothing"
+
+
+def refused(layout: Layout, verb: str, *, num_proc: int = 1) -> bool:
+    """gate, printed: True (after printing validate's report) when the verb must stop."""
+    report = gate(layout, verb, num_proc=num_proc)
+    if report is not None:
+        emit(report)
+    return report is not None
+
+
+def emit(text: str, file=None) -> None:
+    """print, except that a character the terminal's encoding cannot show is written as its escape."""
+    import sys
+
+    file = file or sys.stdout
+    try:
+        print(text, file=file)
+    except UnicodeEncodeError:
+        encoding = getattr(file, "encoding", None) or "ascii"
+        print(text.encode(encoding, "backslashreplace").decode(encoding), file=file)
 
 
 def format_report(incidents, *, documents: int | None = None, spans: int | None = None,
@@ -1378,5 +1722,5 @@ def run(args) -> int:
     layout = Layout(args.root)
     incidents, stats = check_repository(layout, args.annotations, num_proc=args.num_proc,
                                         progress=True if args.progress else None)
-    print(format_report(incidents, limit=args.limit, **stats))
+    emit(format_report(incidents, limit=args.limit, **stats))
     return 1 if incidents else 0
