@@ -247,51 +247,53 @@ def test_kills_at_random_moments_leave_the_old_or_the_new_outputs(trees):
 # ---------------------------------------------------------------- every crash point, deterministically
 
 
-def crash_at(step: int, action) -> bool:
-    """Run `action` in a forked child that dies (os._exit, as under SIGKILL) at its `step`-th rename or journal
-    write; True when it got that far."""
-    import threading
-    if threading.active_count() > 1:  # a fork while other threads (Ray, loguru) hold locks can deadlock the child
-        pytest.skip(f"{threading.active_count()} threads alive in this process: forking is unsafe; run this file alone")
-    pid = os.fork()
-    if pid == 0:  # the child: never returns
-        try:
-            count = [0]
+# A fresh interpreter that dies (os._exit, as under SIGKILL) at its `step`-th rename or journal write: a fresh
+# process rather than a fork of this one, which may run threads (a fork then can deadlock the child).
+CRASH_DRIVER = """
+import os, shutil, sys
+from pathlib import Path
+from pactnews.pipeline import install
+step, kind, root = int(sys.argv[1]), sys.argv[2], Path(sys.argv[3])
+count = [0]
+def counted(fn):
+    def wrapper(*args, **kwargs):
+        count[0] += 1
+        if count[0] == step:
+            os._exit(9)
+        return fn(*args, **kwargs)
+    return wrapper
+for name in ("_rename", "_write_journal", "_remove_journal"):
+    setattr(install, name, counted(getattr(install, name)))
+if kind == "clean":
+    from pactnews.commands.clean import clean_corpus
+    from pactnews.repo import Layout
+    clean_corpus(Layout(root), progress=False)
+else:
+    if kind == "recover-install":
+        install.recover(root)
+    with install.Staging(root) as staging:
+        shutil.copytree(sys.argv[4], staging.path, dirs_exist_ok=True)
+        install.install(root, staging.path, sys.argv[5].split(","), sys.argv[6].split(","))
+"""
 
-            def counted(fn):
-                def wrapper(*args, **kwargs):
-                    count[0] += 1
-                    if count[0] == step:
-                        os._exit(9)
-                    return fn(*args, **kwargs)
-                return wrapper
 
-            install._rename = counted(install._rename)
-            install._write_journal = counted(install._write_journal)
-            install._remove_journal = counted(install._remove_journal)
-            action()
-            os._exit(0)
-        finally:
-            os._exit(1)
-    _, status = os.waitpid(pid, 0)
-    code = os.waitstatus_to_exitcode(status)
-    assert code in (0, 9), f"the child failed with {code}"
-    return code == 9
+def crash_at(step: int, kind: str, root: Path, source: Path | None = None) -> bool:
+    """Run `kind` (recover-install, install, clean) on `root` in a child that dies at its `step`-th rename or
+    journal write; True when it got that far, False when it finished first."""
+    argv = [sys.executable, "-c", CRASH_DRIVER, str(step), kind, str(root)]
+    if source is not None:
+        argv += [str(source), ",".join(feats.CONFIGS), ",".join(FILES)]
+    child = subprocess.run(argv, capture_output=True, text=True, timeout=300)
+    assert child.returncode in (0, 9), f"the child failed with {child.returncode}: {child.stderr[-2000:]}"
+    return child.returncode == 9
 
 
 def test_an_install_killed_at_each_step_recovers_to_the_old_or_the_new_outputs(trees):
     root = trees.root
     new = "fixture"
-
-    def action():
-        install.recover(root)
-        with install.Staging(root) as staging:
-            shutil.copytree(trees.builds[new], staging.path, dirs_exist_ok=True)
-            install.install(root, staging.path, feats.CONFIGS, FILES)
-
     seen = set()
     step = 1
-    while crash_at(step, action):
+    while crash_at(step, "recover-install", root, trees.builds[new]):
         journal = journal_of(root)
         expected = new if journal and journal["state"] == "committed" else "real"
         if journal is None:  # before the journal, or after its removal
@@ -313,8 +315,6 @@ def test_an_install_killed_at_each_step_recovers_to_the_old_or_the_new_outputs(t
 
 
 def test_clean_killed_at_each_step_recovers_to_the_old_or_the_new_clean_texts(trees):
-    from pactnews.commands.clean import clean_corpus
-
     root = trees.root
     layout = Layout(root)
     new = {p.name: p.read_bytes() for p in layout.clean.iterdir()}
@@ -327,7 +327,7 @@ def test_clean_killed_at_each_step_recovers_to_the_old_or_the_new_clean_texts(tr
 
     old = spoil()
     step = 1
-    while crash_at(step, lambda: clean_corpus(layout, progress=False)):
+    while crash_at(step, "clean", root):
         journal = journal_of(root)
         files = {p.name: p.read_bytes() for p in layout.clean.iterdir() if not p.name.startswith(".")}
         if journal is None:
@@ -408,10 +408,12 @@ class ReadOnly:
 
 
 def one_line_failure(result: subprocess.CompletedProcess) -> str:
-    lines = result.stdout.splitlines()
+    """The command failed with exactly one line, `FAILED: ...`, on stdout (a verb's own failure) or on stderr
+    (a recovery that failed before the verb ran), and no traceback."""
+    lines = (result.stdout + result.stderr).splitlines()
     assert result.returncode == 1, result.stdout + result.stderr
-    assert "Traceback" not in result.stdout + result.stderr and result.stderr == "", result.stderr
-    assert len(lines) == 1 and lines[0].startswith("FAILED: "), result.stdout
+    assert "Traceback" not in result.stdout + result.stderr
+    assert len(lines) == 1 and lines[0].startswith("FAILED: "), result.stdout + result.stderr
     return lines[0]
 
 
@@ -419,15 +421,10 @@ def test_a_rollback_blocked_by_a_read_only_folder_says_so_in_one_line_and_stays_
     """Killed mid-install, then data/ is read-only: `build --check` fails with one line naming the journal and
     what to do; once data/ is writable again the next command rolls back to the old outputs."""
     root = trees.root
-
-    def action():
-        with install.Staging(root) as staging:
-            shutil.copytree(trees.builds["fixture"], staging.path, dirs_exist_ok=True)
-            install.install(root, staging.path, feats.CONFIGS, FILES)
-
     with ReadOnly(root / "data"):  # skips here when it cannot be done
         pass
-    assert crash_at(5, action)  # the journal written, documents swapped, entities moved out; killed
+    # killed with the journal written, documents swapped, entities moved out
+    assert crash_at(5, "install", root, trees.builds["fixture"])
     assert journal_of(root)["state"] == "prepared" and not (root / "data" / "entities").exists()
     before = buildkit.tree_hashes(root)
     with ReadOnly(root / "data"):
@@ -436,7 +433,7 @@ def test_a_rollback_blocked_by_a_read_only_folder_says_so_in_one_line_and_stays_
         assert "data/" in line and "writable, then run the command again" in line, line
         assert buildkit.tree_hashes(root) == before, "a failed recovery changes nothing more"
     result = cli(root, "clean", "--check")  # any verb that reads the repository recovers first
-    assert result.stdout.startswith("note: rolled back") and result.returncode == 0, result.stdout
+    assert result.stderr.startswith("pactnews clean: rolled back the install") and result.returncode == 0, result.stderr
     assert trees.state() == "real" and leftovers(root) == [] and not (root / "build").exists()
 
 

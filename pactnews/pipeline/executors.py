@@ -27,10 +27,16 @@ def quiet(verbose: bool = False) -> None:
 
 
 def start_method() -> str:
-    """Fork where the platform has it: workers inherit the imported modules (spaCy, pyarrow) and the quiet logger."""
+    """Fork where the platform has it and this process runs no other thread (a fork then can deadlock, e.g. after
+    ray.init): workers inherit the imported modules (spaCy, pyarrow) and the quiet logger. Else forkserver."""
+    import threading
+
     import multiprocess
 
-    return "fork" if "fork" in multiprocess.get_all_start_methods() else "spawn"
+    methods = multiprocess.get_all_start_methods()
+    if "fork" in methods and threading.active_count() == 1:
+        return "fork"
+    return "forkserver" if "forkserver" in methods else "spawn"
 
 
 def local(pipeline: list, tasks: int, workers: int, logging_dir: Path, depends=None):
