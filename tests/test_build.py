@@ -195,7 +195,7 @@ def test_a_bad_entity_table_label_fails_the_build_once_and_changes_no_file(repo,
     before = buildkit.tree_hashes(repo)
     rc, out = buildkit.run_cli(repo, "build", "--quiet")
     assert rc == 1 and buildkit.tree_hashes(repo) == before
-    assert out.count("entity-table-label") == 1 and "'COMPANY'" in out, out
+    assert out.count("[L4 entity-table-label]") == 1 and "'COMPANY'" in out, out
 
 
 def test_an_invalid_annotation_fails_the_build_and_changes_no_file(repo):
@@ -208,7 +208,7 @@ def test_an_invalid_annotation_fails_the_build_and_changes_no_file(repo):
     assert rc == 1
     assert buildkit.tree_hashes(repo) == before
     assert "span-text-mismatch" in out and "001_69d675cf0e69e825" in out and "T1" in out
-    assert out.strip().endswith("nothing written")
+    assert out.strip().endswith("pactnews build wrote nothing")
 
 
 def test_a_stale_clean_text_fails_the_build(repo):

@@ -504,6 +504,11 @@ def run(args) -> int:
         return 1
     engine = dict(input=args.input, tasks=args.tasks or args.num_proc, workers=args.workers or args.num_proc,
                   executor=args.executor, verbose=args.verbose)
+    if args.input is None:  # one gate: the build accepts exactly what `pactnews validate` accepts
+        from pactnews.validate.validator import refused
+
+        if refused(Layout(root), "build", num_proc=args.num_proc or 1):
+            return 1
     if args.executor == "slurm":
         return submit(root, args, engine)
     if args.check:
