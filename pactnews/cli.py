@@ -84,6 +84,7 @@ def _verb_of(argv: list[str]) -> str | None:
 def main(argv: list[str] | None = None) -> int:
     import importlib.util  # noqa: F401
 
+    _printable_on_any_terminal()
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = argparse.ArgumentParser(prog="pactnews", description=__doc__)
     parser.add_argument("--root", type=Path, default=None, help="repository root (default: found above the current folder)")
@@ -122,6 +123,14 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"pactnews {args.verb}: {message}", file=sys.stderr)
         return 2
+
+
+def _printable_on_any_terminal() -> None:
+    """A character the terminal's encoding cannot show (an ASCII-only locale, a title in Korean) is printed as its
+    escape, never a UnicodeEncodeError: every verb prints names and texts from the data."""
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure") and (getattr(stream, "encoding", "") or "").lower() not in ("utf-8", "utf8"):
+            stream.reconfigure(errors="backslashreplace")
 
 
 def _recover(root: Path, verb: str) -> int | None:

@@ -27,13 +27,15 @@ _SENTENCE = re.compile(r"[^\n.]+")
 
 
 def make_repo(tmp: Path) -> Path:
-    """A copy of what the Label Studio verbs read: the inventory, corpus metadata and clean texts."""
+    """A copy of what the Label Studio and pre-annotation verbs read: the inventory and the corpus (raw, metadata,
+    cleaning rules, clean texts), with no annotations."""
     root = tmp / "repo"
     (root / "schemas").mkdir(parents=True)
     shutil.copy(REPO / "schemas" / "labels.yaml", root / "schemas" / "labels.yaml")
-    (root / "corpus").mkdir()
-    shutil.copy(REPO / "corpus" / "metadata.yaml", root / "corpus" / "metadata.yaml")
-    shutil.copytree(REPO / "corpus" / "clean", root / "corpus" / "clean")
+    shutil.copytree(REPO / "corpus", root / "corpus")
+    for path in (root / "corpus").rglob("*"):  # the raw files are read-only in the repository
+        if path.is_file():
+            path.chmod(0o644)
     (root / "annotations").mkdir()
     return root
 

@@ -1,8 +1,11 @@
 """The one command: only the verb asked for is imported."""
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+
+import pytest
 
 import buildkit
 
@@ -73,3 +76,34 @@ def test_validate_needs_none_of_the_build_and_annotation_libraries():
     heavy = ("datasets", "spacy", "mlcroissant", "sklearn", "label_studio_sdk", "krippendorff", "nervaluate")
     out = _without(",".join(heavy), "--root", str(buildkit.REPO), "validate")
     assert out.returncode == 0, out.stderr
+
+
+@pytest.fixture(scope="module")
+def built_repo(tmp_path_factory):
+    return buildkit.built(tmp_path_factory, "real")
+
+
+@pytest.mark.parametrize("argv", [["validate"], ["clean", "--check"], ["build", "--check", "--quiet"],
+                                  ["export", "--format", "brat", "--out", "out"],
+                                  ["publish", "--to", "out", "--dry-run"]])
+def test_an_ascii_only_terminal_gets_escapes_never_a_traceback(built_repo, tmp_path, argv):
+    """A raw file under a non-ASCII name (raw/dokument_ü.txt), changed after its hash was recorded, on a terminal
+    that can show only ASCII: every verb names it as an escape, exits 1 and changes nothing."""
+    root = buildkit.fresh_copy(built_repo, tmp_path / "repo")
+    meta = root / "corpus" / "metadata.yaml"
+    text = meta.read_text(encoding="utf-8")
+    first = text.index("raw_file: raw/") + len("raw_file: raw/")
+    name = text[first:].split()[0]
+    meta.write_text(text.replace(f"raw/{name}", "raw/dokument_\u00fc.txt", 1), encoding="utf-8")
+    raw = root / "corpus" / "raw" / name
+    raw.rename(raw.with_name("dokument_\u00fc.txt"))
+    with raw.with_name("dokument_\u00fc.txt").open("ab") as f:
+        f.write(b"\nchanged\n")
+    before = buildkit.tree_hashes(tmp_path)
+    env = {**os.environ, "PYTHONIOENCODING": "ascii:strict", "LC_ALL": "C"}
+    run = subprocess.run([sys.executable, "-m", "pactnews.cli", "--root", str(root), *argv], capture_output=True,
+                         text=True, encoding="ascii", timeout=600, env=env, cwd=tmp_path)
+    out = run.stdout + run.stderr
+    assert run.returncode == 1 and "Traceback" not in out, out
+    assert "dokument_\\xfc.txt" in out, out
+    assert buildkit.tree_hashes(tmp_path) == before

@@ -197,7 +197,7 @@ def test_publish_without_texts_uploads_the_annotations_only_edition(repo, monkey
     assert "annotations-only" in upload["commit_message"]
     assert dict(api.calls)["create_tag"]["tag"] == f"v{VERSION}"
     staged = Path(upload["folder_path"])
-    assert not staged.exists() and staged.parent == repo / "build"
+    assert not staged.exists() and staged.parent.parent == repo / "build"  # build/staging-*/edition, removed
     assert sorted(p.name for p in (repo / "build").iterdir()) == ["junk.parquet"]
     for name in expected_files(repo):  # the repository's own release is untouched
         if name.startswith("data/"):

@@ -619,7 +619,11 @@ def add_arguments(parser) -> None:
 def run(args) -> int:
     from pactnews.labelstudio.readers import read_corpus, read_gold, read_tables
 
+    from pactnews.validate.validator import refused
+
     layout = Layout(args.root)
+    if refused(layout, "preannotate"):  # one gate: the texts, gold and tables validate accepts, or nothing
+        return 1
     inv = default_inventory(layout.root)
     corpus = read_corpus(layout)
     gold = read_gold(layout, [r["document_id"] for r in corpus])

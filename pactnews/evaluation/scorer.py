@@ -769,6 +769,10 @@ def add_arguments(parser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from pactnews.validate.validator import refused
+
+    if refused(Layout(args.root), "evaluate"):  # one gate: scored against a gold validate accepts, or not at all
+        return 1
     try:
         report = evaluate(args.root, args.predictions, args.layer, args.by_document)
     except EvaluationError as exc:

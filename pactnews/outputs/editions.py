@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import base64
 import io
+import os
 import json
 import re
 import shutil
@@ -685,14 +686,21 @@ def make(root: Path, files: list[str], dest: Path) -> list[str]:
 
 
 def stage(root: Path, plan):
-    """The annotations-only edition of the release planned in `plan`, made in a fresh folder of the
-    repository's ignored build/ folder and hydrated back once; (that folder, the plan of the edition)."""
+    """The annotations-only edition of the release planned in `plan`, made in a staging folder of the
+    repository's ignored build/ (install.Staging: if this run is killed, the next command sweeps it) and
+    hydrated back once; (that folder, the plan of the edition). `discard` removes it."""
     from dataclasses import replace
 
-    base = Path(root) / "build"
-    base.mkdir(exist_ok=True)
-    folder = Path(tempfile.mkdtemp(prefix="edition-", dir=base))
+    from pactnews.pipeline.install import InstallError, Staging
+
     try:
+        staging = Staging(Path(root))
+    except InstallError as exc:
+        raise EditionError(str(exc)) from None
+    folder = staging.path / "edition"
+    _STAGED[os.fspath(folder)] = staging
+    try:
+        folder.mkdir()
         files = make(Path(root), plan.files, folder)
         verify(Path(root), plan.files, folder)
     except EditionError:
@@ -705,13 +713,16 @@ def stage(root: Path, plan):
                            commit_message=f"{plan.commit_message} ({EDITION} edition)")
 
 
+_STAGED: dict = {}  # edition folder -> the install.Staging that holds it
+
+
 def discard(folder: Path) -> None:
-    """Remove a staged edition, and build/ with it when nothing else is in there."""
-    shutil.rmtree(folder, ignore_errors=True)
-    try:
-        Path(folder).parent.rmdir()
-    except OSError:
-        pass
+    """Remove a staged edition with its staging folder, and build/ with it when nothing else is in there."""
+    staging = _STAGED.pop(os.fspath(folder), None)
+    if staging is not None:
+        staging.close()
+    else:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 # ---------------------------------------------------------------- hydration
