@@ -24,6 +24,8 @@ from pactnews.annotations import standoff
 from pactnews.repo import Layout, write_files_atomically
 
 REPO = Path(__file__).resolve().parents[1]
+# a template's {{ name }}, {% tag %} or {# comment #} (a value may hold braces: BibTeX's {{Title}} is not one)
+TEMPLATE_TAG = re.compile(r"\{\{-?\s*[a-z0-9_]+\s*-?\}\}|\{%.*?%\}|\{#.*?#\}")
 COPIED = ("corpus", "schemas", "annotations", "docs")
 TOP = ("README.md", "CHANGELOG.md")
 
@@ -224,7 +226,7 @@ def test_every_section_and_every_question_is_answered(built):
             parts = body.split(f"### {q}\n", 1)[1]
             answer = re.split(r"\n### ", parts, maxsplit=1)[0]
             assert len(re.sub(r"\s+", " ", answer).strip()) > 40, f"{name}: {q!r} has no real answer"
-    assert not datasheet.PLACEHOLDER.search(text)
+    assert not TEMPLATE_TAG.search(text)
 
 
 def test_annotation_procedure_is_stated_honestly(built):
@@ -244,7 +246,7 @@ def test_every_block_is_used_and_every_placeholder_known(built):
     names = set(datasheet.blocks(src))
     used = set()
     for name in ("datasheet.template.md", "card.template.md"):
-        used |= set(datasheet.PLACEHOLDER.findall((REPO / "docs" / name).read_text(encoding="utf-8")))
+        used |= datasheet.placeholders((REPO / "docs" / name).read_text(encoding="utf-8"))
     assert used <= names, used - names
     assert names <= used, f"generated but never shown: {sorted(names - used)}"
 
@@ -254,7 +256,7 @@ def test_template_prose_hard_codes_no_figure():
     for name in ("datasheet.template.md", "card.template.md"):
         text = (REPO / "docs" / name).read_text(encoding="utf-8")
         text = re.sub(r"```.*?```|`[^`\n]*`", "", text, flags=re.DOTALL)  # code, not prose
-        text = datasheet.PLACEHOLDER.sub("", text)
+        text = TEMPLATE_TAG.sub("", text)
         text = allowed.sub("", text)
         digits = [line for line in text.splitlines() if re.search(r"\d", line)]
         assert not digits, f"{name}: figures typed into the prose: {digits}"
@@ -598,9 +600,23 @@ def test_render_reads_an_alternative_data_folder(built, tmp_path):
 def test_unknown_placeholder_names_the_template_line(built, tmp_path):
     root = changed_copy(built, tmp_path / "repo")
     path = root / "docs" / "datasheet.template.md"
-    path.write_text(path.read_text(encoding="utf-8") + "\nSee {{no_such_block}}.\n", encoding="utf-8")
-    with pytest.raises(datasheet.DatasheetError, match=r"datasheet\.template\.md:\d+: unknown placeholder \{\{no_such_block\}\}"):
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text + "\nSee {{no_such_block}}.\n", encoding="utf-8")
+    with pytest.raises(datasheet.DatasheetError) as exc:
         datasheet.render(Layout(root))
+    assert str(exc.value) == f"docs/datasheet.template.md:{text.count(chr(10)) + 2}: unknown placeholder {{{{no_such_block}}}}"
+
+
+def test_template_syntax_error_names_the_template_line(built, tmp_path):
+    root = changed_copy(built, tmp_path / "repo")
+    path = root / "docs" / "card.template.md"
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text + "\n{% if %}\n", encoding="utf-8")
+    with pytest.raises(datasheet.DatasheetError) as exc:
+        datasheet.render(Layout(root))
+    message = str(exc.value)
+    assert message.startswith(f"docs/card.template.md:{text.count(chr(10)) + 2}: template syntax error: "), message
+    assert "\n" not in message
 
 
 def test_repository_documents_are_current():
@@ -625,7 +641,7 @@ def test_renders_a_corpus_without_passes_or_reports(tmp_path):
     for missing in ("No agreement report", "No adjudication report", "No pre-annotator scores"):
         assert missing in text
     assert datasheet.check(Layout(root)) == []
-    assert not datasheet.PLACEHOLDER.search(text) and not datasheet.PLACEHOLDER.search(card_body(root))
+    assert not TEMPLATE_TAG.search(text) and not TEMPLATE_TAG.search(card_body(root))
 
 
 # ---------------------------------------------------------------- a corpus above the detail limit
@@ -684,7 +700,7 @@ def test_large_corpus_shows_summaries_not_tables_per_document(large):
         assert not [h for h, _ in md_tables(text) if h[: len(headers)] == headers], headers
     assert text.count(f"With {LARGE} documents, ") >= 6
     assert "`documents` config" in text
-    assert not datasheet.PLACEHOLDER.search(text) and not datasheet.PLACEHOLDER.search(body)
+    assert not TEMPLATE_TAG.search(text) and not TEMPLATE_TAG.search(body)
 
 
 def test_large_corpus_document_summary_from_the_files(large):

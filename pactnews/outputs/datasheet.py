@@ -1,11 +1,11 @@
 """DATASHEET.md, the README.md body and CITATION.cff, generated from the corpus.
 
-The prose is written once, in docs/datasheet.template.md and docs/card.template.md.
-Every figure and table in it is a named block (`{{name}}`) computed here from the
-data: corpus/ (metadata, cleaning maps and rules, dataset.yaml), schemas/labels.yaml,
-the gold annotations and tables, the agreement and pre-annotation reports, the
-annotation passes with the adjudicator's rationale, and the built data/ (the example
-rows and the shipped claim clusters). Change the data and the documents follow;
+The prose is written once, in docs/datasheet.template.md and docs/card.template.md
+(Jinja templates, filled by `filled`). Every figure and table in it is a named block
+(`{{name}}`) computed here from the data: corpus/ (metadata, cleaning maps and rules,
+dataset.yaml), schemas/labels.yaml, the gold annotations and tables, the agreement and
+pre-annotation reports, the annotation passes with the adjudicator's rationale, and the
+built data/ (the example rows and the shipped claim clusters). Change the data and the documents follow;
 `check` names the files that no longer match.
 
 `render(layout)` reads and returns path -> bytes; it writes nothing. The README.md
@@ -19,6 +19,7 @@ DETAIL_LIMIT documents; a larger corpus gets their totals and points to the
 """
 from __future__ import annotations
 
+import difflib
 import html
 import json
 import re
@@ -27,6 +28,9 @@ from dataclasses import dataclass, field, fields
 from operator import itemgetter
 from pathlib import Path
 
+import jinja2
+import jinja2.meta
+import jinja2.nodes
 import yaml
 
 from pactnews.annotations import standoff
@@ -43,7 +47,6 @@ README = "README.md"
 CHANGELOG = "CHANGELOG.md"
 DATASHEET_TEMPLATE = Path("docs") / "datasheet.template.md"
 CARD_TEMPLATE = Path("docs") / "card.template.md"
-PLACEHOLDER = re.compile(r"\{\{([a-z0-9_]+)\}\}")
 TOP_ENTITIES = 10  # rows of the "top entities by mentions" table
 TEXT_CUT = 100  # characters of a string field shown in an example row
 STRUCT_CUT = 2  # records of a list of records shown in an example row (one in `documents`)
@@ -1348,16 +1351,87 @@ def blocks(src: Sources) -> dict[str, str]:
 # ---------------------------------------------------------------- templates and outputs
 
 
+def _environment(template: str, where: str) -> jinja2.Environment:
+    """The Jinja environment of one template: `where` (its path in the repository) loads `template`, the text
+    the caller read from there.
+
+    No autoescaping: the blocks are Markdown, escaped where they hold data (`plain`, `cell`), and a value is
+    output as it is, never parsed as a template (a BibTeX `{{title}}` stays). No line statements or line
+    comments (a Markdown `#` stays text), no trimming of blocks, the template's last newline kept: a template
+    made only of text and `{{name}}` gives its text byte for byte with each name replaced by its value.
+    """
+    return jinja2.Environment(
+        loader=jinja2.FunctionLoader(lambda name: (template, where, lambda: True) if name == where else None),
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,
+        keep_trailing_newline=True,
+        trim_blocks=False,
+        lstrip_blocks=False,
+        line_statement_prefix=None,
+        line_comment_prefix=None,
+        newline_sequence="\n",
+        cache_size=0,
+        auto_reload=False,
+    )
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+def _template_line(exc: BaseException, where: str) -> int | None:
+    """The template line a rendering error was raised on: Jinja gives the frames of the template its file
+    name and line numbers."""
+    line = None
+    tb = exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == where:
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return line
+
+
+def _syntax_error(exc: jinja2.TemplateSyntaxError, where: str) -> DatasheetError:
+    return DatasheetError(f"{where}:{exc.lineno}: template syntax error: {_one_line(exc.message)}")
+
+
+def _names(env: jinja2.Environment, template: str, where: str):
+    """(the parsed template, the names it takes from the values: those it does not set itself); a syntax
+    error, an unknown filter or test is a DatasheetError naming the template line."""
+    try:
+        tree = env.parse(template, where, where)
+        return tree, jinja2.meta.find_undeclared_variables(tree)
+    except jinja2.TemplateSyntaxError as exc:  # TemplateAssertionError (an unknown filter) too
+        raise _syntax_error(exc, where) from None
+
+
+def placeholders(template: str, where: str = "<template>") -> set[str]:
+    """The names a template takes from the values."""
+    return _names(_environment(template, where), template, where)[1]
+
+
 def filled(template: str, values: dict[str, str], where: str) -> str:
-    """The template with every {{name}} replaced; an unknown name is an error naming the template line."""
-    unknown = []
-    for lineno, line in enumerate(template.splitlines(), 1):
-        for m in PLACEHOLDER.finditer(line):
-            if m.group(1) not in values:
-                unknown.append(f"{where}:{lineno}: unknown placeholder {{{{{m.group(1)}}}}}")
+    """`template` (the text of the repository's file `where`) rendered with Jinja, every {{name}} replaced by
+    values[name] as it is. An unknown name, a syntax error or an error while rendering is a one-line
+    DatasheetError `where:line: ...`."""
+    env = _environment(template, where)
+    tree, names = _names(env, template, where)
+    unknown = names - set(values) - set(env.globals)
     if unknown:
-        raise DatasheetError("; ".join(unknown) + f"; known: {', '.join(sorted(values))}")
-    return PLACEHOLDER.sub(lambda m: values[m.group(1)], template)
+        problems = []
+        for node in sorted(tree.find_all(jinja2.nodes.Name), key=lambda n: (n.lineno, n.name)):
+            if node.name in unknown:
+                close = difflib.get_close_matches(node.name, values, n=1)
+                hint = f" (did you mean {{{{{close[0]}}}}}?)" if close else ""
+                problems.append(f"{where}:{node.lineno}: unknown placeholder {{{{{node.name}}}}}{hint}")
+        raise DatasheetError("; ".join(dict.fromkeys(problems)))
+    try:
+        return env.get_template(where).render(values)
+    except jinja2.TemplateSyntaxError as exc:
+        raise _syntax_error(exc, where) from None
+    except jinja2.TemplateError as exc:  # UndefinedError and the other errors while rendering
+        line = _template_line(exc, where)
+        raise DatasheetError(f"{where}:{line if line is not None else '?'}: {_one_line(exc.message or exc)}") from None
 
 
 def citation_cff(src: Sources) -> str:
