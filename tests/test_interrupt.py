@@ -521,3 +521,47 @@ def test_staged_writes_forget_leaves_the_files_to_the_journal(tmp_path):
     staged.commit()
     assert tmp.read_bytes() == b"new" and not (tmp_path / "a.txt").exists()
     assert staged.old_path(tmp_path / "a.txt").name == f".a.txt.{staged.token}.old"
+
+
+# ---------------------------------------------------------------- no process outlives a killed build
+
+
+def session_processes(sid: int) -> list[str]:
+    """`pid command` of the live (not zombie) processes of a session, from /proc."""
+    out = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()  # after "pid (comm) ": state ppid pgrp session ...
+        if int(fields[3]) == sid and fields[0] != "Z":
+            out.append(f"{entry.name} {stat[stat.index('(') + 1:stat.rindex(')')]}")
+    return out
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="parent-death signals are Linux's")
+def test_a_build_killed_in_its_datatrove_stage_leaves_no_process_behind(trees, tmp_path):
+    """SIGKILL to `pactnews build` alone (not its process group) while its pool and datatrove's Manager run:
+    the kernel kills them with it, so nothing keeps running, or holding the repository's files open."""
+    root = trees.root
+    run = spawn([sys.executable, "-m", "pactnews.cli", "--root", str(root), "build", "--quiet", "--tasks", "4",
+                 "--workers", "2"], 0, tmp_path / "build.log")
+    try:
+        deadline = time.monotonic() + 120
+        while len(session_processes(run.pid)) < 3:  # the build, the Manager and a pool worker
+            assert run.poll() is None and time.monotonic() < deadline, (tmp_path / "build.log").read_text()
+            time.sleep(0.05)
+        children = session_processes(run.pid)
+        run.send_signal(signal.SIGKILL)
+        run.wait(timeout=60)
+        deadline = time.monotonic() + 10
+        while session_processes(run.pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert session_processes(run.pid) == [], f"outlived the build: {session_processes(run.pid)} of {children}"
+    finally:
+        reap(run)
+    install.recover(root)
+    assert trees.state() == "real" and leftovers(root) == []

@@ -39,8 +39,42 @@ def start_method() -> str:
     return "forkserver" if "forkserver" in methods else "spawn"
 
 
+_FORKING_PID = [0]
+
+
+def _remember_parent() -> None:
+    _FORKING_PID[0] = os.getpid()
+
+
+def _die_with_parent() -> None:
+    """In a process forked from one that ran a local executor (datatrove's Manager, the pool's workers): the
+    kernel sends it SIGKILL when that parent dies, even by SIGKILL, so a killed build leaves no process
+    behind (Linux's PR_SET_PDEATHSIG; elsewhere nothing changes)."""
+    import ctypes
+    import signal
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, int(signal.SIGKILL), 0, 0, 0)  # 1: PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != _FORKING_PID[0]:  # the parent died before the line above: do not outlive it
+        os._exit(1)
+
+
+def tie_children_to_this_process() -> None:
+    """Every process forked from now on dies with this one (once per process; subprocess's fork+exec and
+    forkserver children are not forks of this interpreter and keep their own lives)."""
+    if not _FORKING_PID[0] and sys.platform.startswith("linux"):
+        _FORKING_PID[0] = os.getpid()
+        os.register_at_fork(before=_remember_parent, after_in_child=_die_with_parent)
+
+
 def local(pipeline: list, tasks: int, workers: int, logging_dir: Path, depends=None):
     from datatrove.executor import LocalPipelineExecutor
+
+    if workers > 1 and tasks > 1:
+        tie_children_to_this_process()
 
     return LocalPipelineExecutor(pipeline, tasks=tasks, workers=min(workers, tasks), logging_dir=str(logging_dir),
                                  depends=depends, start_method=start_method())
