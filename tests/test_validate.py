@@ -581,11 +581,12 @@ def test_json_schema_accepts_the_valid_fixture_and_is_a_valid_schema():
 # ---- streaming: batches and processes give the same incidents ------------------------------
 
 import pactnews.validate.validator as validate_module  # noqa: E402
+import pactnews.validate.repository as repository_module  # noqa: E402
 from pactnews.corpus.readers import read_metadata  # noqa: E402
 
 
 def batched_run(root: Path, monkeypatch, batch_size: int, num_proc: int, annotations: Path | None = None):
-    monkeypatch.setattr(validate_module, "BATCH_SIZE", batch_size)
+    monkeypatch.setattr(repository_module, "BATCH_SIZE", batch_size)
     incidents, stats = check_repository(Layout(root), annotations, num_proc=num_proc)
     return incidents, stats, format_report(incidents, **stats)
 
