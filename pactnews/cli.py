@@ -1,4 +1,4 @@
-"""The one command: `pactnews <verb>`. Each verb lives with its stage's module."""
+"""The one command: `pactnews <verb>`. Each verb is a thin module of pactnews/commands/ over its stage."""
 from __future__ import annotations
 
 import argparse
@@ -7,26 +7,25 @@ import re
 import sys
 from pathlib import Path
 
-# verb -> module that defines `add_arguments(parser)` and `run(args) -> int`
+# verb -> module that defines `add_arguments(parser)` and `run(args) -> int` (or `add_arguments_<verb>`, `run_<verb>`)
 VERBS = {
     "clean": ("pactnews.commands.clean", "Clean the raw articles into corpus/clean/ with an exact offset map."),
     "markup": ("pactnews.commands.markup", "Convert inline authoring markup to canonical standoff annotations."),
-    "validate": ("pactnews.validate.validator", "Validate the corpus and annotations; print every failure."),
-    "schemas": ("pactnews.outputs.schemas", "Export the generated schemas (pandera, Label Studio config) to schemas/."),
-    "agreement": ("pactnews.evaluation.agreement", "Measure agreement between two annotation passes."),
-    "adjudication-log": ("pactnews.annotations.adjudication", "Write annotations/ADJUDICATION.md: every item of the three-way comparison, the gold's decision and its logged rule."),
-    "preannotate": ("pactnews.annotations.preannotate", "Pre-annotate documents and score the pre-annotator against the gold."),
-    "annotate": ("pactnews.labelstudio.commands", "Start a local Label Studio with the corpus loaded."),
-    "pull": ("pactnews.labelstudio.commands", "Pull annotations from Label Studio into annotations/."),
-    "import-ls": ("pactnews.labelstudio.commands", "Import a Label Studio JSON export file into annotations/."),
-    "build": ("pactnews.pipeline.build", "Build data/*.parquet, the card metadata, croissant.json and datasheet figures."),
-    "diff": ("pactnews.annotations.diff", "Report added, removed and changed annotations between two versions."),
-    "evaluate": ("pactnews.evaluation.scorer", "Score a system's predictions against the gold of the current version."),
-    "export": ("pactnews.outputs.export", "Export the gold annotations as brat standoff, CoNLL IOB2 or a spaCy DocBin."),
-    "publish": ("pactnews.outputs.publish", "Upload the dataset files to the Hugging Face Hub and tag the version."),
+    "validate": ("pactnews.commands.validate", "Validate the corpus and annotations; print every failure."),
+    "schemas": ("pactnews.commands.schemas", "Export the generated schemas (pandera, Label Studio config) to schemas/."),
+    "agreement": ("pactnews.commands.agreement", "Measure agreement between two annotation passes."),
+    "adjudication-log": ("pactnews.commands.adjudication_log", "Write annotations/ADJUDICATION.md: every item of the three-way comparison, the gold's decision and its logged rule."),
+    "preannotate": ("pactnews.commands.preannotate", "Pre-annotate documents and score the pre-annotator against the gold."),
+    "annotate": ("pactnews.commands.labelstudio", "Start a local Label Studio with the corpus loaded."),
+    "pull": ("pactnews.commands.labelstudio", "Pull annotations from Label Studio into annotations/."),
+    "import-ls": ("pactnews.commands.labelstudio", "Import a Label Studio JSON export file into annotations/."),
+    "build": ("pactnews.commands.build", "Build data/*.parquet, the card metadata, croissant.json and datasheet figures."),
+    "diff": ("pactnews.commands.diff", "Report added, removed and changed annotations between two versions."),
+    "evaluate": ("pactnews.commands.evaluate", "Score a system's predictions against the gold of the current version."),
+    "export": ("pactnews.commands.export", "Export the gold annotations as brat standoff, CoNLL IOB2 or a spaCy DocBin."),
+    "publish": ("pactnews.commands.publish", "Upload the dataset files to the Hugging Face Hub and tag the version."),
     "hydrate": ("pactnews.commands.hydrate", "Rebuild the full edition from an annotations-only edition and your own copies of the articles."),
-    "render": ("pactnews.outputs.site", "Write a static browsable site of the annotated corpus to site/."),
-    "bench": ("pactnews.bench", "Benchmark every stage on a synthetic corpus."),
+    "render": ("pactnews.commands.render", "Write a static browsable site of the annotated corpus to site/."),
 }
 
 

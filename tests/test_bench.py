@@ -1,4 +1,4 @@
-"""pactnews bench: the synthetic corpus and an end-to-end run at small N (no timing assertions)."""
+"""The benchmark (bench/suite.py): the synthetic corpus (bench/synthetic.py) and an end-to-end run at small N (no timing assertions)."""
 from __future__ import annotations
 
 import json
@@ -7,7 +7,7 @@ from collections import Counter
 import pytest
 
 import buildkit
-from pactnews import bench
+from bench import suite, synthetic
 from pactnews.annotations import standoff
 from pactnews.corpus.cleaning import load_rules, clean_text
 from pactnews.inventory import load_inventory
@@ -17,6 +17,17 @@ from pactnews.validate.validator import validate_annotations
 REPO = buildkit.REPO
 HAS_GOLD = bool(buildkit.real_annotation_files())
 needs_gold = pytest.mark.skipif(not HAS_GOLD, reason="the repository has no annotation files to draw sentences from")
+
+
+def run_suite(*argv: str) -> tuple[int, str]:
+    """`python -m bench.suite ARGV...` in this process; (exit code, stdout)."""
+    import contextlib
+    import io
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        rc = suite.main(list(argv))
+    return rc, out.getvalue()
 
 
 def _unit_doc(text: str, spans: list[tuple], relations: list[tuple]) -> dict:
@@ -42,7 +53,7 @@ def test_units_keep_relations_inside_a_sentence_and_count_the_rest():
         ("claims", "C2", 52, 61, "CLAIM", {**claim, "source_type": "entity"}),
     ], [("R1", "claim_source", "C1", "A1"), ("R2", "claim_cue", "C1", "A2"),
         ("R3", "claim_source", "C2", "E1"), ("R4", "claim_cue", "C2", "A3")])
-    units, dropped = bench.sentence_units(text, doc, inv)
+    units, dropped = synthetic.sentence_units(text, doc, inv)
     assert [u["text"] for u in units] == ["Officials said troops arrived.", "Seoul warned.", "Moscow denied it."]
     assert [r["id"] for r in units[0]["relations"]] == ["R1", "R2"]
     assert units[0]["claims"][0]["start"] == 15
@@ -57,21 +68,21 @@ def test_a_span_across_a_sentence_end_keeps_the_sentences_together():
     doc = _unit_doc(text, [("claims", "C1", 9, 17, "CLAIM", {
         "source_type": "author", "factuality": "asserted", "cluster_id": "c", "quantity_value": None,
         "quantity_unit": None})], [])
-    units, _ = bench.sentence_units(text, doc, inv)
+    units, _ = synthetic.sentence_units(text, doc, inv)
     assert [u["text"] for u in units] == ["He said: Go. Now.", "Then left."]
     assert text[units[0]["start"] + 9: units[0]["start"] + 17] == "Go. Now."
 
 
 @needs_gold
 def test_generator_is_deterministic_and_its_documents_are_consistent():
-    pool = bench.unit_pool(REPO)
+    pool = synthetic.unit_pool(REPO)
     rules = load_rules(Layout(REPO).cleaning_rules)
     inv = load_inventory(Layout(REPO).labels)
-    a = [bench.synthetic_document(pool, 7, i, rules) for i in range(15)]
-    b = [bench.synthetic_document(bench.unit_pool(REPO), 7, i, rules) for i in range(15)]
+    a = [synthetic.synthetic_document(pool, 7, i, rules) for i in range(15)]
+    b = [synthetic.synthetic_document(synthetic.unit_pool(REPO), 7, i, rules) for i in range(15)]
     assert [standoff.dumps(d["annotation"]) for d in a] == [standoff.dumps(d["annotation"]) for d in b]
     assert [d["raw"] for d in a] == [d["raw"] for d in b]
-    c = bench.synthetic_document(pool, 8, 0, rules)
+    c = synthetic.synthetic_document(pool, 8, 0, rules)
     assert c["text"] != a[0]["text"] or c["raw"] != a[0]["raw"]
     assert any(d["raw"] != d["text"] for d in a)  # boilerplate was put back
     for d in a:
@@ -91,11 +102,11 @@ def test_generator_is_deterministic_and_its_documents_are_consistent():
 
 @needs_gold
 def test_same_seed_gives_a_byte_identical_repository(tmp_path):
-    one = bench.write_repository(REPO, tmp_path / "one", 12, seed=3)
-    two = bench.write_repository(REPO, tmp_path / "two", 12, seed=3, num_proc=2)
+    one = synthetic.write_repository(REPO, tmp_path / "one", 12, seed=3)
+    two = synthetic.write_repository(REPO, tmp_path / "two", 12, seed=3, num_proc=2)
     assert one == two
     assert buildkit.tree_hashes(tmp_path / "one") == buildkit.tree_hashes(tmp_path / "two")
-    three = bench.write_repository(REPO, tmp_path / "three", 12, seed=4)
+    three = synthetic.write_repository(REPO, tmp_path / "three", 12, seed=4)
     assert buildkit.tree_hashes(tmp_path / "three") != buildkit.tree_hashes(tmp_path / "one")
     assert one["documents"] == 12 and one["spans_total"] > 0
 
@@ -104,8 +115,8 @@ def test_same_seed_gives_a_byte_identical_repository(tmp_path):
 def test_shards_hold_the_documents_of_the_files_and_clusters_grow_with_the_corpus(tmp_path):
     import pyarrow.parquet as pq
 
-    files = bench.write_repository(REPO, tmp_path / "files", 12, seed=3)
-    shards = bench.write_shards(REPO, tmp_path / "shards", 12, seed=3, num_proc=2)
+    files = synthetic.write_repository(REPO, tmp_path / "files", 12, seed=3)
+    shards = synthetic.write_shards(REPO, tmp_path / "shards", 12, seed=3, num_proc=2)
     assert {k: v for k, v in shards.items() if k != "shards"} == files and shards["shards"] == 1
     rows = pq.read_table(tmp_path / "shards" / "repo" / "shards" / "part-00000.parquet").to_pylist()
     layout = Layout(tmp_path / "files" / "repo")
@@ -114,18 +125,18 @@ def test_shards_hold_the_documents_of_the_files_and_clusters_grow_with_the_corpu
         assert row["text"].encode("utf-8") == (layout.raw / f"{row['id']}.txt").read_bytes()
     table = json.loads(layout.cluster_table.read_text())["clusters"]
     assert all(c["cluster_id"].endswith("-b0000") for c in table)
-    assert bench.cluster_key("x", 2_500) == "x-b0002" and len(bench.scaled_clusters({"x": {}}, 2_500)) == 3
+    assert synthetic.cluster_key("x", 2_500) == "x-b0002" and len(synthetic.scaled_clusters({"x": {}}, 2_500)) == 3
 
 
 @needs_gold
 def test_bench_runs_every_stage_end_to_end_on_shards(tmp_path):
-    rc, out = buildkit.run_cli(REPO, "bench", "--sizes", "20", "--work", str(tmp_path / "work"),
+    rc, out = run_suite("--sizes", "20", "--work", str(tmp_path / "work"),
                                "--out", str(tmp_path / "out"), "--quiet", "--num-proc", "2")
     assert rc == 0, out
     assert out.strip().splitlines()[-1].startswith("Benchmarked 1 size(s)")
     results = json.loads((tmp_path / "out" / "results.json").read_text())
     run = results["runs"]["20"]
-    assert set(run["stages"]) == set(bench.SHARD_STAGES) and run["mode"] == "shards"
+    assert set(run["stages"]) == set(suite.SHARD_STAGES) and run["mode"] == "shards"
     for stage, r in run["stages"].items():
         assert r["documents"] == 20 and r["spans"] > 0 and r["peak_rss_mb"] > 0 and r["seconds"] > 0, stage
     build = run["stages"]["build"]
@@ -135,19 +146,19 @@ def test_bench_runs_every_stage_end_to_end_on_shards(tmp_path):
     assert run["stages"]["floor"]["counts"]["input_rows"] == 20
     assert results["machine"]["datatrove"]
     md = (tmp_path / "out" / "RESULTS.md").read_text()
-    assert "| build | 20 |" in md and "| token view |" in md and bench.NOTES_MARKER in md
+    assert "| build | 20 |" in md and "| token view |" in md and suite.NOTES_MARKER in md
     assert not (tmp_path / "work" / "shards-n20").exists()  # scratch removed without --keep
 
 
 @needs_gold
 def test_bench_runs_every_stage_end_to_end_on_files(tmp_path):
-    rc, out = buildkit.run_cli(REPO, "bench", "--input", "files", "--sizes", "20", "--work", str(tmp_path / "work"),
+    rc, out = run_suite("--input", "files", "--sizes", "20", "--work", str(tmp_path / "work"),
                                "--out", str(tmp_path / "out"), "--quiet", "--num-proc", "2")
     assert rc == 0, out
     assert out.strip().splitlines()[-1].startswith("Benchmarked 1 size(s)")
     results = json.loads((tmp_path / "out" / "results.json").read_text())
     run = results["files"]["runs"]["20"]
-    assert set(run["stages"]) == set(bench.STAGES)
+    assert set(run["stages"]) == set(suite.STAGES)
     for stage, r in run["stages"].items():
         assert r["documents"] > 0 and r["spans"] > 0 and r["peak_rss_mb"] > 0, stage
         assert r["seconds"] > 0, stage
@@ -160,5 +171,5 @@ def test_bench_runs_every_stage_end_to_end_on_files(tmp_path):
     for key in ("nproc", "ram_gb", "python", "pyarrow", "datasets"):
         assert results["machine"][key]
     md = (tmp_path / "out" / "RESULTS.md").read_text()
-    assert "| build | 20 |" in md and bench.NOTES_MARKER in md
+    assert "| build | 20 |" in md and suite.NOTES_MARKER in md
     assert not (tmp_path / "work" / "files-n20").exists()  # scratch removed without --keep

@@ -651,11 +651,11 @@ LARGE = datasheet.DETAIL_LIMIT + 30  # documents of the synthetic corpus: the su
 
 @pytest.fixture(scope="module")
 def large(tmp_path_factory) -> Path:
-    """A synthetic repository of LARGE documents (pactnews bench), cleaned, built, documents generated.
+    """A synthetic repository of LARGE documents (bench/synthetic.py), cleaned, built, documents generated.
 
     Its last document has no gold file, so every layer has a document without records.
     """
-    from pactnews.bench import write_repository
+    from bench.synthetic import write_repository
 
     work = tmp_path_factory.mktemp("large")
     write_repository(REPO, work, LARGE)

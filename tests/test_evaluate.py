@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from pactnews.commands import evaluate as evaluate_command
 from pactnews.evaluation import scorer as ev
 from pactnews.annotations import standoff
 from pactnews.annotations import tables
@@ -55,7 +56,7 @@ def gold(root) -> ev.Gold:
 
 def namespace(root: Path, *argv) -> argparse.Namespace:
     parser = argparse.ArgumentParser()
-    ev.add_arguments(parser)
+    evaluate_command.add_arguments(parser)
     args = parser.parse_args([str(a) for a in argv])
     args.root = root
     return args
@@ -75,7 +76,7 @@ def span_rows(gold: ev.Gold, layer: str) -> list[dict]:
 def score(root: Path, tmp_path: Path, rows: list[dict], *extra, name="p.jsonl") -> dict:
     out = tmp_path / "report.json"
     args = namespace(root, "--predictions", write_jsonl(tmp_path / name, rows), "--json", out, *extra)
-    assert ev.run(args) == 0
+    assert evaluate_command.run(args) == 0
     return json.loads(out.read_text(encoding="utf-8"))
 
 
@@ -332,7 +333,7 @@ def test_parquet_predictions_are_read(root, gold, tmp_path):
     path = tmp_path / "entities.parquet"
     pq.write_table(pa.Table.from_pylist(span_rows(gold, "entities")), path)
     out = tmp_path / "r.json"
-    assert ev.run(namespace(root, "--predictions", path, "--json", out)) == 0
+    assert evaluate_command.run(namespace(root, "--predictions", path, "--json", out)) == 0
     assert json.loads(out.read_text())["layers"]["entities"]["micro"]["strict"]["f1"] == 1.0
 
 
@@ -345,7 +346,7 @@ def one_line_error(root, tmp_path, capsys, rows=None, raw: bytes | None = None, 
     elif rows is not None:
         write_jsonl(path, rows)
     capsys.readouterr()
-    assert ev.run(namespace(root, "--predictions", path, *extra)) == 1
+    assert evaluate_command.run(namespace(root, "--predictions", path, *extra)) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("pactnews evaluate: ") and "Traceback" not in err, err
     return err
@@ -390,8 +391,8 @@ def test_the_cli_writes_the_json_and_per_document_figures(root, gold, tmp_path, 
     first = rows[0]["document_id"]
     rows = rows[1:]  # one missed entity, in the first document
     out = tmp_path / "sub" / "report.json"
-    assert ev.run(namespace(root, "--predictions", write_jsonl(tmp_path / "p.jsonl", rows), "--by-document",
-                            "--json", out)) == 0
+    assert evaluate_command.run(namespace(root, "--predictions", write_jsonl(tmp_path / "p.jsonl", rows),
+                                          "--by-document", "--json", out)) == 0
     printed = capsys.readouterr().out
     assert "strict (micro)" in printed and str(out) in printed
     report = json.loads(out.read_text(encoding="utf-8"))

@@ -15,6 +15,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from pactnews.commands import export as export_command
 from pactnews.outputs import export
 from pactnews.annotations import standoff
 from pactnews.pipeline.flatten import arrow_schema
@@ -35,12 +36,12 @@ def _ensure_ner_view() -> None:
 
 def run_export(*argv: str) -> tuple[int, str, str]:
     parser = argparse.ArgumentParser()
-    export.add_arguments(parser)
+    export_command.add_arguments(parser)
     args = parser.parse_args(list(argv))
     args.root = ROOT
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        rc = export.run(args)
+        rc = export_command.run(args)
     return rc, out.getvalue(), err.getvalue()
 
 

@@ -19,7 +19,7 @@ import pytest
 from pactnews.annotations import standoff
 from pactnews.cli import main
 from pactnews.labelstudio import server as ls_server
-from pactnews.labelstudio.commands import refresh_task
+from pactnews.labelstudio.project import refresh_task
 from pactnews.labelstudio.convert import PREDICTION_PREFIX, from_result, to_result
 from pactnews.labelstudio.merge import base_hash, dump_state, new_entry, read_state, state_path
 from pactnews.labelstudio.readers import read_corpus

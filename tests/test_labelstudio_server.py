@@ -10,7 +10,7 @@ from pactnews.annotations import standoff
 from pactnews.annotations import tables
 from pactnews.cli import main
 from pactnews.labelstudio import server as ls_server
-from pactnews.labelstudio.commands import setup_project
+from pactnews.labelstudio.project import setup_project
 from pactnews.labelstudio.config import labeling_config
 from pactnews.labelstudio.convert import from_result
 from pactnews.labelstudio.readers import read_corpus
@@ -168,10 +168,10 @@ def _pull(root, server, monkeypatch, capsys, project_id, *extra):
 
 def _project(client, title, root):
     """A project set up as `annotate --with-gold` does (the base recorded), with its own title."""
-    from pactnews.labelstudio import commands
+    from pactnews.labelstudio import project as commands
 
     layout = Layout(root)
-    inv, corpus, gold, pre = commands._preannotator(layout, None)
+    inv, corpus, gold, pre = commands.load_preannotator(layout, None)
     project_id, _ = ls_server.ensure_project(client, labeling_config(inv), pre.model_version, title=title)
     tasks, entries = commands._tasks(corpus, inv, gold, pre, gold)
     ls_server.import_tasks(client, project_id, tasks)
@@ -282,7 +282,7 @@ def test_annotate_again_updates_config_tasks_and_predictions_and_keeps_work(tmp_
     and the gold changed, and while an annotator's edit is not yet pulled: it succeeds, updates the labeling
     config and every task's prediction, refreshes the loaded gold nobody touched, keeps the edit, and the pull
     afterwards applies the edit without undoing the repository's change."""
-    from pactnews.labelstudio import commands
+    from pactnews.labelstudio import project as commands
     from pactnews.labelstudio.convert import PREDICTION_PREFIX, to_result
 
     root = _gold_repo(tmp_path)
@@ -319,7 +319,7 @@ def test_annotate_again_updates_config_tasks_and_predictions_and_keeps_work(tmp_
     assert version != first_version
     assert "tasks added: 0;" in out and "1 task(s) hold annotations not yet pulled" in out, out
 
-    inv, corpus, gold, pre = commands._preannotator(Layout(root), None)
+    inv, corpus, gold, pre = commands.load_preannotator(Layout(root), None)
     assert pre.model_version == version
     with _running(data, creds) as (srv, ls):
         project = ls.projects.get(ls_server.find_project(ls).id)

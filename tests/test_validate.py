@@ -637,7 +637,7 @@ def test_many_problems_give_the_same_report_in_any_batches(tmp_path, monkeypatch
     assert batched_run(root, monkeypatch, batch_size, num_proc) == whole
 
 
-def test_a_bad_raw_file_in_a_later_batch_is_one_incident_as_in_one_batch(tmp_path, monkeypatch):
+def test_each_bad_raw_file_is_one_incident_in_any_batches(tmp_path, monkeypatch):
     root = make_repo(tmp_path)
     shutil.copy(VALID / f"{BASE_ID}.json", root / "annotations" / f"{BASE_ID}.json")
     ids = [r["id"] for r in read_metadata(Layout(root))]
@@ -645,7 +645,9 @@ def test_a_bad_raw_file_in_a_later_batch_is_one_incident_as_in_one_batch(tmp_pat
         p = root / "corpus" / "raw" / f"{doc_id}.txt"
         p.write_bytes(p.read_bytes() + b" ")
     whole = batched_run(root, monkeypatch, 10_000, 1)
-    assert [i.test_id for i in whole[0]] == ["raw-file-invalid"] and ids[1] in whole[0][0].message
+    assert [i.test_id for i in whole[0]] == ["raw-file-invalid"] * 2
+    assert [i.document_id for i in whole[0]] == [ids[1], ids[4]] and ids[1] in whole[0][0].message
+    assert str(root) not in whole[0][0].message  # paths relative to the repository
     assert batched_run(root, monkeypatch, 2, 2) == whole
 
 

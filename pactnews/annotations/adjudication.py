@@ -19,7 +19,7 @@ import yaml
 from pactnews.annotations import standoff
 from pactnews.evaluation.agreement import SPAN_LAYERS, span_views, threeway
 from pactnews.inventory import load_inventory
-from pactnews.repo import Layout, dump_json, write_files_atomically
+from pactnews.repo import Layout, dump_json
 
 SOURCES = ("A", "B", "G")
 GOLD = "gold"
@@ -198,25 +198,9 @@ def _markdown(summary: dict, items: list[dict], decisions: dict, clusters: list[
     return "\n".join(lines) + "\n"
 
 
-def add_arguments(parser) -> None:
-    parser.add_argument("--check", action="store_true", help="fail if ADJUDICATION.md or adjudication.json is stale")
-
-
-def run(args) -> int:
-    layout = Layout(args.root)
-    try:
-        summary, text = log(layout)
-    except (AdjudicationError, OSError, KeyError, ValueError) as exc:
-        print(f"FAILED: {exc}")
-        return 1
-    files = {layout.annotations / "ADJUDICATION.md": text.encode("utf-8"),
-             layout.annotations / "reports" / "adjudication.json": dump_json(summary).encode("utf-8")}
-    if args.check:
-        stale = [str(p.relative_to(layout.root)) for p, data in files.items()
-                 if not p.is_file() or p.read_bytes() != data]
-        print(f"stale: {', '.join(stale)}; run `pactnews adjudication-log`" if stale else "adjudication log up to date")
-        return 1 if stale else 0
-    write_files_atomically(files)
-    print(f"Logged {summary['decisions']} decisions ({summary['agreed_changed']} agreed items changed by the sweep): "
-          "annotations/ADJUDICATION.md, annotations/reports/adjudication.json")
-    return 0
+def log_files(layout: Layout) -> tuple[dict, dict[Path, bytes]]:
+    """(the summary, what `pactnews adjudication-log` writes as path -> bytes: annotations/ADJUDICATION.md and
+    annotations/reports/adjudication.json); AdjudicationError when an item lacks its logged decision."""
+    summary, text = log(layout)
+    return summary, {layout.annotations / "ADJUDICATION.md": text.encode("utf-8"),
+                     layout.annotations / "reports" / "adjudication.json": dump_json(summary).encode("utf-8")}

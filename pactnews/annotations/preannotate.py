@@ -35,7 +35,6 @@ from pathlib import Path
 
 from pactnews.annotations import standoff
 from pactnews.inventory import Inventory, default_inventory
-from pactnews.repo import Layout, dump_json, write_files_atomically
 
 COMPONENT = "pactnews-preannotate"
 LEXICON_VERSION = 1
@@ -607,56 +606,3 @@ def predict_corpus(corpus: list[dict], entity_table: dict, gold: dict[str, dict]
         out[rec["document_id"]] = pre.annotate(rec["document_id"], rec["text"], rec["text_sha256"], rec["dct"])
         timings.update(pre.timings)
     return out, timings, lexicon_version(build_lexicon(entity_table, gold))
-
-
-def add_arguments(parser) -> None:
-    parser.add_argument("--out", type=Path, help="also write the suggestions as standoff files to this folder")
-    parser.add_argument("--spacy-model", help="name or path of an installed spaCy pipeline whose entities are added "
-                        "(never downloaded)")
-    parser.add_argument("--no-write", action="store_true", help="print the scores only; write no file")
-
-
-def run(args) -> int:
-    from pactnews.labelstudio.readers import read_corpus, read_gold, read_tables
-
-    from pactnews.validate.validator import refused
-
-    layout = Layout(args.root)
-    if refused(layout, "preannotate"):  # one gate: the texts, gold and tables validate accepts, or nothing
-        return 1
-    inv = default_inventory(layout.root)
-    corpus = read_corpus(layout)
-    gold = read_gold(layout, [r["document_id"] for r in corpus])
-    entity_table, _ = read_tables(layout)
-    predicted, timings, version = predict_corpus(corpus, entity_table, gold, inv, leave_one_out=bool(gold),
-                                                 spacy_model=args.spacy_model)
-    files = {}
-    if args.out:
-        for doc_id, doc in predicted.items():
-            files[args.out / f"{doc_id}.json"] = standoff.dumps(doc).encode("utf-8")
-    if timings:
-        total = sum(timings.values())
-        print("| component | seconds | share |\n|---|---:|---:|")
-        for name, sec in timings.most_common():
-            print(f"| {name} | {sec:.3f} | {sec / total:.0%} |")
-        slowest = timings.most_common(1)[0]
-        print(f"slowest component: {slowest[0]} ({slowest[1]:.3f} s of {total:.3f} s)\n")
-    if gold:
-        scores = score(predicted, gold, inv)
-        report = {"model_version": version, "mode": "leave-one-document-out", "documents": sorted(gold),
-                  "spacy_model": args.spacy_model, **scores}
-        print(markdown_table(scores), end="")
-        files[layout.annotations / "reports" / "preannotation_scores.json"] = dump_json(report).encode("utf-8")
-    if args.no_write:
-        print(f"Pre-annotated {len(predicted)} documents ({version}); nothing written")
-        return 0
-    write_files_atomically(files)
-    written = ", ".join(str(p.relative_to(layout.root)) if p.is_relative_to(layout.root) else str(p)
-                        for p in sorted(files)[:3]) + (" …" if len(files) > 3 else "")
-    if not gold:
-        print(f"Pre-annotated {len(predicted)} documents ({version}); no gold annotations yet, nothing scored"
-              + (f": {written}" if files else ""))
-    else:
-        print(f"Pre-annotated and scored {len(predicted)} documents against {len(gold)} gold files: {written}")
-    return 0
-

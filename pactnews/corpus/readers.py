@@ -290,18 +290,20 @@ def read_raw(layout: Layout, rec: dict, confinement: Confinement | None = None) 
     be UTF-8 and hold text (not only white space)."""
     path = raw_path(layout, rec, confinement)
     if not path.is_file():
-        raise CorpusError(f"{layout.metadata}: document {rec['id']}: raw file {path} does not exist", "raw-file-invalid")
+        raise CorpusError(f"{layout.metadata}: document {rec['id']}: raw file {path} does not exist", "raw-file-invalid",
+                          file=_rel(layout, path), doc=rec["id"])
     data = path.read_bytes()
     found = sha256_bytes(data)
     if found != rec["raw_sha256"]:
         raise CorpusError(
             f"{path}: document {rec['id']}: raw_sha256 expected {rec['raw_sha256']} but the file hashes to {found}; "
-            "the raw copies must stay byte-identical to the sources", "raw-file-invalid"
-        )
+            "the raw copies must stay byte-identical to the sources", "raw-file-invalid", file=_rel(layout, path),
+            doc=rec["id"])
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise CorpusError(f"{path}: document {rec['id']}: not UTF-8 at byte {exc.start}", "raw-file-invalid") from exc
+        raise CorpusError(f"{path}: document {rec['id']}: not UTF-8 at byte {exc.start}", "raw-file-invalid",
+                          file=_rel(layout, path), doc=rec["id"]) from exc
     if not text.strip():
         reason = f"the raw file holds no text ({len(data)} bytes); expected the article's text"
         raise CorpusError(f"{path}: document {rec['id']}: {reason}", "empty-raw-file", file=_rel(layout, path),

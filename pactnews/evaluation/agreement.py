@@ -28,13 +28,13 @@ from __future__ import annotations
 
 import json
 import math
-import sys
 import warnings
 from collections import Counter
 from pathlib import Path
 
 from pactnews.annotations import standoff
-from pactnews.repo import Layout, dump_json, write_files_atomically
+from pactnews.inventory import default_inventory
+from pactnews.repo import Layout, dump_json
 
 SPAN_LAYERS = standoff.SPAN_LAYERS
 REPORT_FORMAT = "pactnews-agreement"
@@ -427,7 +427,6 @@ def compare(a_docs: dict[str, dict], b_docs: dict[str, dict], inv=None, a_confli
             b_conflicts: list[dict] | None = None) -> dict:
     """Agreement between two passes (standoff docs keyed by document id) over the documents both have."""
     if inv is None:
-        from pactnews.inventory import default_inventory
         inv = default_inventory()
     docs = sorted(set(a_docs) & set(b_docs))
     differ = [d for d in docs if a_docs[d].get("text_sha256") != b_docs[d].get("text_sha256")]
@@ -523,7 +522,6 @@ def threeway(sources: dict[str, dict[str, dict]], inv) -> list[dict]:
 def disagreements(a_docs: dict[str, dict], b_docs: dict[str, dict], inv=None) -> list[dict]:
     """The spans on which two passes differ: the three-way items of A and B that are not 'A=B'."""
     if inv is None:
-        from pactnews.inventory import default_inventory
         inv = default_inventory()
     return [i for i in threeway({"A": a_docs, "B": b_docs}, inv) if i["status"] != "A=B"]
 
@@ -688,7 +686,8 @@ def read_pass_conflicts(folder: Path) -> list[dict] | None:
         raise AgreementError(f"{path}: cannot read the conflicts table: {exc}") from exc
 
 
-def _shown(path: Path, root: Path) -> str:
+def shown_path(path: Path, root: Path) -> str:
+    """A folder or file as the reports name it: relative to the root when it is inside it."""
     path = Path(path).resolve()
     try:
         return path.relative_to(Path(root).resolve()).as_posix()
@@ -696,48 +695,27 @@ def _shown(path: Path, root: Path) -> str:
         return str(path)
 
 
-def add_arguments(parser) -> None:
-    parser.add_argument("pass_a", type=Path, help="converted folder of the first pass (<doc>.json and tables/)")
-    parser.add_argument("pass_b", type=Path, help="converted folder of the second pass")
-    parser.add_argument("--gold", type=Path, default=None,
-                        help="folder of the gold annotations: also write threeway.json and threeway.md")
-    parser.add_argument("--out", type=Path, default=None, help="folder of the reports (default: annotations/reports/)")
-
-
-def run(args) -> int:
-    from pactnews.inventory import default_inventory
-
-    try:
-        inv = default_inventory(args.root)
-        a, b = read_pass(args.pass_a), read_pass(args.pass_b)
-        report = compare(a, b, inv, read_pass_conflicts(args.pass_a), read_pass_conflicts(args.pass_b))
-        la, lb = _shown(args.pass_a, args.root), _shown(args.pass_b, args.root)
-        report["passes"] = {"A": la, "B": lb}
-        out = Path(args.out) if args.out else Layout(args.root).annotations / "reports"
-        files = {out / "agreement.json": dump_json(report).encode("utf-8"),
-                 out / "agreement.md": agreement_markdown(report, la, lb).encode("utf-8")}
-        extra = ""
-        if args.gold is not None:
-            gold = read_pass(args.gold)
-            docs = set(a) | set(b)
-            gold = {d: g for d, g in gold.items() if d in docs}
-            items = threeway({"A": a, "B": b, "G": gold}, inv)
-            labels = {"A": la, "B": lb, "G": _shown(args.gold, args.root)}
-            files[out / "threeway.json"] = dump_json({"format": THREEWAY_FORMAT, "sources": labels,
-                                                      "documents": sorted(docs), "items": items}).encode("utf-8")
-            files[out / "threeway.md"] = threeway_markdown(items, ["A", "B", "G"], labels).encode("utf-8")
-            extra = f"; {len(items)} three-way items, {sum(i['status'] != 'A=B=G' for i in items)} to adjudicate"
-        write_files_atomically(files)
-    except AgreementError as exc:
-        print(f"pactnews agreement: {exc}", file=sys.stderr)
-        return 1
-    except OSError as exc:
-        where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
-        print(f"pactnews agreement: {where}{exc.strerror or exc}", file=sys.stderr)
-        return 1
-    except (KeyError, TypeError, ValueError) as exc:  # a record of the wrong shape: validate's business, told in one line
-        print(f"pactnews agreement: an annotation record has an unexpected shape ({type(exc).__name__}: {exc}); "
-              "run `pactnews validate` on the passes", file=sys.stderr)
-        return 1
-    print(f"Wrote {', '.join(_shown(p, args.root) for p in files)} ({len(report['documents'])} documents{extra})")
-    return 0
+def report_files(root: Path, pass_a: Path, pass_b: Path, gold: Path | None = None,
+                 out: Path | None = None) -> tuple[dict[Path, bytes], dict, list[dict] | None]:
+    """What `pactnews agreement` writes, as path -> bytes (agreement.json and .md; with a gold folder also
+    threeway.json and .md), the agreement report and the three-way items (None without a gold). Raises
+    AgreementError, OSError, or KeyError/TypeError/ValueError for a record of the wrong shape."""
+    inv = default_inventory(root)
+    a, b = read_pass(pass_a), read_pass(pass_b)
+    report = compare(a, b, inv, read_pass_conflicts(pass_a), read_pass_conflicts(pass_b))
+    la, lb = shown_path(pass_a, root), shown_path(pass_b, root)
+    report["passes"] = {"A": la, "B": lb}
+    out = Path(out) if out else Layout(root).annotations / "reports"
+    files = {out / "agreement.json": dump_json(report).encode("utf-8"),
+             out / "agreement.md": agreement_markdown(report, la, lb).encode("utf-8")}
+    items = None
+    if gold is not None:
+        gold_docs = read_pass(gold)
+        docs = set(a) | set(b)
+        gold_docs = {d: g for d, g in gold_docs.items() if d in docs}
+        items = threeway({"A": a, "B": b, "G": gold_docs}, inv)
+        labels = {"A": la, "B": lb, "G": shown_path(gold, root)}
+        files[out / "threeway.json"] = dump_json({"format": THREEWAY_FORMAT, "sources": labels,
+                                                  "documents": sorted(docs), "items": items}).encode("utf-8")
+        files[out / "threeway.md"] = threeway_markdown(items, ["A", "B", "G"], labels).encode("utf-8")
+    return files, report, items

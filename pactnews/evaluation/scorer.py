@@ -28,16 +28,14 @@ Labels and values are never named here: they come from schemas/labels.yaml.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import re
-import sys
 from collections import Counter, defaultdict
 from pathlib import Path
 
 from pactnews.annotations import standoff
 from pactnews.inventory import Inventory, default_inventory
-from pactnews.repo import Layout, atomic_write_text, dump_json
+from pactnews.repo import Layout
 
 FORMAT = "pactnews-evaluation"
 SPAN_INPUT_LAYERS = ("entities", "timexes", "attributions", "claims")
@@ -753,42 +751,3 @@ def baseline_markdown(report: dict) -> str:
     if conflicts.get("scored") is False:
         lines.append(f"The conflicts are not scored: {conflicts['reason']}.")
     return "\n".join(lines) + "\n"
-
-
-# ---------------------------------------------------------------- the verb
-
-def add_arguments(parser) -> None:
-    parser.add_argument("--predictions", type=Path, required=True,
-                        help="the system's predictions: rows of a config as Parquet or JSONL (entities, timexes, "
-                             "claims, conflicts), or IOB2 rows over the ner config's tokens")
-    parser.add_argument("--layer", choices=LAYERS, default=None,
-                        help="the layer of the predictions (default: read from their columns)")
-    parser.add_argument("--by-document", action="store_true", help="add per-document figures")
-    parser.add_argument("--json", type=Path, default=None, dest="json_out", metavar="OUT",
-                        help="also write the report as JSON to OUT")
-
-
-def run(args: argparse.Namespace) -> int:
-    from pactnews.validate.validator import refused
-
-    if refused(Layout(args.root), "evaluate"):  # one gate: scored against a gold validate accepts, or not at all
-        return 1
-    try:
-        report = evaluate(args.root, args.predictions, args.layer, args.by_document)
-    except EvaluationError as exc:
-        print(f"pactnews evaluate: {exc}", file=sys.stderr)
-        return 1
-    print(f"{report['input_layer']} predictions of {args.predictions} against the gold of "
-          f"{len(report['documents'])} documents (schema {report['schema_version']})")
-    print(table_text(report["layers"]), end="")
-    for doc_id, layers in (report.get("by_document") or {}).items():
-        print(f"\n{doc_id}")
-        print(table_text(layers), end="")
-    if args.json_out:
-        try:
-            atomic_write_text(args.json_out, dump_json(report))
-        except OSError as exc:
-            print(f"pactnews evaluate: cannot write {args.json_out}: {exc.strerror or exc}", file=sys.stderr)
-            return 1
-        print(f"wrote {args.json_out}")
-    return 0

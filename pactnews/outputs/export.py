@@ -36,19 +36,17 @@ spaCy (DIR/pactnews.spacy)
     ({label, from_id, to_id}), and the document id in
     `doc.user_data["document_id"]`.
 
-The command prints what the chosen format cannot carry, then one line saying
-what it wrote. The folder is written beside DIR and renamed into place; a
-non-empty DIR is replaced only with --force (never the repository itself or
-one of its source folders).
+The command (pactnews.commands.export) prints what the chosen format cannot
+carry, then one line saying what it wrote. The folder is written beside DIR and
+renamed into place; a non-empty DIR is replaced only with --force (never the
+repository itself or one of its source folders).
 """
 from __future__ import annotations
 
-import argparse
 import os
 import re
 import secrets
 import shutil
-import sys
 from collections import defaultdict
 from pathlib import Path
 from urllib.parse import quote, unquote
@@ -68,45 +66,26 @@ class ExportError(Exception):
     """An export that cannot be written as asked; the message says why."""
 
 
-# ---------------------------------------------------------------- the command
+# ---------------------------------------------------------------- the export
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--format", required=True, choices=FORMATS,
-                        help="brat standoff, CoNLL-style IOB2 of the ner view, or a spaCy DocBin")
-    parser.add_argument("--out", required=True, type=Path, help="the folder to write (created; must be empty or absent)")
-    parser.add_argument("--force", action="store_true", help="replace a non-empty --out folder")
+def export_files(layout: Layout, fmt: str) -> tuple[dict[str, bytes], list[str]]:
+    """The files of one export format (one of FORMATS), as relative name -> bytes, and notes on what the format
+    cannot carry."""
+    inv = load_inventory(layout.labels)
+    if fmt == "brat":
+        return brat_files(*_gold(layout), inv)
+    if fmt == "conll":
+        return conll_files(layout, inv)
+    return spacy_files(*_gold(layout), layout, inv)
 
 
-def run(args) -> int:
-    from pactnews.validate.validator import emit, refused
-
-    root = Path(args.root)
-    layout = Layout(root)
-    out = Path(os.path.abspath(Path(args.out).expanduser()))
-    if refused(layout, "export"):  # one gate: what `pactnews validate` refuses is not exported
-        return 1
-    try:
-        _check_target(out, layout, args.force)
-        inv = load_inventory(layout.labels)
-        if args.format == "brat":
-            files, notes = brat_files(*_gold(layout), inv)
-        elif args.format == "conll":
-            files, notes = conll_files(layout, inv)
-        else:
-            files, notes = spacy_files(*_gold(layout), layout, inv)
-        write_folder(out, files, force=args.force, layout=layout)
-    except (ExportError, standoff.FormatError) as exc:
-        emit(f"pactnews export: {exc}", file=sys.stderr)
-        return 1
-    except OSError as exc:  # a read-only or full disk: one line, no traceback
-        emit(f"pactnews export: cannot write {out}: {type(exc).__name__}: {exc.strerror or exc}"
-             + (f" ({exc.filename})" if isinstance(exc.filename, str) else "") + "; nothing written", file=sys.stderr)
-        return 1
-    for note in notes:
-        print(f"{args.format} cannot carry: {note}")
-    size = sum(len(b) for b in files.values())
-    print(f"wrote {len(files)} file(s) ({size:,} bytes) of the {args.format} export to {out}")
-    return 0
+def write_export(layout: Layout, fmt: str, out: Path, force: bool = False) -> tuple[dict[str, bytes], list[str]]:
+    """Check the target folder, make the export and write it there at once (write_folder); (files, notes).
+    ExportError when `out` cannot take it (the repository's own folders, a non-empty folder without force)."""
+    _check_target(out, layout, force)
+    files, notes = export_files(layout, fmt)
+    write_folder(out, files, force=force, layout=layout)
+    return files, notes
 
 
 # ---------------------------------------------------------------- the gold

@@ -12,13 +12,12 @@ checked by pactnews.outputs.editions in the repository's build/ folder).
 """
 from __future__ import annotations
 
-import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from pactnews.corpus.readers import read_dataset_info
-from pactnews.repo import Layout, sha256_file
+from pactnews.repo import Layout
 
 REQUIRED = ("README.md", "croissant.json")
 OPTIONAL = ("DATASHEET.md", "CHANGELOG.md", "CITATION.cff", "LICENSE", "ANNOTATING.md")
@@ -134,99 +133,3 @@ def write_local(root: Path, plan: Plan, dest: Path, force: bool = False, source:
             stage.rename(dest)
     finally:
         shutil.rmtree(stage, ignore_errors=True)
-
-
-def add_arguments(parser) -> None:
-    target = parser.add_mutually_exclusive_group(required=True)
-    target.add_argument("--repo-id", help="the Hub dataset repository, e.g. org/pactnews")
-    target.add_argument("--to", type=Path, metavar="DIR",
-                        help="write exactly the files that would be uploaded into DIR instead (nothing is uploaded)")
-    parser.add_argument("--force", action="store_true", help="with --to: replace a non-empty DIR")
-    parser.add_argument("--dry-run", action="store_true", help="print the files, the commit and the tag; upload nothing")
-    parser.add_argument("--skip-build-check", action="store_true",
-                        help="do not rebuild to check that data/, the card and croissant.json are current")
-    parser.add_argument("--without-texts", action="store_true",
-                        help="publish the annotations-only edition: no field that holds article text, and what "
-                             "`pactnews hydrate` needs to rebuild the full edition from the user's own articles")
-
-
-def run(args) -> int:
-    from pactnews.pipeline.install import InstallError, recover
-
-    root = Path(args.root)
-    try:
-        for note in recover(root):  # never publish a half-installed build: finish or undo it first
-            print(f"note: {note}")
-    except InstallError as exc:
-        print(f"FAILED: {exc}")
-        return 1
-    try:
-        plan = make_plan(root, args.repo_id or "(local)")
-    except PublishError as exc:
-        print(f"FAILED: {exc}")
-        return 1
-    problems = preflight(root, plan, check_build=not args.skip_build_check)
-    staged = None
-    if getattr(args, "without_texts", False):
-        from pactnews.outputs import editions
-
-        if problems:
-            for p in problems:
-                print(p)
-            print(f"FAILED: {len(problems)} problem(s); the annotations-only edition was not made")
-            return 1
-        try:
-            staged, plan = editions.stage(root, plan)
-        except (editions.EditionError, OSError) as exc:
-            print(f"FAILED: {exc}; nothing {'written' if args.to is not None else 'uploaded'}")
-            return 1
-    try:
-        return _publish(args, root, plan, problems, staged or root)
-    finally:
-        if staged is not None:
-            editions.discard(staged)
-
-
-def _publish(args, root: Path, plan: Plan, problems: list[str], source: Path) -> int:
-    """Write or upload plan.files from `source` (the repository, or a staged edition)."""
-    if args.to is not None:
-        if problems:
-            for p in problems:
-                print(p)
-            print(f"FAILED: {len(problems)} problem(s); nothing written")
-            return 1
-        try:
-            write_local(root, plan, args.to, args.force, source=source)
-        except (PublishError, OSError) as exc:
-            print(f"FAILED: {exc}; nothing written")
-            return 1
-        print(f"Wrote {plan.what}, {len(plan.files)} files, to {args.to}")
-        return 0
-    if args.dry_run:
-        for name in plan.files:
-            path = source / name
-            print(f"upload {name} ({path.stat().st_size} bytes, sha256 {sha256_file(path)})")
-        print(f"commit {plan.commit_message!r} to datasets/{plan.repo_id}, removing remote "
-              f"{' and '.join(plan.delete_patterns)} files not listed")
-        print(f"tag {plan.tag}")
-        for p in problems:
-            print(f"problem: {p}")
-        print(f"Dry run: {len(plan.files)} files would be published to {plan.repo_id} as {plan.tag}; nothing uploaded")
-        return 1 if problems else 0
-    if problems:
-        for p in problems:
-            print(p)
-        print(f"FAILED: {len(problems)} problem(s); nothing uploaded")
-        return 1
-    token = os.environ.get("HF_TOKEN")
-    if not token:
-        print("FAILED: HF_TOKEN is not set in the environment; nothing uploaded")
-        return 1
-    try:
-        commit = upload(HfApi(token=token), source, plan)
-    except PublishError as exc:
-        print(f"FAILED: {exc}; nothing uploaded")
-        return 1
-    print(f"Published {len(plan.files)} files to https://huggingface.co/datasets/{plan.repo_id} "
-          f"(commit {commit}) and tagged {plan.tag}")
-    return 0

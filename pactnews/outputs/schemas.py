@@ -1,4 +1,4 @@
-"""Schemas generated from the label inventory, and `pactnews schemas` that exports them.
+"""Schemas generated from the label inventory; `pactnews schemas` (pactnews.commands.schemas) exports them.
 
 Two views of one annotation scheme: pandera DataFrameSchemas over the flat
 per-layer tables (pactnews.pipeline.flatten), which `pactnews validate` runs, and a
@@ -23,7 +23,7 @@ from pandera import extensions
 from pactnews.annotations import standoff
 from pactnews.pipeline.flatten import arrow_schema
 from pactnews.inventory import Inventory, load_inventory
-from pactnews.repo import Layout, write_files_atomically
+from pactnews.repo import Layout
 
 # A quantity is given whole or not at all: each field requires the figure and the figure requires these.
 QUANTITY = "quantity_value"
@@ -257,28 +257,3 @@ def render_outputs(layout: Layout) -> tuple[dict[Path, bytes], list[str]]:
     else:
         files[layout.schemas / "labelstudio.xml"] = (config if config.endswith("\n") else config + "\n").encode("utf-8")
     return files, notes
-
-
-def add_arguments(parser) -> None:
-    parser.add_argument("--check", action="store_true",
-                        help="fail if an exported schema differs from what the inventory gives; write nothing")
-
-
-def run(args) -> int:
-    layout = Layout(args.root)
-    files, notes = render_outputs(layout)
-    for note in notes:
-        print(f"note: {note}")
-    names = [str(p.relative_to(layout.root)) for p in files]
-    if args.check:
-        stale = [str(p.relative_to(layout.root)) for p, data in files.items()
-                 if not p.is_file() or p.read_bytes() != data]
-        if stale:
-            print(f"FAILED: {len(stale)} exported schema file(s) are out of date with schemas/labels.yaml: "
-                  f"{stale}; run `pactnews schemas`")
-            return 1
-        print(f"schemas/ is up to date ({len(files)} files checked)")
-        return 0
-    write_files_atomically(files)
-    print(f"Exported {len(files)} schema files: {', '.join(names)}")
-    return 0

@@ -2,8 +2,9 @@
 
 `render_site` is a pure function from the documents, their annotations and
 the cross-document tables (entities, claim clusters, conflicts) to
-{relative path: HTML}; only `run` reads and writes files. Spans of different
-layers nest and overlap, so the text is cut at every span boundary and
+{relative path: HTML}; only `read_inputs` reads files and only `write_site`
+writes them (pactnews.commands.render calls both). Spans of different layers
+nest and overlap, so the text is cut at every span boundary and
 elements are opened and closed as a stack: a span that must close while a
 later one is still open is split into fragments (all carrying the same
 data-span id), which keeps the HTML well formed and the page's text exactly
@@ -20,7 +21,6 @@ from __future__ import annotations
 import html
 import json
 import re
-import sys
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,7 +28,7 @@ from urllib.parse import quote
 
 from pactnews.annotations import standoff
 from pactnews.annotations import tables
-from pactnews.corpus.readers import CorpusError, read_dataset_info, read_metadata, read_clean_texts
+from pactnews.corpus.readers import read_dataset_info, read_metadata, read_clean_texts
 from pactnews.inventory import Inventory, default_inventory
 from pactnews.repo import Layout, sha256_text, write_files_atomically
 
@@ -1030,7 +1030,7 @@ def render_site(documents: list[dict], clean_texts: dict[str, str], annotations:
     return render_pages(site, entity_table, cluster_table, inv, dataset)
 
 
-# ---------------------------------------------------------------- command
+# ---------------------------------------------------------------- reading and writing
 
 
 def read_annotations(layout: Layout, documents: list[dict]) -> dict[str, dict]:
@@ -1069,44 +1069,9 @@ def read_inputs(layout: Layout) -> dict:
     }
 
 
-def add_arguments(parser) -> None:
-    parser.add_argument("--out", type=Path, default=None,
-                        help="folder to write the site to (default: site/ in the repository root)")
-
-
-def run(args) -> int:
-    from pactnews.validate.validator import emit, refused
-
-    layout = Layout(args.root)
-    out = Path(args.out) if args.out else layout.root / "site"
-    if refused(layout, "render"):  # one gate: what `pactnews validate` refuses is not rendered
-        return 1
-    try:
-        inputs = read_inputs(layout)
-        site = build_site(inputs["documents"], inputs["clean_texts"], inputs["annotations"], inputs["entity_table"],
-                          inputs["cluster_table"], inputs["inv"], inputs["conflict_table"])
-        pages = render_pages(site, inputs["entity_table"], inputs["cluster_table"], inputs["inv"], inputs["dataset"])
-    except (standoff.FormatError, CorpusError, ValueError, KeyError, OSError) as exc:
-        emit(f"{type(exc).__name__}: {exc}", file=sys.stderr)
-        print(f"FAILED: nothing written to {out}/")
-        return 1
-    problems = site.all_problems
-    for p in problems:
-        emit(p, file=sys.stderr)
-    try:
-        write_files_atomically({out / path: text.encode("utf-8") for path, text in pages.items()})
-        for stale in sorted((out / "doc").glob("*.html")):
-            if f"doc/{stale.name}" not in pages:
-                stale.unlink()
-    except OSError as exc:  # a read-only or full disk: one line, no traceback
-        emit(f"FAILED: cannot write the site to {out}/: {type(exc).__name__}: {exc.strerror or exc}"
-             + (f" ({exc.filename})" if isinstance(exc.filename, str) else ""))
-        return 1
-    n_docs = len(pages) - 1
-    n_ann = len(inputs["annotations"])
-    n_spans = sum(len(v.spans) for v in site.views)
-    n_conflicts = len(site.conflicts.kept)
-    note = f", {len(problems)} problem(s) shown on the pages" if problems else ""
-    print(f"Rendered {len(pages)} pages ({n_docs} documents, {n_ann} annotated, {n_spans} spans, "
-          f"{n_conflicts} conflict(s){note}): {out / 'index.html'}")
-    return 0
+def write_site(out: Path, pages: dict[str, str]) -> None:
+    """Write the pages under `out` at once, then remove the document pages of documents no longer rendered."""
+    write_files_atomically({out / path: text.encode("utf-8") for path, text in pages.items()})
+    for stale in sorted((out / "doc").glob("*.html")):
+        if f"doc/{stale.name}" not in pages:
+            stale.unlink()

@@ -35,5 +35,6 @@ class FinishBuild(PipelineStep):
             print(f"note: {note}")
         install.install(root, dest, feats.CONFIGS,
                         (*build.DOCUMENTATION, build.CROISSANT, build.MANIFEST))
-        build.print_summary(root, report)
+        for line in build.summary_lines(root, report):
+            print(line)
         shutil.rmtree(dest, ignore_errors=True)

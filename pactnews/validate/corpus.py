@@ -34,7 +34,7 @@ def check_corpus_batch(layout: Layout, inv: Inventory, rules, records: list[dict
     value_problems). A record whose id or raw_file is unsafe, missing or mistyped
     is read no further. Without rules (they could not be read) the clean files
     are not compared. A raw file that is missing, changed or not UTF-8 is one
-    raw-file-invalid incident for the batch, and its clean files are then not
+    raw-file-invalid incident of its document, and the clean files are then not
     compared; an empty raw file or a clean file resolving outside the
     repository is an incident of its own document.
     """
@@ -63,11 +63,12 @@ def check_corpus_batch(layout: Layout, inv: Inventory, rules, records: list[dict
     for exc in errors:
         if exc not in raw_invalid:  # an empty raw file, a clean file out of the repository: of one document
             out.append(incident(exc.test_id, exc.reason or str(exc), file=exc.file or meta_file, doc=exc.doc))
+    for exc in raw_invalid:  # one incident each, its paths relative to the repository
+        message = str(exc).replace(f"{layout.root}{os.sep}", "")
+        out.append(incident("raw-file-invalid", f"{type(exc).__name__}: {message}; expected raw files byte-identical "
+                            "to their raw_sha256", file=meta_file, doc=getattr(exc, "doc", None),
+                            found=type(exc).__name__, expected="raw files byte-identical to their raw_sha256"))
     if raw_invalid:
-        exc = raw_invalid[0]
-        out.append(incident("raw-file-invalid", f"{type(exc).__name__}: {exc}; expected raw files byte-identical "
-                            "to their raw_sha256", file=meta_file, found=type(exc).__name__,
-                            expected="raw files byte-identical to their raw_sha256"))
         expected = {}
     on_disk = {}
     for path, data in expected.items():

@@ -138,8 +138,8 @@ def check_repository(layout: Layout, annotations: Path | None = None, num_proc: 
                 out.append(i)
     if not any(i.level < 4 for i in out):  # detectors run on claims that are well-formed
         out += check_conflicts(conflicts, claims, inv, _rel(layout, conflict_file))
-    if raw_invalid:  # the first bad raw file stands for them all; clean/ is not compared against a broken corpus
-        out.append(raw_invalid[0])
+    if raw_invalid:  # each bad raw file, once; clean/ is not compared against a broken corpus
+        out += list(dict.fromkeys(raw_invalid))
     elif ids is not None:
         out += stale + extra_clean_files(layout, ids)
     stats = {

@@ -37,14 +37,11 @@ only those before it):
   corpus       metadata, raw and clean files, tables and annotation files on disk; validate_batch
   repository   the batch jobs, check_repository, validate_repository, gate, refused
 
-This module is the entry point: `pactnews validate` (add_arguments, run), and
-the names the other verbs and the tests import from it.
+This module is the entry point: the names the other verbs and the tests
+import (`pactnews validate` itself is pactnews/commands/validate.py).
 """
 from __future__ import annotations
 
-from pathlib import Path
-
-from pactnews.repo import Layout
 from pactnews.validate.columns import Columns, columns
 from pactnews.validate.conflicts import check_conflict_rows, check_conflict_table, check_conflicts, conflict_inputs
 from pactnews.validate.corpus import (
@@ -70,24 +67,5 @@ __all__ = [
     "LABEL_ROLES", "RELATION_ROLES", "VALUE_ROLES", "inventory_problems", "load_checked_inventory",
     "check_corpus_batch", "extra_clean_files", "is_annotation_file", "confinement_of", "validate_batch",
     "_run_batch", "check_repository", "validate_repository", "gate", "refused",
-    "add_arguments", "run",
 ]
 
-
-def add_arguments(parser) -> None:
-    parser.add_argument("--annotations", type=Path, default=None,
-                        help="folder of <document_id>.json files and tables/ to validate (default: annotations/; "
-                             "e.g. a converted pass under annotations/passes/A)")
-    parser.add_argument("--limit", type=int, default=None, metavar="N",
-                        help="print at most N incidents per test id (the summary still counts all)")
-    parser.add_argument("--num-proc", type=int, default=1, metavar="N",
-                        help="worker processes (default 1; the incidents are the same for any N)")
-    parser.add_argument("--progress", action="store_true", help="show a progress bar even when stderr is not a terminal")
-
-
-def run(args) -> int:
-    layout = Layout(args.root)
-    incidents, stats = check_repository(layout, args.annotations, num_proc=args.num_proc,
-                                        progress=True if args.progress else None)
-    emit(format_report(incidents, limit=args.limit, **stats))
-    return 1 if incidents else 0

@@ -1,0 +1,1 @@
+"""The benchmark and its synthetic corpus (outside the package: `python -m bench.suite`)."""
