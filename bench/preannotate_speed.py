@@ -103,11 +103,55 @@ def _plain_batch(records: list[dict]) -> tuple[list[dict], Counter]:
     return docs, Counter({k: v - before.get(k, 0.0) for k, v in pre.timings.items()})
 
 
+def map_batches(fn, batches, num_proc: int = 1, *, initializer=None, initargs=(), progress: bool | None = None,
+                total: int | None = None, desc: str = "", size=len):
+    """fn over the batches, results in batch order: in this process, or in a fork pool of num_proc workers.
+
+    The pool the package used before its stages ran as datatrove tasks (pactnews.pipeline.jobs.run_jobs),
+    kept here to drive the `plain` baseline as it was measured.
+
+    At most 2*num_proc batches are in flight, so results never pile up. The
+    initializer runs once per worker (or once here), so context is inherited,
+    not pickled per batch. A progress bar (tqdm, on stderr) counts `size` of
+    each batch; None shows it only on a terminal.
+    """
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=total, desc=desc, unit="doc", disable=(not progress) if progress is not None else None,
+               file=sys.stderr, leave=False, mininterval=1.0)
+    try:
+        if num_proc <= 1:
+            if initializer is not None:
+                initializer(*initargs)
+            for batch in batches:
+                result = fn(batch)
+                bar.update(size(batch))
+                yield result
+            return
+        import gc
+        import multiprocessing
+        from collections import deque
+
+        gc.freeze()  # what the workers inherit (the metadata of every document) is never traversed by their collections
+        with multiprocessing.get_context("fork").Pool(num_proc, initializer=initializer, initargs=initargs) as pool:
+            pending: deque = deque()
+            for batch in batches:
+                pending.append((size(batch), pool.apply_async(fn, (batch,))))
+                if len(pending) >= 2 * num_proc:
+                    n, result = pending.popleft()
+                    yield result.get()
+                    bar.update(n)
+            while pending:
+                n, result = pending.popleft()
+                yield result.get()
+                bar.update(n)
+    finally:
+        bar.close()
+
+
 def plain(records: list[dict], lexicon: dict, inv, num_proc: int, timings: Counter):
     """The straightforward driver: `Preannotator.annotate` per document; with num_proc > 1, in a fork pool
     of workers that each build one Preannotator, batches of BATCH documents, results in input order."""
-    from pactnews.repo import map_batches
-
     t0 = time.perf_counter()
     if num_proc <= 1:
         _plain_init(lexicon, inv)
@@ -123,10 +167,20 @@ def plain(records: list[dict], lexicon: dict, inv, num_proc: int, timings: Count
 
 
 def package(records: list[dict], lexicon: dict, inv, num_proc: int, timings: Counter):
-    """The package's own batch entry point (`annotate_records`)."""
+    """The package's own batch entry point (`annotate_records`; with num_proc > 1, datatrove tasks whose files
+    go to a scratch folder of bench/work/)."""
+    import shutil
+    import tempfile
+
     from pactnews.annotations.preannotate import annotate_records
 
-    yield from annotate_records(records, lexicon, inv, num_proc=num_proc, timings=timings)
+    base = Path(__file__).resolve().parent / "work"
+    base.mkdir(exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="preannotate-", dir=base))
+    try:
+        yield from annotate_records(records, lexicon, inv, num_proc=num_proc, timings=timings, work=work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 DRIVERS = {"plain": plain, "package": package}
@@ -231,7 +285,7 @@ COMPONENTS = ("lexicon", "entity_ruler", "timex_matcher", "dateparser", "cue_mat
 
 
 def main(argv: list[str] | None = None) -> int:
-    from pactnews.bench import SEED
+    from bench.synthetic import SEED
     from pactnews.repo import atomic_write_text
 
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])

@@ -295,7 +295,7 @@ def run_stage(stage: str, work: Path, num_proc: int, progress: bool, preannotate
 
         seconds_of = Counter()
         t_setup = time.perf_counter() - t0
-        for doc in annotate_records(records(), lexicon, inv, num_proc=num_proc, timings=seconds_of):
+        for doc in annotate_records(records(), lexicon, inv, num_proc=num_proc, timings=seconds_of, work=tasks):
             counts["documents"] += 1
             counts["suggested_spans"] += sum(len(doc[layer]) for layer in standoff.SPAN_LAYERS)
         timings.update({"setup": t_setup, **dict(seconds_of)})

@@ -369,52 +369,6 @@ def _fsync_folder(folder: str) -> None:
         os.close(fd)
 
 
-def map_batches(fn, batches, num_proc: int = 1, *, initializer=None, initargs=(), progress: bool | None = None,
-                total: int | None = None, desc: str = "", size=len):
-    """fn over the batches, results in batch order: in this process, or in a fork pool of num_proc workers.
-
-    Superseded by pactnews.pipeline.jobs.run_jobs (datatrove tasks, no module-level worker state): the build,
-    `clean` and `validate` no longer use it; pactnews.annotations.preannotate still does.
-
-    At most 2*num_proc batches are in flight, so results never pile up. The
-    initializer runs once per worker (or once here), so context is inherited,
-    not pickled per batch. A progress bar (tqdm, on stderr) counts `size` of
-    each batch; None shows it only on a terminal.
-    """
-    from tqdm.auto import tqdm
-
-    bar = tqdm(total=total, desc=desc, unit="doc", disable=(not progress) if progress is not None else None,
-               file=sys.stderr, leave=False, mininterval=1.0)
-    try:
-        if num_proc <= 1:
-            if initializer is not None:
-                initializer(*initargs)
-            for batch in batches:
-                result = fn(batch)
-                bar.update(size(batch))
-                yield result
-            return
-        import gc
-        import multiprocessing
-        from collections import deque
-
-        gc.freeze()  # what the workers inherit (the metadata of every document) is never traversed by their collections
-        with multiprocessing.get_context("fork").Pool(num_proc, initializer=initializer, initargs=initargs) as pool:
-            pending: deque = deque()
-            for batch in batches:
-                pending.append((size(batch), pool.apply_async(fn, (batch,))))
-                if len(pending) >= 2 * num_proc:
-                    n, result = pending.popleft()
-                    yield result.get()
-                    bar.update(n)
-            while pending:
-                n, result = pending.popleft()
-                yield result.get()
-                bar.update(n)
-    finally:
-        bar.close()
-
-
 def dump_json(obj) -> str:
     """Canonical JSON: sorted keys, UTF-8, two-space indent, trailing newline.
 

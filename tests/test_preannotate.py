@@ -208,7 +208,7 @@ def test_a_token_predicate_without_a_lexeme_flag_is_refused():
         preannotate.EntityMatcher(nlp, [{"label": "X", "pattern": [{"LENGTH": {">=": 3}}]}])
 
 
-def test_records_in_two_processes_come_back_in_order_with_the_same_predictions():
+def test_records_in_two_processes_come_back_in_order_with_the_same_predictions(tmp_path):
     lexicon = _lexicon_with_ties()
     texts = [TEXT, *AWKWARD, *list(clean_texts().values())[:2]]
     records = [{"document_id": f"d{n}", "text": t, "text_sha256": sha256_text(t), "dct": "2024-10-24"}
@@ -216,6 +216,9 @@ def test_records_in_two_processes_come_back_in_order_with_the_same_predictions()
     pre = Preannotator(lexicon, INV)
     expected = [pre.annotate(r["document_id"], r["text"], r["text_sha256"], r["dct"]) for r in records]
     timings = Counter()
-    got = list(annotate_records(iter(records), lexicon, INV, num_proc=2, batch_size=2, timings=timings))
+    work = tmp_path / "work"
+    got = list(annotate_records(iter(records), lexicon, INV, num_proc=2, batch_size=2, timings=timings, work=work))
     assert got == expected
+    assert sorted(p.name for p in (work / "jobs").glob("results-*.pkl")) == ["results-00000.pkl",
+                                                                          "results-00001.pkl"]  # two tasks ran
     assert {"lexicon", "entity_ruler", "timex_matcher", "dateparser", "cue_matcher"} <= set(timings)

@@ -33,8 +33,7 @@ import multiprocessing
 
 from hypothesis import given, settings, strategies as st
 
-from pactnews.pipeline.batches import batched
-from pactnews.repo import StagedWrites, dump_json, map_batches
+from pactnews.repo import StagedWrites, dump_json
 
 
 def listing(folder):
@@ -102,18 +101,6 @@ def test_abort_leaves_files_of_another_token_alone(tmp_path):
     assert listing(tmp_path) == [other.temp_path(tmp_path / "a.txt").name]
     other.commit()
     assert listing(tmp_path) == ["a.txt"]
-
-
-def _square_all(batch):
-    return [x * x for x in batch]
-
-
-@pytest.mark.parametrize("num_proc", [1, 2])
-def test_map_batches_keeps_batch_order(num_proc):
-    batches = list(batched(range(23), 4))
-    assert [len(b) for b in batches] == [4, 4, 4, 4, 4, 3]
-    out = list(map_batches(_square_all, batches, num_proc, progress=False))
-    assert out == [[x * x for x in b] for b in batches]
 
 
 _JSON = st.recursive(

@@ -529,67 +529,64 @@ def markdown_table(scores: dict) -> str:
 
 # ------------------------------------------------------------------ batch entry points
 
-BATCH = 200  # documents per batch sent to a worker process
-_PREANNOTATORS: dict[int, Preannotator] = {}  # built before the pool forks; the workers inherit them
+BATCH = 200  # documents per batch of a datatrove task
 
 
 def annotate_records(records: Iterable[dict], lexicon: dict, inv: Inventory, num_proc: int = 1,
                      batch_size: int = BATCH, spacy_model: str | None = None,
-                     timings: Counter | None = None) -> Iterator[dict]:
+                     timings: Counter | None = None, work: Path | None = None) -> Iterator[dict]:
     """Suggestions for many documents with one lexicon, in input order.
 
     Records are corpus records (document_id, text, text_sha256, dct). One Preannotator is built here
-    (so a bad --spacy-model fails here, not in a worker); with num_proc > 1 a fork pool inherits it
-    and annotates batches of batch_size records, handed back in order (`repo.map_batches`).
-    Seconds per component are added to `timings`, summed over the processes.
+    (so a bad --spacy-model fails here, not in a task). With num_proc > 1 and a `work` folder (in the
+    repository's build/: pactnews.pipeline.executors.work_area), batches of batch_size records are
+    datatrove tasks (pactnews.pipeline.jobs.run_jobs), each building its own Preannotator once; the
+    documents come back in input order, the same for any num_proc. Seconds per component are added to
+    `timings`, summed over the processes.
     """
     pre = Preannotator(lexicon, inv, spacy_model)
     if timings is not None:
         timings.update(pre.timings)
-    return _annotated(pre, records, num_proc, batch_size, timings)
+    if num_proc <= 1 or work is None:
+        return _annotated_here(pre, records, timings)
+    return _annotated_in_tasks(lexicon, inv, spacy_model, records, num_proc, batch_size, timings, Path(work))
 
 
-def _annotated(pre: Preannotator, records: Iterable[dict], num_proc: int, batch_size: int,
-               timings: Counter | None) -> Iterator[dict]:
-    from pactnews.repo import map_batches
-
-    if num_proc > 1:  # dateparser compiles its patterns on first use: once here rather than in every worker
-        for prefer in ("current", "future"):
-            _parse_value("Friday", dt.datetime(2000, 1, 1), prefer, _cached_parser)
-    key = id(pre)
-    _PREANNOTATORS[key] = pre
-    try:
-        jobs = ((key, batch) for batch in _batches(records, batch_size))
-        for docs, seconds in map_batches(_annotate_batch, jobs, num_proc, progress=False, size=lambda j: len(j[1])):
-            if timings is not None:
-                timings.update(seconds)
-            yield from docs
-    finally:
-        del _PREANNOTATORS[key]
-
-
-def _batches(records: Iterable[dict], size: int) -> Iterator[list[dict]]:
-    batch = []
+def _annotated_here(pre: Preannotator, records: Iterable[dict], timings: Counter | None) -> Iterator[dict]:
     for rec in records:
-        batch.append(rec)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
+        before = dict(pre.timings)
+        yield pre.annotate(rec["document_id"], rec["text"], rec["text_sha256"], rec["dct"])
+        if timings is not None:
+            timings.update({name: sec - before.get(name, 0.0) for name, sec in pre.timings.items()})
 
 
-def _annotate_batch(job: tuple[int, list[dict]]) -> tuple[list[dict], dict]:
-    key, records = job
-    pre = _PREANNOTATORS[key]
-    before = dict(pre.timings)
+def _annotated_in_tasks(lexicon: dict, inv: Inventory, spacy_model: str | None, records: Iterable[dict],
+                        num_proc: int, batch_size: int, timings: Counter | None, work: Path) -> Iterator[dict]:
+    from pactnews.pipeline.batches import batched
+    from pactnews.pipeline.jobs import run_jobs
+
+    context = {"lexicon": lexicon, "inv": inv, "spacy_model": spacy_model}
+    for docs, seconds in run_jobs(_annotate_batch, context, batched(records, batch_size), num_proc, work):
+        if timings is not None:
+            timings.update(seconds)
+        yield from docs
+
+
+def _annotate_batch(context: dict, records: list[dict]) -> tuple[list[dict], dict]:
+    """A task's batch: its Preannotator is built on the first batch and kept in the task's copy of the context."""
+    pre = context.get("preannotator")
+    if pre is None:
+        pre = context["preannotator"] = Preannotator(context["lexicon"], context["inv"], context["spacy_model"])
+        before = {}
+    else:
+        before = dict(pre.timings)
     docs = [pre.annotate(r["document_id"], r["text"], r["text_sha256"], r["dct"]) for r in records]
     return docs, {name: sec - before.get(name, 0.0) for name, sec in pre.timings.items()}
 
 
 def predict_corpus(corpus: list[dict], entity_table: dict, gold: dict[str, dict], inv: Inventory,
-                   leave_one_out: bool, spacy_model: str | None = None,
-                   num_proc: int = 1) -> tuple[dict, Counter, str]:
+                   leave_one_out: bool, spacy_model: str | None = None, num_proc: int = 1,
+                   work: Path | None = None) -> tuple[dict, Counter, str]:
     """Suggestions for every document: (docs by id, seconds per component, model version).
 
     With leave_one_out, each document gets a pipeline whose lexicon excludes its own gold; otherwise
@@ -598,7 +595,8 @@ def predict_corpus(corpus: list[dict], entity_table: dict, gold: dict[str, dict]
     timings: Counter = Counter()
     if not leave_one_out:
         lexicon = build_lexicon(entity_table, gold, inv=inv)
-        docs = annotate_records(corpus, lexicon, inv, num_proc=num_proc, spacy_model=spacy_model, timings=timings)
+        docs = annotate_records(corpus, lexicon, inv, num_proc=num_proc, spacy_model=spacy_model, timings=timings,
+                                work=work)
         return {rec["document_id"]: doc for rec, doc in zip(corpus, docs)}, timings, lexicon_version(lexicon)
     out = {}
     for rec in corpus:
