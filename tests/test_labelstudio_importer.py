@@ -87,6 +87,18 @@ def test_one_annotation_becomes_the_gold(repo, capsys, tmp_path):
     assert "new gold" in out and out.rstrip().splitlines()[-1].startswith("Imported 5 document(s) as gold")
 
 
+def test_a_repository_validate_refuses_is_not_imported_into(repo, capsys, tmp_path):
+    """The one gate: a raw file changed after its hash was recorded; import-ls prints validate's incident and
+    writes nothing, as pull and annotate would."""
+    raw = sorted((repo / "corpus" / "raw").iterdir())[0]
+    raw.write_bytes(raw.read_bytes() + b" ")
+    before = snapshot(repo)
+    code, out = run_import(repo, export(DOCS), capsys, tmp_path)
+    assert code == 1 and "[L3 raw-file-invalid]" in out and raw.name in out, out
+    assert out.rstrip().endswith("so pactnews import wrote nothing")
+    assert snapshot(repo) == before
+
+
 def test_several_annotations_are_kept_as_passes_with_an_agreement_report(repo, capsys, tmp_path):
     doc_id = sorted(DOCS)[0]
     other = copy.deepcopy(DOCS[doc_id])

@@ -13,6 +13,7 @@ from pactnews.labelstudio.importer import describe_plan, parse_export, read_expo
 from pactnews.labelstudio.merge import StateError, state_path
 from pactnews.labelstudio.tasks import tasks_json
 from pactnews.repo import Layout, atomic_write_bytes, write_files_atomically
+from pactnews.validate.repository import refused
 
 DATA_DIR = "labelstudio-data"
 DEFAULT_USER = "annotator@pactnews.invalid"
@@ -50,6 +51,8 @@ def _credentials(data_dir: Path) -> tuple[ls_server.Credentials, bool]:
 
 def run_annotate(args) -> int:
     layout = Layout(args.root)
+    if refused(layout, "annotate"):  # one gate: tasks are made from a corpus and gold validate accepts
+        return 1
     if args.tasks_file:
         tasks, version = corpus_tasks(layout, args.with_gold, args.spacy_model)
         atomic_write_bytes(args.tasks_file, tasks_json(tasks))
@@ -141,9 +144,12 @@ def _add_import_arguments(parser) -> None:
 
 def import_tasks(layout: Layout, tasks: list[dict], source: str, check: bool = False,
                  allow_deletions: bool = False) -> int:
-    """Check, show and (unless check) write the import of exported tasks; the exit status."""
+    """Check, show and (unless check) write the import of exported tasks; the exit status. The repository must
+    pass validate first (the one gate), and the gold it would have after the import too."""
+    if refused(layout, "import"):
+        return 1
     try:
-        plan, validated, gold, salt_files = plan_tasks_import(layout, tasks, source, allow_deletions)
+        plan, gold, salt_files = plan_tasks_import(layout, tasks, source, allow_deletions)
     except StateError as exc:
         print(f"FAILED: {exc}; nothing written")
         return 1
@@ -160,8 +166,6 @@ def import_tasks(layout: Layout, tasks: list[dict], source: str, check: bool = F
     if plan.errors:
         print(f"FAILED: {len(plan.errors)} error(s) in {source}; nothing written")
         return 1
-    if not validated:
-        print("note: pactnews.validate.validator is not available; only the import checks ran")
     for line in describe_plan(plan, gold):
         print(line)
     where = layout.annotations.relative_to(layout.root)

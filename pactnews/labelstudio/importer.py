@@ -24,6 +24,7 @@ from pathlib import Path
 import orjson
 
 from pactnews.annotations import standoff
+from pactnews.validate.documents import validate_annotations
 from ..inventory import Inventory
 from ..repo import Layout, dump_json, sha256_text
 from .convert import Issue, add_proposals, describe_row, from_result, read_proposals
@@ -545,17 +546,10 @@ def report_markdown(pairs: list[dict], documents: dict[str, dict]) -> str:
 # ------------------------------------------------------------------ validation
 
 def validate_plan(plan: ImportPlan, corpus: list[dict], gold: dict[str, dict], entities: dict, clusters: dict,
-                  inv: Inventory) -> bool:
-    """Run pactnews.validate.validator over the gold as it would be after the import, and over each pass.
-
-    Returns False when the validator is not available (the import then relies
-    on the checks of this module alone).
-    """
+                  inv: Inventory) -> None:
+    """pactnews.validate's incidents over the gold as it would be after the import, and over each pass, added to
+    the plan's issues."""
     entities, clusters = apply_proposals(plan, entities, clusters)
-    try:
-        from pactnews.validate.validator import validate_annotations
-    except ImportError:
-        return False
     texts = {r["document_id"]: r["text"] for r in corpus}
     new_gold = {**gold, **plan.gold}
     if plan.gold:
@@ -565,7 +559,6 @@ def validate_plan(plan: ImportPlan, corpus: list[dict], gold: dict[str, dict], e
         plan.issues.extend(validate_annotations(docs, texts, entities, clusters, inv,
                                                 {d: f"annotations/passes/{name}/{d}.json" for d in docs}))
     plan.issues[:] = [with_remedy(i) for i in plan.issues]
-    return True
 
 
 # ------------------------------------------------------------------ new entities and clusters proposed in Label Studio

@@ -257,10 +257,10 @@ def setup_project(ls, layout: Layout, with_gold: bool = False, spacy_model: str 
 
 
 def plan_tasks_import(layout: Layout, tasks: list[dict], source: str,
-                      allow_deletions: bool = False) -> tuple[ImportPlan, bool, dict[str, dict], dict[Path, bytes]]:
-    """What importing exported tasks would do: (the checked plan, whether pactnews.validate.validator ran over it
-    without objection, the current gold, the annotator salt file to create). StateError when the base record
-    written by annotate cannot be read. Writes nothing."""
+                      allow_deletions: bool = False) -> tuple[ImportPlan, dict[str, dict], dict[Path, bytes]]:
+    """What importing exported tasks would do: (the checked plan, with pactnews.validate's incidents over the gold
+    as it would be among its issues; the current gold; the annotator salt file to create). StateError when the
+    base record written by annotate cannot be read. Writes nothing."""
     inv = default_inventory(layout.root)
     corpus = read_corpus(layout)
     gold = read_gold(layout, [r["document_id"] for r in corpus])
@@ -268,7 +268,6 @@ def plan_tasks_import(layout: Layout, tasks: list[dict], source: str,
     state = read_state(layout)
     salt, salt_files = annotator_salt(layout)
     plan = plan_import(tasks, corpus, gold, inv, layout, salt, source, state, allow_deletions)
-    validated = False
     if not plan.errors:
-        validated = validate_plan(plan, corpus, gold, entities, clusters, inv)
-    return plan, validated, gold, salt_files
+        validate_plan(plan, corpus, gold, entities, clusters, inv)
+    return plan, gold, salt_files
