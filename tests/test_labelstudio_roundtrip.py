@@ -149,10 +149,24 @@ def test_utf16_offsets_are_converted_only_when_they_give_value_text():
     assert "'Tokyo'" in str(issues[0]) and repr(text[at + 2:at + 7]) in str(issues[0])
 
 
+def with_raw_prefix(root, doc_id: str, prefix: str) -> str:
+    """The raw file of a document with `prefix` put first, its hash recorded and the corpus cleaned again (a
+    repository validate accepts); the new clean text."""
+    layout = Layout(root)
+    meta = layout.metadata.read_text(encoding="utf-8")
+    raw = layout.raw / f"{doc_id}.txt"
+    old = hashlib.sha256(raw.read_bytes()).hexdigest()
+    raw.write_bytes(prefix.encode("utf-8") + raw.read_bytes())
+    layout.metadata.write_text(meta.replace(old, hashlib.sha256(raw.read_bytes()).hexdigest()), encoding="utf-8")
+    assert main(["--root", str(root), "clean"]) == 0
+    return (layout.clean / f"{doc_id}.txt").read_text(encoding="utf-8")
+
+
 def test_utf16_conversion_is_said_in_the_summary(repo, capsys, tmp_path):
-    text = "😀🇰🇷 " + RECORDS[FIRST]["text"]
-    (repo / "corpus" / "clean" / f"{FIRST}.txt").write_text(text, encoding="utf-8")
     (repo / "annotations" / f"{FIRST}.json").unlink()
+    text = with_raw_prefix(repo, FIRST, "😀🇰🇷 ")
+    capsys.readouterr()
+    assert text == "😀🇰🇷 " + RECORDS[FIRST]["text"]
     shift = len("😀🇰🇷 ")
     doc = standoff.empty(FIRST, sha256_text(text))
     e = DOCS[FIRST]["entities"][0]
