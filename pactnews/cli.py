@@ -105,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"pactnews {chosen}: {broken}", file=sys.stderr)
         return 2
     args = parser.parse_args(argv)
-    from .repo import find_root
+    from .repo import find_root  # lazy: no pactnews module before the verb's, whose missing dependency is one line
 
     args.root = (args.root.resolve() if args.root else find_root())
     recovered = _recover(args.root, args.verb)
@@ -135,6 +135,7 @@ def _printable_on_any_terminal() -> None:
 def _recover(root: Path, verb: str) -> int | None:
     """Every verb first finishes or undoes an install a killed run left half done (pactnews.pipeline.install),
     so that no verb reads a mixed output tree. None to go on; an exit status when recovery failed."""
+    # lazy, like find_root: the dispatcher imports no pactnews module at its top
     from .pipeline.install import InstallError, recover
     from .repo import MARKER
 

@@ -35,6 +35,7 @@ from pathlib import Path
 
 from pactnews.annotations import standoff
 from pactnews.inventory import Inventory, default_inventory
+from pactnews.pipeline.batches import batched
 
 COMPONENT = "pactnews-preannotate"
 LEXICON_VERSION = 1
@@ -562,8 +563,7 @@ def _annotated_here(pre: Preannotator, records: Iterable[dict], timings: Counter
 
 def _annotated_in_tasks(lexicon: dict, inv: Inventory, spacy_model: str | None, records: Iterable[dict],
                         num_proc: int, batch_size: int, timings: Counter | None, work: Path) -> Iterator[dict]:
-    from pactnews.pipeline.batches import batched
-    from pactnews.pipeline.jobs import run_jobs
+    from pactnews.pipeline.jobs import run_jobs  # heavy: imports datatrove
 
     context = {"lexicon": lexicon, "inv": inv, "spacy_model": spacy_model}
     for docs, seconds in run_jobs(_annotate_batch, context, batched(records, batch_size), num_proc, work):

@@ -12,12 +12,12 @@ import shutil
 from pathlib import Path
 
 from pactnews.corpus import readers as corpus
-from pactnews.corpus.cleaning import Rule, clean_text, load_rules
+from pactnews.corpus.cleaning import Rule, clean_records, load_rules
 from pactnews.corpus.readers import CorpusError, read_metadata
 from pactnews.pipeline import install
 from pactnews.pipeline.batches import batched
 from pactnews.pipeline.executors import work_area
-from ..repo import Confinement, Layout, StagedWrites, dump_json
+from pactnews.repo import Confinement, Layout, StagedWrites
 
 BATCH_SIZE = 200  # documents per batch: what one worker reads, cleans and stages at a time
 
@@ -27,51 +27,6 @@ def add_arguments(parser) -> None:
     parser.add_argument("--num-proc", type=int, default=1, metavar="N",
                         help="worker processes (default 1; the output is the same for any N)")
     parser.add_argument("--progress", action="store_true", help="show a progress bar even when stderr is not a terminal (with one process)")
-
-
-def read_raw(layout: Layout, rec: dict, confinement: Confinement | None = None) -> str:
-    """The raw text of a metadata record; its id must be safe, its file inside the repository, existing, hashing
-    to raw_sha256, UTF-8 and not empty (corpus.read_raw)."""
-    return corpus.read_raw(layout, rec, confinement)
-
-
-def output_paths(layout: Layout, rec: dict, confinement: Confinement) -> tuple[Path, Path]:
-    """corpus/clean/<id>.txt and <id>.map.json; refused (CorpusError unsafe-path) when either resolves outside
-    the repository (a symlinked corpus/clean/ or file)."""
-    paths = layout.clean / f"{rec['id']}.txt", layout.clean / f"{rec['id']}.map.json"
-    for path in paths:
-        if not confinement.inside(path):
-            reason = (f"the clean file resolves to {confinement.resolve(path)}, outside the repository "
-                      f"{confinement.root}; expected a file inside the repository")
-            raise CorpusError(f"{confinement.shown(path)}: document {rec['id']}: {reason}", "unsafe-path",
-                              file=confinement.shown(path), doc=rec["id"], reason=reason)
-    return paths
-
-
-def clean_records(layout: Layout, rules: list[Rule], records: list[dict],
-                  problems: list[CorpusError] | None = None) -> dict[Path, bytes]:
-    """Stage: a batch of metadata records -> what `clean` writes for them, as path -> bytes.
-
-    Pure apart from reading the raw files; raises CorpusError for a record
-    with an unsafe id or path, or a raw file that is missing, changed, not
-    UTF-8 or empty. With `problems`, each such error is appended there and
-    the record left out instead.
-    """
-    confinement = Confinement(layout.root)
-    files = {}
-    for rec in records:
-        try:
-            cleaned = clean_text(read_raw(layout, rec, confinement), rules)
-            text_path, map_path = output_paths(layout, rec, confinement)
-        except CorpusError as exc:
-            if problems is None:
-                raise
-            problems.append(exc)
-            continue
-        files[text_path] = cleaned.text.encode("utf-8")
-        record = {"document_id": rec["id"], "raw_sha256": rec["raw_sha256"], **cleaned.to_record()}
-        files[map_path] = dump_json(record).encode("utf-8")
-    return files
 
 
 class CleanRefused(CorpusError):
@@ -183,7 +138,7 @@ def clean_corpus(layout: Layout, num_proc: int = 1, progress: bool | None = None
     with install.Staging(layout.root, watch=[layout.clean]) as staging, \
             StagedWrites(staging.token, sync_each=False) as writes:  # durable before the renames, by one flush
         writes.watch(layout.clean)  # a worker stopped while staging leaves files only the sweep can find
-        from pactnews.pipeline.jobs import run_jobs
+        from pactnews.pipeline.jobs import run_jobs  # heavy: imports datatrove
 
         work = staging.path / "work"  # the datatrove tasks' job files and logs, with --num-proc
         context = dict(layout=layout, rules=rules, token=writes.token)
@@ -208,7 +163,7 @@ def stale_outputs(layout: Layout, num_proc: int = 1, progress: bool | None = Non
     _refuse_early(layout, records)
     stale: list[str] = []
     problems: list[str] = []
-    from pactnews.pipeline.jobs import run_jobs
+    from pactnews.pipeline.jobs import run_jobs  # heavy: imports datatrove
 
     context = dict(layout=layout, rules=load_rules(layout.cleaning_rules, layout.root))
     jobs = batched(records, BATCH_SIZE)

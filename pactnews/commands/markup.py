@@ -14,6 +14,7 @@ import yaml
 
 from pactnews.annotations import standoff
 from pactnews.annotations import tables
+from pactnews.annotations.conflicts import detect
 from pactnews.corpus.readers import read_clean_texts
 from ..inventory import default_inventory
 from pactnews.annotations.markup import MarkupError, to_standoff
@@ -121,8 +122,7 @@ def read_pass_conflicts(path: Path, handles: dict[str, dict], inv, errors: list[
 def fill_findings(conflicts: list[dict], docs: dict[str, dict], entity_table: dict, inv, errors: list[str]) -> None:
     """Entries with a rule are a reader's review of a detector finding: each must match one finding (by rule
     and member claims), whose attributes and values it takes."""
-    from pactnews.annotations.conflicts import detect
-    from pactnews.validate.validator import conflict_inputs
+    from pactnews.validate.validator import conflict_inputs  # heavy: imports pandas and pyarrow
 
     if not any(e["rule"] for e in conflicts):
         return

@@ -13,6 +13,9 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pactnews.corpus.readers import CorpusError, load_yaml, read_raw
+from pactnews.repo import MARKER, Confinement, Layout, confine, dump_json
+
 
 @dataclass(frozen=True)
 class Rule:
@@ -93,9 +96,6 @@ def _compile(pattern, where: str, name: str) -> re.Pattern:
 def load_rules(path: Path, root: Path | None = None) -> list[Rule]:
     """The rules of a cleaning_rules.yaml; the file must resolve inside `root` (default: the repository
     above it, if any). Unreadable, invalid or malformed rules are a ValueError naming the file."""
-    from pactnews.corpus.readers import load_yaml
-    from pactnews.repo import MARKER, confine
-
     path = Path(path)
     if root is None:
         here = Path(os.path.abspath(path)).parent
@@ -235,3 +235,44 @@ def clean_batch(docs: list[dict], rules: list[Rule]) -> list[dict]:
         cleaned = clean_text(doc["raw_text"], rules)
         out.append({**doc, "text": cleaned.text, "cleaning": cleaned})
     return out
+
+
+# ---------------------------------------------------------------- the clean stage over metadata records
+
+def output_paths(layout: Layout, rec: dict, confinement: Confinement) -> tuple[Path, Path]:
+    """corpus/clean/<id>.txt and <id>.map.json; refused (CorpusError unsafe-path) when either resolves outside
+    the repository (a symlinked corpus/clean/ or file)."""
+    paths = layout.clean / f"{rec['id']}.txt", layout.clean / f"{rec['id']}.map.json"
+    for path in paths:
+        if not confinement.inside(path):
+            reason = (f"the clean file resolves to {confinement.resolve(path)}, outside the repository "
+                      f"{confinement.root}; expected a file inside the repository")
+            raise CorpusError(f"{confinement.shown(path)}: document {rec['id']}: {reason}", "unsafe-path",
+                              file=confinement.shown(path), doc=rec["id"], reason=reason)
+    return paths
+
+
+def clean_records(layout: Layout, rules: list[Rule], records: list[dict],
+                  problems: list[CorpusError] | None = None) -> dict[Path, bytes]:
+    """Stage: a batch of metadata records -> what `clean` writes for them, as path -> bytes.
+
+    Pure apart from reading the raw files; raises CorpusError for a record
+    with an unsafe id or path, or a raw file that is missing, changed, not
+    UTF-8 or empty. With `problems`, each such error is appended there and
+    the record left out instead.
+    """
+    confinement = Confinement(layout.root)
+    files = {}
+    for rec in records:
+        try:
+            cleaned = clean_text(read_raw(layout, rec, confinement), rules)
+            text_path, map_path = output_paths(layout, rec, confinement)
+        except CorpusError as exc:
+            if problems is None:
+                raise
+            problems.append(exc)
+            continue
+        files[text_path] = cleaned.text.encode("utf-8")
+        record = {"document_id": rec["id"], "raw_sha256": rec["raw_sha256"], **cleaned.to_record()}
+        files[map_path] = dump_json(record).encode("utf-8")
+    return files

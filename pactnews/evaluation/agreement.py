@@ -33,6 +33,7 @@ from collections import Counter
 from pathlib import Path
 
 from pactnews.annotations import standoff
+from pactnews.annotations.tables import read_conflicts
 from pactnews.inventory import default_inventory
 from pactnews.repo import Layout, dump_json
 
@@ -675,8 +676,6 @@ def read_pass(folder: Path) -> dict[str, dict]:
 
 
 def read_pass_conflicts(folder: Path) -> list[dict] | None:
-    from pactnews.annotations.tables import read_conflicts
-
     path = Path(folder) / "tables" / "conflicts.json"
     if not path.is_file():
         return None

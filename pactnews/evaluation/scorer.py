@@ -33,9 +33,15 @@ import re
 from collections import Counter, defaultdict
 from pathlib import Path
 
-from pactnews.annotations import standoff
+from pactnews.annotations import standoff, tables
+from pactnews.annotations.conflicts import detect
+from pactnews.annotations.preannotate import predict_corpus
+from pactnews.corpus.readers import read_clean_texts
 from pactnews.inventory import Inventory, default_inventory
+from pactnews.labelstudio.readers import read_corpus
+from pactnews.pipeline.ner import decode_iob2, ner_spans
 from pactnews.repo import Layout
+from pactnews.validate.validator import conflict_inputs
 
 FORMAT = "pactnews-evaluation"
 SPAN_INPUT_LAYERS = ("entities", "timexes", "attributions", "claims")
@@ -150,9 +156,6 @@ class Gold:
     """The gold of the current version: standoff files, clean texts and the conflicts table."""
 
     def __init__(self, root: Path, inv: Inventory | None = None):
-        from pactnews.annotations import tables
-        from pactnews.corpus.readers import read_clean_texts
-
         self.layout = Layout(root)
         self.inv = inv or default_inventory(self.layout.root)
         self.texts = read_clean_texts(self.layout)
@@ -246,8 +249,6 @@ def span_predictions(rows: list[dict], layer: str, gold: Gold) -> dict[str, list
 
 def iob2_predictions(rows: list[dict], gold: Gold, keep: set[str] | None = None) -> dict[str, list[dict]]:
     """Rows of the `ner` config -> document id -> decoded spans (only labels in `keep`, when given)."""
-    from pactnews.pipeline.ner import decode_iob2
-
     tags = gold.inv.ner_tags
     out: dict[str, list[dict]] = defaultdict(list)
     for n, row in enumerate(rows, 1):
@@ -295,8 +296,6 @@ def gold_spans(gold: Gold, layer: str, labels: list[str] | None = None) -> dict[
     out = {}
     for doc_id, doc in gold.docs.items():
         if layer == "ner":
-            from pactnews.pipeline.ner import ner_spans
-
             untagged = set(gold.inv.ner_untagged_values)
             spans = ner_spans(doc_id, doc["entities"], [t for t in doc["timexes"] if t.get("value") not in untagged],
                               gold.inv)
@@ -672,11 +671,6 @@ def baselines(root: Path) -> dict:
     - TF-IDF clusters (tfidf_clusters) over the gold claims: only the grouping is predicted, scored as
       claim_clusters.
     """
-    from pactnews.annotations.conflicts import detect
-    from pactnews.labelstudio.readers import read_corpus
-    from pactnews.annotations.preannotate import predict_corpus
-    from pactnews.validate.validator import conflict_inputs
-
     gold = Gold(root)
     inv = gold.inv
     corpus = [r for r in read_corpus(gold.layout) if r["document_id"] in gold.docs]

@@ -108,7 +108,7 @@ def is_number(layer: str, attribute: str) -> bool:
     """Whether a free-value attribute holds a number (its column in the flat tables is a float)."""
     import pyarrow as pa
 
-    from pactnews.pipeline.flatten import arrow_schema
+    from pactnews.pipeline.flatten import arrow_schema  # heavy: imports pyarrow, lazy like it
 
     try:
         return pa.types.is_floating(arrow_schema(layer).field(attribute).type)

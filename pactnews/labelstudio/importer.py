@@ -23,12 +23,13 @@ from pathlib import Path
 
 import orjson
 
-from pactnews.annotations import standoff
+from pactnews.annotations import standoff, tables
 from pactnews.validate.documents import validate_annotations
 from ..inventory import Inventory
 from ..repo import Layout, dump_json, sha256_text
+from .config import PROPOSALS, REFERENCES
 from .convert import Issue, add_proposals, describe_row, from_result, read_proposals
-from .merge import count_spans, dump_state, state_path, three_way, too_many, two_way_deletions
+from .merge import count_spans, dump_state, highest_ids, state_path, three_way, too_many, two_way_deletions
 
 SALT_ENV = "PACTNEWS_ANNOTATOR_SALT"
 PASS_PREFIX = "labelstudio-"
@@ -374,8 +375,6 @@ def plan_import(tasks: list[dict], corpus: list[dict], gold: dict[str, dict], in
 
 
 def _highest(doc: dict | None, inv: Inventory) -> dict:
-    from .merge import highest_ids
-
     return highest_ids(doc, inv)
 
 
@@ -418,8 +417,6 @@ def _twice(name: str, keep: dict, drop: list[dict], submitted, doc_id: str, wher
 
 def _id_map(regions: dict, doc: dict) -> dict[tuple[str, str], str]:
     """(layer, Label Studio region id) -> the id of the same span in the pass file (both read from one result)."""
-    from .config import REFERENCES
-
     out = {}
     for layer in standoff.SPAN_LAYERS:
         refs = {attribute for (lay, attribute) in REFERENCES if lay == layer}
@@ -468,7 +465,7 @@ def _pair_agreement(passes: dict[str, dict[str, dict]], documents: dict[str, dic
     by pactnews.evaluation.agreement.compare: span F1 per layer, Krippendorff's alpha and Cohen's kappa per
     attribute, clusterings."""
     try:
-        from pactnews.evaluation.agreement import AgreementError, compare
+        from pactnews.evaluation.agreement import AgreementError, compare  # optional, as in _disagreements
     except ImportError:
         return []
     names = sorted(passes)
@@ -502,7 +499,7 @@ def report_markdown(pairs: list[dict], documents: dict[str, dict]) -> str:
     """The report for the adjudicator: the figures of every pair of annotators, then every disagreement with
     the Label Studio annotation and region ids to open."""
     try:
-        from pactnews.evaluation.agreement import markdown_table
+        from pactnews.evaluation.agreement import markdown_table  # optional, as in _disagreements
     except ImportError:
         markdown_table = None
     lines = ["# Label Studio: agreement and disagreements between annotators", "",
@@ -588,7 +585,6 @@ def apply_proposals(plan: ImportPlan, entities: dict, clusters: dict) -> tuple[d
     current = {"entities": entities or {}, "clusters": clusters or {}}
     new, plan.additions, issues = add_proposals(plan.proposals, current)
     plan.issues.extend(issues)
-    from pactnews.annotations import tables
 
     dumps = {"entities": tables.dumps_entities, "clusters": tables.dumps_clusters}
     for name in sorted({p.table for p in plan.additions}):
@@ -617,8 +613,6 @@ def with_remedy(incident):
 
 def describe_additions(plan: ImportPlan) -> list[str]:
     """One line per key the import adds to a table."""
-    from .config import PROPOSALS
-
     files = {key.table: key.table_file for key in PROPOSALS}
     return [f"{files.get(p.table, p.table)}: + {p.key} {describe_row(p.table, p.row)} (proposed in Doc "
             f"{p.document_id} Region {p.region})" for p in plan.additions]

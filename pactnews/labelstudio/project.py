@@ -13,11 +13,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pactnews.annotations import standoff
+from pactnews.annotations.preannotate import Preannotator, build_lexicon
 from ..inventory import default_inventory
 from ..repo import Layout, atomic_write_bytes
 from . import server as ls_server
 from .config import labeling_config
-from .importer import ImportPlan, annotator_salt, plan_import, validate_plan
+from .convert import PREDICTION_PREFIX, from_result, to_result
+from .importer import ImportPlan, annotator_salt, parse_export, plan_import, validate_plan
 from .merge import StateError, base_hash, dump_state, new_entry, read_state, state_path
 from .readers import read_corpus, read_gold, read_tables
 from .tasks import build_task, build_tasks
@@ -27,8 +29,6 @@ from .tasks import build_task, build_tasks
 
 def load_preannotator(layout: Layout, spacy_model: str | None):
     """(inventory, corpus records, gold, pre-annotator) of a repository."""
-    from pactnews.annotations.preannotate import Preannotator, build_lexicon
-
     inv = default_inventory(layout.root)
     corpus = read_corpus(layout)
     gold = read_gold(layout, [r["document_id"] for r in corpus])
@@ -38,8 +38,6 @@ def load_preannotator(layout: Layout, spacy_model: str | None):
 
 def _prediction_relations(prediction: dict) -> list[list[str]]:
     """The relations of a pre-annotation, by the region ids its task carries (see merge.py)."""
-    from .convert import PREDICTION_PREFIX
-
     return [[PREDICTION_PREFIX + x["from_id"], x["label"], PREDICTION_PREFIX + x["to_id"]]
             for x in prediction.get("relations", [])]
 
@@ -101,8 +99,6 @@ class Refresh:
 
 def _read_back(annotation: dict, rec: dict, inv) -> dict | None:
     """An annotation as pull reads it (Label Studio's region ids), or None when pull would refuse it."""
-    from .convert import from_result
-
     doc, issues = from_result(annotation.get("result"), rec["text"], rec["document_id"], rec["text_sha256"], inv,
                               keep_ids=True)
     return None if any(i.severity == "error" for i in issues) else doc
@@ -118,8 +114,6 @@ def refresh_task(task: dict, rec: dict, inv, prediction: dict, model_version: st
     equal to the recorded base (nothing to pull) or to the gold. Only then is the task's annotation set to
     the current gold (with --with-gold) and the base re-recorded as what the task now carries.
     """
-    from .convert import PREDICTION_PREFIX, to_result
-
     doc_id, text, sha = rec["document_id"], rec["text"], rec["text_sha256"]
     out = Refresh(int(task["id"]), doc_id)
     annotations = [a for a in task.get("annotations") or [] if isinstance(a, dict) and not a.get("was_cancelled")]
@@ -190,8 +184,6 @@ def setup_project(ls, layout: Layout, with_gold: bool = False, spacy_model: str 
     """Create or update the project: its labeling config, new tasks, and every task already there brought in
     line with the current corpus, pre-annotator and gold (refresh_task), then the project's model version.
     The base of every task is recorded as its update is done (see merge.py)."""
-    from .importer import parse_export
-
     inv, corpus, gold, pre = prepared or load_preannotator(layout, spacy_model)
     project_id, created = ls_server.ensure_project(ls, labeling_config(inv), pre.model_version)
     out = Setup(project_id, model_version=pre.model_version)

@@ -522,7 +522,7 @@ def fix_rai_spelling(obj: dict) -> dict:
 
 
 def croissant_json(ctx, report) -> str:
-    from pactnews.pipeline.build import CONFLICT_RULE
+    from pactnews.pipeline.build import CONFLICT_RULE  # heavy: imports datatrove
 
     with _quiet_absl():
         obj = metadata(ctx, report, CONFLICT_RULE).to_json()

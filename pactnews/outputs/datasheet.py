@@ -35,8 +35,11 @@ import yaml
 
 from pactnews.annotations import standoff
 from pactnews.annotations import tables
+from pactnews.annotations.preannotate import markdown_table as preannotation_markdown
 from pactnews.outputs.card import split_readme
 from pactnews.corpus.readers import read_dataset_info, read_metadata
+from pactnews.evaluation.agreement import markdown_table as agreement_markdown
+from pactnews.evaluation.scorer import baseline_markdown, baselines
 from pactnews.pipeline.features import CONFIGS, DEFAULT_CONFIG, SPLIT
 from pactnews.inventory import Inventory, load_inventory
 from pactnews.repo import Layout, sha256_bytes
@@ -513,7 +516,7 @@ def read_sources(layout: Layout, data_dir: Path | None = None, front_matter: str
     only the gold of the documents the passes A and B cover is kept whole. A build hands
     over the tally its batches counted (`tally`), and then only that gold is read.
     """
-    from pactnews.pipeline.build import changelog_has
+    from pactnews.pipeline.build import changelog_has  # cycle: pipeline.build imports this module
 
     info = read_dataset_info(layout)
     inv = load_inventory(layout.labels)
@@ -868,12 +871,10 @@ def dct_values(src: Sources) -> str:
 
 
 def agreement_tables(src: Sources) -> str:
-    from pactnews.evaluation.agreement import markdown_table
-
     if src.agreement is None:
         return "No agreement report (`annotations/reports/agreement.json`) in this version."
     # the report's own headings become bold lines: the datasheet's headings are the datasheet questions
-    return re.sub(r"^#+ (.*)$", r"**\1**", markdown_table(src.agreement).rstrip("\n"), flags=re.MULTILINE)
+    return re.sub(r"^#+ (.*)$", r"**\1**", agreement_markdown(src.agreement).rstrip("\n"), flags=re.MULTILINE)
 
 
 ADJUDICATION_KINDS = ("agreed, kept", "agreed, changed by the sweep", "decided", "new in the gold")
@@ -902,8 +903,6 @@ def rule_usage_table(src: Sources) -> str:
 
 def baseline_table(src: Sources) -> str:
     """The baselines of `pactnews evaluate`, measured now over this repository's gold."""
-    from pactnews.evaluation.scorer import baseline_markdown, baselines
-
     if not src.tally.n_annotated:
         return "No gold annotations: no baseline can be scored."
     if not Layout(src.root).metadata.is_file():
@@ -913,11 +912,9 @@ def baseline_table(src: Sources) -> str:
 
 
 def preannotation_table(src: Sources) -> str:
-    from pactnews.annotations.preannotate import markdown_table
-
     if src.preannotation is None:
         return "No pre-annotator scores (`annotations/reports/preannotation_scores.json`) in this version."
-    return markdown_table(src.preannotation).rstrip("\n")
+    return preannotation_markdown(src.preannotation).rstrip("\n")
 
 
 # ---------------------------------------------------------------- blocks: the built data
@@ -1077,7 +1074,7 @@ UNFOLDED_ELSEWHERE = ("entities", "timexes", "claims")  # nested in documents, t
 
 def field_note(src: Sources, config: str, path: str, layer: str | None) -> str:
     """What a field means: the notes above, else labels.yaml's attribute description, else the cleaning rule's."""
-    from pactnews.pipeline.build import CONFLICT_RULE
+    from pactnews.pipeline.build import CONFLICT_RULE  # cycle: pipeline.build imports this module
 
     name = path.split(".")[-1]
     if f"{config}:{path}" in FIELD_NOTES:

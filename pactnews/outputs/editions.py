@@ -43,6 +43,11 @@ from pathlib import Path, PurePosixPath
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from pactnews.corpus.cleaning import clean_text, load_rules, parse_rules
+from pactnews.corpus.readers import CorpusError, load_yaml, read_dataset_info
+from pactnews.pipeline.install import InstallError, Staging
+from pactnews.repo import Layout
+
 from pactnews.repo import dump_json, sha256_bytes, sha256_text
 
 EDITION = "annotations-only"
@@ -443,8 +448,6 @@ def read_texts(docs: list[dict], locate: Callable[[dict], Path], shown: Callable
                rules: list, maps: Mapping[str, dict]) -> tuple[dict[str, str], dict[str, str]]:
     """(clean texts, raw texts) by document id: every raw file checked against raw_sha256, cleaned with the
     edition's rules, its offset map and clean SHA-256 checked. Every problem is one line of a HydrationError."""
-    from pactnews.corpus.cleaning import clean_text
-
     problems, clean, raw = [], {}, {}
     for doc in docs:
         path = locate(doc)
@@ -490,7 +493,7 @@ def _sources(clean: Mapping[str, str], raw: Mapping[str, str]) -> dict[tuple[str
 
 
 def _front_matter(readme: str) -> tuple[str, str]:
-    from pactnews.outputs.card import split_readme
+    from pactnews.outputs.card import split_readme  # heavy: imports datasets and huggingface_hub
 
     front, body = split_readme(readme)
     if front is None:
@@ -510,7 +513,7 @@ def _with_notice(doc: str, notice: str) -> str:
 def notice(root: Path, info: dict) -> str:
     from importlib.metadata import version
 
-    from pactnews.outputs.datasheet import filled
+    from pactnews.outputs.datasheet import filled  # heavy: imports datasets and huggingface_hub
 
     path = root / NOTICE_TEMPLATE
     if not path.is_file():
@@ -567,9 +570,6 @@ def _croissant(full: str, configs: list[str], kit_files: dict[str, str]) -> str:
 def repository_texts(root: Path, data_files: list[str]) -> tuple[list[dict], dict, dict, list[str]]:
     """(documents, clean texts, raw texts, offset map lines) of a built repository: the clean texts of the
     documents config, the raw files of corpus/, each checked against its SHA-256 and cleaned again."""
-    from pactnews.corpus.cleaning import clean_text, load_rules
-    from pactnews.repo import Layout
-
     layout = Layout(root)
     docs = read_documents(root, data_files)
     names = [file_name(d) for d in docs]
@@ -619,10 +619,8 @@ def make(root: Path, files: list[str], dest: Path) -> list[str]:
 
     import yaml
 
-    from pactnews.corpus.readers import read_dataset_info
-    from pactnews.outputs.card import front_matter
-    from pactnews.pipeline.build import PARQUET_OPTIONS
-    from pactnews.repo import Layout
+    from pactnews.outputs.card import front_matter  # heavy: imports datasets and huggingface_hub
+    from pactnews.pipeline.build import PARQUET_OPTIONS  # heavy: imports datatrove and datasets
 
     info = read_dataset_info(Layout(root))
     data_files = [f for f in files if f.startswith(f"{DATA}/") and f.endswith(".parquet")]
@@ -691,8 +689,6 @@ def stage(root: Path, plan):
     hydrated back once; (that folder, the plan of the edition). `discard` removes it."""
     from dataclasses import replace
 
-    from pactnews.pipeline.install import InstallError, Staging
-
     try:
         staging = Staging(Path(root))
     except InstallError as exc:
@@ -746,9 +742,6 @@ def read_edition(folder: Path) -> dict:
 def edition_texts(folder: Path, edition: dict, locate: Callable[[dict], Path],
                   shown: Callable[[dict], str]) -> tuple[dict, dict, int]:
     """(clean texts, raw texts, documents) of an edition, the user's raw files found by `locate`."""
-    from pactnews.corpus.cleaning import parse_rules
-    from pactnews.corpus.readers import CorpusError, load_yaml
-
     try:
         rules = parse_rules(load_yaml(folder / RULES_FILE), RULES_FILE)
         maps = {}
@@ -799,8 +792,6 @@ def check_output(name: str, data: bytes, edition: dict) -> str | None:
 
 def verify(root: Path, files: list[str], edition_dir: Path) -> None:
     """Hydrate a freshly made edition with the repository's raw files: every file must be the release's."""
-    from pactnews.repo import Layout
-
     layout = Layout(root)
     edition = read_edition(edition_dir)
     made, differ = [], []

@@ -122,7 +122,7 @@ def attribute_fields(layer: str) -> list[str]:
 def _numeric(layer: str, field: str) -> bool:
     import pyarrow as pa
 
-    from pactnews.pipeline.flatten import arrow_schema
+    from pactnews.pipeline.flatten import arrow_schema  # heavy: imports pyarrow, lazy like it
 
     t = arrow_schema(layer).field(field).type
     return pa.types.is_floating(t) or pa.types.is_integer(t)
@@ -347,7 +347,7 @@ def ner_view(layout: Layout, inv: Inventory) -> dict[str, list[dict]]:
 
 def ner_spans_by_document(view: dict[str, list[dict]]) -> dict[str, list[tuple[int, int, str]]]:
     """The spans the ner view's tags give back, per document (pactnews.pipeline.ner.decode_iob2 per sentence)."""
-    from pactnews.pipeline.ner import decode_iob2
+    from pactnews.pipeline.ner import decode_iob2  # heavy: imports pyarrow (lazy in this module)
 
     out: dict[str, list] = defaultdict(list)
     for rows in view.values():
@@ -437,7 +437,7 @@ def spacy_files(docs: dict[str, dict], texts: dict[str, bytes], layout: Layout,
                 inv: Inventory) -> tuple[dict[str, bytes], list[str]]:
     from spacy.tokens import DocBin
 
-    from pactnews.pipeline.ner import pipeline
+    from pactnews.pipeline.ner import pipeline  # heavy: imports pyarrow (lazy in this module)
 
     view = ner_view(layout, inv)
     ents = ner_spans_by_document(view)

@@ -72,8 +72,8 @@ def make_plan(root: Path, repo_id: str) -> Plan:
 def preflight(root: Path, plan: Plan, check_build: bool = True) -> list[str]:
     """Reasons not to publish: what `pactnews validate` refuses (its incidents, one line each; then the build
     is not checked), a stale build, no changelog entry for the version."""
-    from pactnews.pipeline.build import BuildError, changelog_has, render_outputs, stale_files
-    from pactnews.validate.validator import check_repository
+    from pactnews.pipeline.build import BuildError, changelog_has, render_outputs, stale_files  # heavy: datatrove
+    from pactnews.validate.validator import check_repository  # heavy: imports pandas
 
     problems = []
     if not changelog_has(root, plan.version):

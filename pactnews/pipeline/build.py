@@ -34,10 +34,22 @@ import pyarrow.parquet as pq
 
 from pactnews.pipeline import features as feats
 from pactnews.annotations import standoff
+from pactnews.annotations.conflicts import _finding_order
 from pactnews.corpus.readers import CorpusError, read_dataset_info, read_metadata
+from pactnews.outputs import datasheet
+from pactnews.outputs.card import front_matter, render_readme, size_category
+from pactnews.outputs.datasheet import DatasheetError, Tally
+from pactnews.outputs.datasheet import render as render_documentation
+from pactnews.pipeline import executors
+from pactnews.pipeline.clusters import ClusterConflicts, ClusterReader, ClusterWriter, IdCheck
 from pactnews.pipeline.context import BuildError, Context, check_version, config_schema, kept_conflicts, make_context
-from pactnews.pipeline.writers import PARQUET_OPTIONS, explode, shard_name, uncompressed_size
+from pactnews.pipeline.finish import FinishBuild
+from pactnews.pipeline.readers import CorpusFiles, CorpusShards, open_input
+from pactnews.pipeline.steps import Clean, DocumentRow, TokenView, Validate
+from pactnews.pipeline.writers import (PARQUET_OPTIONS, ConfigWriter, PartitionWriter, ReportWriter, explode,
+                                       file_summary, read_pickles, shard_name, uncompressed_size)
 from pactnews.repo import Layout, dump_json, sha256_bytes, sha256_file, sha256_text
+from pactnews.validate.validator import check_conflict_table, check_tables
 
 __all__ = ["BuildError", "Context", "check_version", "config_schema", "make_context", "PARQUET_OPTIONS", "explode",
            "shard_name", "uncompressed_size", "render_outputs", "build_data"]
@@ -61,8 +73,6 @@ MAX_ERRORS_SHOWN = 50
 
 def table_incidents(ctx: Context) -> list[str]:
     """pactnews.validate.validator's checks of the entity and cluster tables themselves."""
-    from pactnews.validate.validator import check_tables
-
     return [str(i) for i in check_tables(ctx.entity_table, ctx.cluster_table, ctx.inv)]
 
 
@@ -93,8 +103,6 @@ class Plan:
 
 def open_source(root: Path, folder: Path | None):
     """The build's input (readers.open_input); unreadable metadata or a bad shard folder is a BuildError."""
-    from pactnews.pipeline.readers import open_input
-
     try:
         return open_input(root, folder, DOCS_PER_SHARD)
     except (CorpusError, OSError) as exc:
@@ -104,23 +112,16 @@ def open_source(root: Path, folder: Path | None):
 def plan_build(ctx: Context, source, tasks: int | None = None, workers: int | None = None, executor: str = "local",
                verbose: bool = False, executor_options: dict | None = None) -> Plan:
     """Shards, partitions and tasks: by default as many tasks as shards, at most one per CPU."""
-    from pactnews.outputs.datasheet import DETAIL_LIMIT
-
     shards = source.num_shards
     cpus = os.cpu_count() or 1
     tasks = max(1, tasks or min(shards, cpus))
     workers = max(1, min(workers or cpus, tasks))
-    return Plan(source, shards, shards, source.at_most(DETAIL_LIMIT) <= DETAIL_LIMIT, tasks, workers, executor,
-                verbose, dict(executor_options or {}))
+    return Plan(source, shards, shards, source.at_most(datasheet.DETAIL_LIMIT) <= datasheet.DETAIL_LIMIT, tasks,
+                workers, executor, verbose, dict(executor_options or {}))
 
 
 def pipelines(ctx: Context, plan: Plan, dest: Path, work: Path) -> tuple[list, list]:
     """The documents pipeline and the claim-clusters pipeline, as lists of datatrove steps."""
-    from pactnews.pipeline.clusters import ClusterConflicts, ClusterReader, ClusterWriter, IdCheck
-    from pactnews.pipeline.readers import CorpusFiles, CorpusShards
-    from pactnews.pipeline.steps import Clean, DocumentRow, TokenView, Validate
-    from pactnews.pipeline.writers import ConfigWriter, PartitionWriter, ReportWriter
-
     files = plan.source.kind == "files"
     data = Path(dest) / "data"
     reader = CorpusFiles(ctx.root, DOCS_PER_SHARD) if files else CorpusShards(plan.source)
@@ -145,8 +146,6 @@ def pipelines(ctx: Context, plan: Plan, dest: Path, work: Path) -> tuple[list, l
 
 def executor_for(plan: Plan, pipeline: list, logging_dir: Path, depends=None, job: str = "pactnews"):
     """The datatrove executor of `plan.executor` for one pipeline, `plan.tasks` tasks on `plan.workers` at once."""
-    from pactnews.pipeline import executors
-
     opts = plan.executor_options
     if plan.executor == "local":
         return executors.local(pipeline, plan.tasks, plan.workers, logging_dir, depends)
@@ -160,8 +159,6 @@ def executor_for(plan: Plan, pipeline: list, logging_dir: Path, depends=None, jo
 
 def _run(plan: Plan, pipeline: list, logging_dir: Path) -> float:
     """Run one pipeline to the end; its wall-clock seconds. A task that did not complete fails the build."""
-    from pactnews.pipeline import executors
-
     t0 = time.perf_counter()
     executor_for(plan, pipeline, logging_dir).run()
     missing = executors.incomplete(logging_dir, plan.tasks)
@@ -248,10 +245,6 @@ def build_data(ctx: Context, dest: Path, plan: Plan, work: Path) -> Report:
 def collect(ctx: Context, plan: Plan, dest: Path, work: Path) -> Report:
     """The Report of a finished run: the shards' summaries in shard order, the partitions' in partition order,
     the steps' counts from datatrove's stats; the conflicts config; BuildError listing every problem."""
-    from pactnews.outputs.datasheet import Tally
-    from pactnews.pipeline import executors
-    from pactnews.pipeline.writers import read_pickles
-
     report = Report(version=str(ctx.info["version"]), validated=True)  # one gate: every document is validated
     report.hashes = source_hashes(ctx.layout)
     errors = table_incidents(ctx)
@@ -276,9 +269,6 @@ def collect(ctx: Context, plan: Plan, dest: Path, work: Path) -> Report:
         members.update(part["members"])
         report.peak_rss_mb["claim_clusters"] = max(report.peak_rss_mb.get("claim_clusters", 0), part["peak_rss_mb"])
     if not errors and ctx.conflict_table is not None:
-        from pactnews.annotations.conflicts import _finding_order
-        from pactnews.validate.validator import check_conflict_table
-
         errors += [str(i) for i in check_conflict_table(ctx.conflict_table, set(members),
                                                         sorted(findings, key=_finding_order), ctx.inv)]
     if errors:
@@ -318,8 +308,6 @@ def collect(ctx: Context, plan: Plan, dest: Path, work: Path) -> Report:
 
 def write_conflicts(ctx: Context, members: dict, dest: Path) -> dict:
     """data/conflicts/test-00000-of-00001.parquet: one row per kept conflict, each member resolved to its claim."""
-    from pactnews.pipeline.writers import file_summary
-
     folder = Path(dest) / "data" / "conflicts"
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / shard_name(0, 1)
@@ -363,8 +351,6 @@ def render_outputs(root: Path, dest: Path, num_proc: int | None = None, progress
     `tasks` N and `workers` N. The executors' scratch and logs live in a staging folder under build/.
     `progress` is accepted for callers of earlier versions; the build prints no progress.
     """
-    from pactnews.pipeline import executors
-
     t0 = time.perf_counter()
     executors.quiet(verbose)
     ctx = make_context(root)
@@ -380,8 +366,7 @@ def render_outputs(root: Path, dest: Path, num_proc: int | None = None, progress
 
 def render_documents(ctx: Context, root: Path, dest: Path, report: Report) -> None:
     """README.md (front matter and body), DATASHEET.md, CITATION.cff, croissant.json and MANIFEST.json of a build."""
-    from pactnews.outputs.card import front_matter, render_readme
-    from pactnews.outputs.croissant import croissant_json
+    from pactnews.outputs.croissant import croissant_json  # heavy: imports mlcroissant
 
     t2 = time.perf_counter()
     yaml_text = front_matter(ctx.info, ctx.features, report.configs, report.rows, report.nbytes,
@@ -390,9 +375,6 @@ def render_documents(ctx: Context, root: Path, dest: Path, report: Report) -> No
     existing = readme_path.read_text(encoding="utf-8") if readme_path.is_file() else None
     (dest / README).write_text(render_readme(existing, yaml_text), encoding="utf-8")
     # The datasheet, the card body and CITATION.cff: every figure in them comes from this build.
-    from pactnews.outputs.datasheet import DatasheetError
-    from pactnews.outputs.datasheet import render as render_documentation
-
     try:
         documentation = render_documentation(Layout(root), data_dir=dest / "data", front_matter=yaml_text,
                                              tally=report.tally)
@@ -470,7 +452,6 @@ def summary_lines(root: Path, report: Report, timings: bool = False) -> list[str
     if report.without_annotations:
         lines.append(f"warning: {report.without_annotations} of {report.documents} documents have no annotation "
                      "file; their layers are empty")
-    from pactnews.outputs.card import size_category
 
     declared = read_dataset_info(Layout(root)).get("size_category")
     if declared != size_category(report.documents):
@@ -496,8 +477,6 @@ def slurm_executors(root: Path, *, input: Path | None = None, tasks: int | None 
     """The three SlurmPipelineExecutors of a build, each depending on the one before: documents, claim clusters,
     and one task that merges, renders and installs (pactnews.pipeline.finish.FinishBuild). Nothing is
     submitted until the last one's run()."""
-    from pactnews.pipeline.finish import FinishBuild
-
     root = Path(root)
     ctx = make_context(root)
     plan = plan_build(ctx, open_source(root, input), tasks, workers, "slurm", verbose, executor_options)

@@ -20,9 +20,11 @@ import pyarrow.parquet as pq
 from datatrove.data import Document
 from datatrove.pipeline.base import PipelineStep
 
+from pactnews.annotations.conflicts import detect
 from pactnews.pipeline.context import Context, kept_conflicts
 from pactnews.pipeline.writers import (
-    PARQUET_OPTIONS, atomic_write_bytes, file_summary, partition_of, peak_rss_mb, shard_name, write_pickle,
+    PARQUET_OPTIONS, atomic_write_bytes, file_summary, partition_of, partition_schema, peak_rss_mb, shard_name,
+    write_pickle,
 )
 
 SORT = [("cluster_id", "ascending"), ("document_id", "ascending"), ("start", "ascending"), ("end", "ascending"),
@@ -129,8 +131,6 @@ class ClusterReader(PipelineStep):
         self.num_partitions, self.members_per_pass = num_partitions, members_per_pass
 
     def run(self, data=None, rank: int = 0, world_size: int = 1):
-        from pactnews.pipeline.writers import partition_schema
-
         if data:
             yield from data
         schema = partition_schema(self.ctx)
@@ -184,8 +184,6 @@ class ClusterConflicts(PipelineStep):
         self.ctx = ctx
 
     def run(self, data, rank: int = 0, world_size: int = 1):
-        from pactnews.annotations.conflicts import detect
-
         ctx = self.ctx
         def keys(entry) -> set:  # the table is checked after this pipeline: a malformed entry names nothing
             ms = entry.get("members") if isinstance(entry, dict) else None

@@ -13,6 +13,8 @@ import sys
 from contextlib import contextmanager
 from pathlib import Path
 
+from pactnews.pipeline.install import InstallError, Staging
+
 EXECUTORS = ("local", "ray", "slurm")
 
 
@@ -140,12 +142,10 @@ def work_area(root: Path):
     """A fresh folder for scratch files and the executors' logs: a staging folder of this run under the
     repository's git-ignored build/ (pactnews.pipeline.install.Staging), removed however the run ends, and swept
     by the next run if this one is killed."""
-    from pactnews.pipeline.install import InstallError, Staging
-
     try:
         staging = Staging(root)
     except InstallError as exc:
-        from pactnews.pipeline.context import BuildError
+        from pactnews.pipeline.context import BuildError  # heavy: imports datasets
 
         raise BuildError([str(exc)], "FAILED: no work folder for the pipeline; nothing written") from exc
     with staging:

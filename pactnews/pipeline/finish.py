@@ -6,6 +6,8 @@ from pathlib import Path
 
 from datatrove.pipeline.base import PipelineStep
 
+from pactnews.pipeline import install
+
 
 class FinishBuild(PipelineStep):
     """One task after both pipelines: build.collect, build.render_documents, then pactnews.pipeline.install;
@@ -19,8 +21,8 @@ class FinishBuild(PipelineStep):
         self.ctx, self.plan, self.folder = ctx, plan, Path(folder)
 
     def run(self, data=None, rank: int = 0, world_size: int = 1):
-        from pactnews.pipeline import build, install
-        from pactnews.pipeline import features as feats
+        from pactnews.pipeline import build  # cycle: pipeline.build imports this module
+        from pactnews.pipeline import features as feats  # heavy: imports datasets
 
         if data:
             yield from data

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from datatrove.pipeline.base import PipelineStep
 
+from pactnews.pipeline import executors
 from pactnews.repo import atomic_write_bytes
 
 
@@ -49,8 +50,6 @@ def run_jobs(fn, context, jobs, num_proc: int = 1, work: Path | None = None, pro
     """fn(context, job) for every job, the results in job order: a plain loop with one process (or no `work`
     folder; a progress bar on stderr when `progress`, None: on a terminal), else `num_proc` tasks on a local
     datatrove executor with their files and logs in `work`."""
-    from pactnews.pipeline import executors
-
     jobs = list(jobs)
     tasks = min(num_proc, len(jobs))
     if tasks <= 1 or work is None:

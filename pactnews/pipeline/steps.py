@@ -13,9 +13,11 @@ from datatrove.pipeline.base import PipelineStep
 from pactnews.annotations import standoff
 from pactnews.corpus.cleaning import clean_text
 from pactnews.pipeline import features as feats
+from pactnews.pipeline import ner
 from pactnews.pipeline.batches import batched
 from pactnews.pipeline.context import Context
 from pactnews.repo import sha256_text
+from pactnews.validate.validator import validate_documents
 
 
 def usable(doc) -> bool:
@@ -80,8 +82,6 @@ class Validate(PipelineStep):
         self.ctx, self.batch_size = ctx, batch_size
 
     def run(self, data, rank: int = 0, world_size: int = 1):
-        from pactnews.validate.validator import validate_documents
-
         for batch in batched(data, self.batch_size, key=shard_of):
             annotated = [d for d in batch if usable(d) and d.metadata["annotation"] is not None]
             if annotated:
@@ -191,8 +191,6 @@ class TokenView(PipelineStep):
         self.ctx = ctx
 
     def run(self, data, rank: int = 0, world_size: int = 1):
-        from pactnews.pipeline import ner
-
         inv = self.ctx.inv
         tag_index = {t: i for i, t in enumerate(inv.ner_tags)}
         for doc in data:

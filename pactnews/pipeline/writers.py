@@ -22,12 +22,15 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from datatrove.pipeline.base import PipelineStep
 
+from pactnews.outputs.datasheet import Tally
 from pactnews.pipeline import features as feats
 from pactnews.pipeline.batches import batched
 from pactnews.pipeline.context import Context
 from pactnews.pipeline.jobs import write_pickle
+from pactnews.pipeline.ner import ner_rows
 from pactnews.pipeline.steps import shard_of, usable
 from pactnews.repo import atomic_write_bytes, sha256_file
+from pactnews.validate.validator import conflict_inputs
 
 # Pinned writer options: a rebuild gives byte-identical files (with the same pyarrow).
 PARQUET_OPTIONS = dict(
@@ -130,8 +133,6 @@ class ConfigWriter(PipelineStep):
         self.num_shards, self.batch_size = num_shards, batch_size
 
     def tables(self, batch: list) -> dict[str, pa.Table]:
-        from pactnews.pipeline.ner import ner_rows
-
         schemas = self.ctx.schemas
         docs = pa.Table.from_pylist([d.metadata["row"] for d in batch], schema=schemas["documents"])
         out = {"documents": docs}
@@ -267,8 +268,6 @@ class PartitionWriter(PipelineStep):
         dct = (doc.metadata["record"].get("dct") or {}).get("value")
         inputs = {}
         if with_conflicts and doc.metadata["annotation"] is not None:
-            from pactnews.validate.validator import conflict_inputs
-
             for c in conflict_inputs(doc.metadata["annotation"], self.ctx.entity_table, self.ctx.inv):
                 inputs[c["id"]] = json.dumps(c, ensure_ascii=False, sort_keys=True)
         out = []
@@ -293,8 +292,6 @@ class ReportWriter(PipelineStep):
         self.ctx, self.work, self.detail = ctx, Path(work), detail
 
     def run(self, data, rank: int = 0, world_size: int = 1):
-        from pactnews.outputs.datasheet import Tally
-
         report = None
         for doc in data:
             k = shard_of(doc)

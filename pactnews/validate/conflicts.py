@@ -3,6 +3,7 @@ it is checked against (`conflict_inputs` gives the claims as the detectors read 
 from __future__ import annotations
 
 from pactnews.annotations import standoff
+from pactnews.annotations.conflicts import detect, reconcile
 from pactnews.inventory import Inventory
 from pactnews.validate.incidents import Incident, _short, incident
 from pactnews.validate.references import _strings
@@ -64,8 +65,6 @@ def check_conflicts(entries: list | None, claims: list[dict], inv: Inventory,
     `claims` are conflict_inputs of every document. A table that is None is not
     there: nothing has been reviewed yet, and nothing is checked.
     """
-    from pactnews.annotations.conflicts import detect
-
     if entries is None:
         return []
     return check_conflict_table(entries, {(c["document_id"], c["id"]) for c in claims}, detect(claims, inv), inv, file)
@@ -76,8 +75,6 @@ def check_conflict_table(entries: list | None, known: set, findings: list, inv: 
     """check_conflicts from what it needs of the claims: `known`, the (document, claim id) pairs of the members
     that exist (or of every claim), and `findings`, the detectors' findings over every cluster (detect's order).
     The build gathers both cluster partition by cluster partition."""
-    from pactnews.annotations.conflicts import reconcile
-
     if entries is None:
         return []
     out = []

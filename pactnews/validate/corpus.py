@@ -11,8 +11,11 @@ from collections.abc import Collection
 from pathlib import Path
 
 from pactnews.annotations import standoff
+from pactnews.corpus.cleaning import clean_records, load_rules
+from pactnews.corpus.readers import CorpusError, read_metadata, source_problems, unlisted_raw_files, value_problems
 from pactnews.inventory import Inventory
-from pactnews.repo import Layout
+from pactnews.pipeline import ner
+from pactnews.repo import Confinement, Layout, is_safe_id
 from pactnews.validate.conflicts import conflict_inputs
 from pactnews.validate.documents import validate_documents
 from pactnews.validate.incidents import Incident, _rel, _sort_key, incident
@@ -38,9 +41,6 @@ def check_corpus_batch(layout: Layout, inv: Inventory, rules, records: list[dict
     compared; an empty raw file or a clean file resolving outside the
     repository is an incident of its own document.
     """
-    from pactnews.commands.clean import clean_records
-    from pactnews.corpus.readers import CorpusError, source_problems, value_problems
-    from pactnews.repo import Confinement, is_safe_id
 
     meta_file = _rel(layout, layout.metadata)
     out = []
@@ -111,8 +111,6 @@ def _unreadable(layout: Layout, path: Path, exc: OSError, doc: str | None) -> In
 
 def _too_large(layout: Layout, path: Path, doc: str, text: str) -> list[Incident]:
     """A clean text longer than the token view takes (spaCy's max_length, set in pactnews.pipeline.ner)."""
-    from pactnews.pipeline import ner
-
     if len(text) <= ner.MAX_CHARS:
         return []
     rel = _rel(layout, path)
@@ -125,8 +123,6 @@ def _too_large(layout: Layout, path: Path, doc: str, text: str) -> list[Incident
 def extra_clean_files(layout: Layout, ids) -> list[Incident]:
     """Files in corpus/clean/ that `pactnews clean` does not write for these document ids, and files in
     corpus/raw/ that no metadata record names (unlisted-raw-file)."""
-    from pactnews.corpus.readers import CorpusError, read_metadata, unlisted_raw_files
-
     out = []
     try:
         out += [_problem_incident(p) for p in unlisted_raw_files(layout, read_metadata(layout))]
@@ -154,8 +150,6 @@ def _read_table(reader, path: Path, layout: Layout, needed: bool,
                 confinement=None) -> tuple[dict | None, list[Incident]]:
     """The table, or None with an incident when it is needed and missing or unreadable, or when it resolves
     outside `confinement` (default: the repository; such a table is not opened)."""
-    from pactnews.repo import Confinement
-
     rel = _rel(layout, path)
     confinement = confinement or Confinement(layout.root)
     if os.path.lexists(path) and not confinement.inside(path):
@@ -204,8 +198,6 @@ def is_annotation_file(path: Path, ids: Collection[str] | None, confinement=None
 def confinement_of(layout: Layout, folder: Path):
     """Where the files of an annotation folder must resolve: the repository, or the folder itself when
     --annotations names one outside the repository."""
-    from pactnews.repo import Confinement
-
     inside = Path(os.path.abspath(folder)).is_relative_to(os.path.abspath(layout.root))
     return Confinement(layout.root) if inside or Confinement(layout.root).inside(folder) else Confinement(folder)
 
@@ -244,8 +236,6 @@ def _annotation_incidents(layout: Layout, paths: list[Path], texts: dict[str, st
     `claims_out`, when given, receives the conflict_inputs of every document without an incident. A file
     that resolves outside `confinement` (default: the repository) is refused unread.
     """
-    from pactnews.repo import Confinement
-
     confinement = confinement or Confinement(layout.root)
     out, docs, files = [], {}, {}
     for path in paths:
@@ -277,8 +267,6 @@ def validate_batch(layout: Layout, inv: Inventory, entities: dict | None, cluste
     the tables. The checks of the tables themselves, of extra files in
     corpus/clean/ and of files named after no document are not per batch.
     """
-    from pactnews.corpus.cleaning import load_rules
-
     folder = Path(annotations) if annotations else layout.annotations
     rules = load_rules(layout.cleaning_rules) if rules is None else rules
     out, texts = check_corpus_batch(layout, inv, rules, records)

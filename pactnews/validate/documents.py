@@ -41,7 +41,7 @@ def validate_documents(docs: dict[str, dict], texts: dict[str, str], entities: d
     more, docs, extra, tabs = _tables(docs, files)
     out += more
     orphans += extra
-    from pactnews.outputs.schemas import to_pandas
+    from pactnews.outputs.schemas import to_pandas  # heavy: imports pandera
 
     out += check_schema({layer: to_pandas(t) for layer, t in tabs.items()}, inv, files)
     cols = columns(tabs, sorted(docs))

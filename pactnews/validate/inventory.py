@@ -4,8 +4,9 @@ from __future__ import annotations
 import re
 
 from pactnews.annotations import standoff
+from pactnews.corpus.readers import CorpusError, load_yaml
 from pactnews.inventory import Inventory
-from pactnews.repo import Layout
+from pactnews.repo import Confinement, Layout, UnsafePath
 from pactnews.validate.incidents import Incident, _rel, _short, incident
 
 
@@ -103,7 +104,7 @@ def inventory_problems(raw) -> list[tuple[str, str, str]]:
                 home = f"conflicts.{section}" if section else f"values.{attribute}"
                 out.append((f"roles.{attribute}.{name}", _short(found), f"a value of {home}"))
     if not out:  # the shape holds: the generated schemas must build from it
-        from pactnews.outputs.schemas import table_schemas
+        from pactnews.outputs.schemas import table_schemas  # heavy: imports pandera
 
         try:
             table_schemas(Inventory(raw))
@@ -116,9 +117,6 @@ def inventory_problems(raw) -> list[tuple[str, str, str]]:
 def load_checked_inventory(layout: Layout) -> tuple[Inventory | None, list[Incident]]:
     """The inventory of schemas/labels.yaml, or None and the incidents that stop every other check: a file
     outside the repository, unreadable, not YAML, or without what the code asks of it."""
-    from pactnews.corpus.readers import CorpusError, load_yaml
-    from pactnews.repo import Confinement, UnsafePath
-
     path = layout.labels
     rel = _rel(layout, path)
     try:

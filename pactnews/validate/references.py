@@ -10,6 +10,7 @@ import pyarrow
 import pyarrow.compute as pc
 
 from pactnews.annotations import standoff
+from pactnews.corpus.readers import is_unicode
 from pactnews.inventory import Inventory
 from pactnews.validate.columns import Columns, _codes, _present, _take
 from pactnews.validate.incidents import Incident, _short, incident
@@ -291,6 +292,4 @@ def check_tables(entities: dict | None, clusters: dict | None, inv: Inventory, e
 
 def _strings(*values) -> bool:
     """Strings that UTF-8 can encode (a JSON "\\ud800" escape makes one it cannot)."""
-    from pactnews.corpus.readers import is_unicode
-
     return all(isinstance(v, str) and is_unicode(v) for v in values)

@@ -7,7 +7,10 @@ from collections import Counter
 from pathlib import Path
 
 from pactnews.annotations import tables
+from pactnews.corpus.cleaning import load_rules
+from pactnews.corpus.readers import CorpusError, read_metadata
 from pactnews.pipeline.batches import batched
+from pactnews.pipeline.executors import work_area
 from pactnews.repo import Layout
 from pactnews.validate.conflicts import check_conflict_rows, check_conflicts
 from pactnews.validate.corpus import (
@@ -67,9 +70,6 @@ def check_repository(layout: Layout, annotations: Path | None = None, num_proc: 
     with the corpus apart from the records themselves; the tables and
     corpus/clean/ as a whole are checked once.
     """
-    from pactnews.corpus.cleaning import load_rules
-    from pactnews.corpus.readers import CorpusError, read_metadata
-
     folder = Path(annotations) if annotations else layout.annotations
     inv, out = load_checked_inventory(layout)
     if inv is None:
@@ -156,11 +156,9 @@ def check_repository(layout: Layout, annotations: Path | None = None, num_proc: 
 def _run_jobs(layout: Layout, context: dict, jobs, num_proc: int, progress):
     """_run_batch over the jobs, in job order: here, or with --num-proc as datatrove tasks (their scratch in
     build/)."""
-    from pactnews.pipeline.jobs import run_jobs
+    from pactnews.pipeline.jobs import run_jobs  # heavy: imports datatrove
 
     if num_proc > 1:
-        from pactnews.pipeline.executors import work_area
-
         with work_area(layout.root) as work:
             return run_jobs(_run_batch, context, jobs, num_proc, work)
     return run_jobs(_run_batch, context, jobs, progress=progress, desc="validate")

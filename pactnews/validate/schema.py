@@ -41,7 +41,7 @@ def _schema_incident(layer, schema, row, col, check, check_number, case, inv, fi
         return incident(test, f"{col} is {case!r}; expected one of {allowed}", found=repr(case),
                         expected=repr(allowed), **where)
     if name == "str_matches" and col == "id":
-        from pactnews.outputs.schemas import id_pattern
+        from pactnews.outputs.schemas import id_pattern  # heavy: imports pandera
 
         pattern = id_pattern(inv.id_prefix(layer))
         return incident("wrong-id-prefix", f"id is {case!r}; expected {inv.id_prefix(layer)!r} and a number ({pattern})",
@@ -88,7 +88,7 @@ def _schema_incident(layer, schema, row, col, check, check_number, case, inv, fi
 def check_schema(frames: dict[str, pd.DataFrame], inv: Inventory, files: dict[str, str]) -> list[Incident]:
     import pandera.pandas as pa  # here, not above: the verbs that use only conflict_inputs or emit need no pandera
 
-    from pactnews.outputs.schemas import table_schema
+    from pactnews.outputs.schemas import table_schema  # heavy: imports pandera
 
     out = []
     for layer, df in frames.items():
