@@ -24,6 +24,7 @@ from pathlib import Path
 import orjson
 
 from pactnews.annotations import standoff, tables
+from pactnews.evaluation.agreement import AgreementError, compare, markdown_table, threeway
 from pactnews.validate.documents import validate_annotations
 from ..inventory import Inventory
 from ..repo import Layout, dump_json, sha256_text
@@ -443,10 +444,6 @@ def _disagreements(doc_id: str, passes: dict[str, dict], regions: dict[str, dict
     names = sorted(passes)
     entry = {"task": task_ref, "annotators": names, "annotations": {n: annotation_ids.get(n) for n in names},
              "disagreements": []}
-    try:
-        from pactnews.evaluation.agreement import threeway
-    except ImportError:  # the agreement module is optional for an import
-        return entry
     ids = {n: _id_map(regions[n], passes[n]) for n in names}
     every = "=".join(names)
     for item in threeway({n: {doc_id: regions[n]} for n in names}, inv):
@@ -464,10 +461,6 @@ def _pair_agreement(passes: dict[str, dict[str, dict]], documents: dict[str, dic
     """Agreement of every pair of annotators over the documents both annotated (several annotations on a task),
     by pactnews.evaluation.agreement.compare: span F1 per layer, Krippendorff's alpha and Cohen's kappa per
     attribute, clusterings."""
-    try:
-        from pactnews.evaluation.agreement import AgreementError, compare  # optional, as in _disagreements
-    except ImportError:
-        return []
     names = sorted(passes)
     out = []
     for i, a in enumerate(names):
@@ -498,10 +491,6 @@ def _cell(value) -> str:
 def report_markdown(pairs: list[dict], documents: dict[str, dict]) -> str:
     """The report for the adjudicator: the figures of every pair of annotators, then every disagreement with
     the Label Studio annotation and region ids to open."""
-    try:
-        from pactnews.evaluation.agreement import markdown_table  # optional, as in _disagreements
-    except ImportError:
-        markdown_table = None
     lines = ["# Label Studio: agreement and disagreements between annotators", "",
              "Written by `pactnews pull` / `pactnews import-ls` when a task holds annotations by several annotators "
              "(pseudonyms; their passes are in `annotations/passes/<pseudonym>/`). The gold of those documents is "
@@ -510,7 +499,7 @@ def report_markdown(pairs: list[dict], documents: dict[str, dict]) -> str:
     for pair in pairs:
         lines += [f"## {pair['a']} (A) vs {pair['b']} (B) on {len(pair['documents'])} document(s)", ""]
         figures = pair["agreement"]
-        if markdown_table is not None and "spans" in figures:
+        if "spans" in figures:
             lines += [markdown_table(figures).rstrip("\n"), ""]
         elif "error" in figures:
             lines += [figures["error"], ""]
