@@ -140,8 +140,6 @@ def tables_for(docs: dict[str, dict]) -> tuple[dict, dict]:
 
 def write_tables(root: Path, docs: dict[str, dict]) -> None:
     """annotations/tables/ with every entity and cluster id the documents use (tables_for)."""
-    from pactnews.annotations import tables
-
     entities, clusters = tables_for(docs)
     (root / "annotations" / "tables").mkdir(parents=True, exist_ok=True)
     (root / "annotations" / "tables" / "entities.json").write_text(tables.dumps_entities(entities), encoding="utf-8")
@@ -150,12 +148,10 @@ def write_tables(root: Path, docs: dict[str, dict]) -> None:
 
 
 def write_gold(root: Path, docs: dict[str, dict]) -> None:
-    entities, clusters = tables_for(docs)
+    """The documents as the gold of annotations/, with their tables (write_tables)."""
     for doc_id, doc in docs.items():
         (root / "annotations" / f"{doc_id}.json").write_text(standoff.dumps(doc), encoding="utf-8")
-    (root / "annotations" / "tables").mkdir(parents=True, exist_ok=True)
-    (root / "annotations" / "tables" / "entities.json").write_text(tables.dumps_entities(entities), encoding="utf-8")
-    (root / "annotations" / "tables" / "claim_clusters.json").write_text(tables.dumps_clusters(clusters), encoding="utf-8")
+    write_tables(root, docs)
 
 
 def real_annotations() -> dict[str, dict]:

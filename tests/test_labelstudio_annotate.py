@@ -6,7 +6,6 @@ a restart must neither lose the annotator's work nor undo the repository's edits
 Boot failures: one line naming the cause and the remedy, exit status 1, no traceback, no process left.
 """
 import copy
-import http.server
 import json
 import os
 import socket
@@ -26,7 +25,7 @@ from pactnews.labelstudio.readers import read_corpus
 from pactnews.labelstudio.tasks import build_task
 from pactnews.repo import Layout, sha256_text
 
-from ls_server import INV, REPO, make_repo, markup_docs, write_tables
+from ls_server import INV, REPO, make_repo, markup_docs, write_gold
 
 DOCS = markup_docs()
 CORPUS = read_corpus(Layout(REPO))
@@ -150,9 +149,7 @@ def test_a_task_over_an_older_text_with_annotations_is_left_alone_and_named():
 @pytest.fixture()
 def repo(tmp_path, monkeypatch):
     root = make_repo(tmp_path)
-    write_tables(root, DOCS)
-    for doc_id, doc in DOCS.items():
-        (root / "annotations" / f"{doc_id}.json").write_text(standoff.dumps(doc), encoding="utf-8")
+    write_gold(root, DOCS)
     monkeypatch.setenv("PACTNEWS_ANNOTATOR_SALT", "test-salt")
     return root
 

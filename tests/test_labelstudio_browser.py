@@ -5,7 +5,6 @@ field is shown; selecting a region of a label shows exactly the fields of that l
 proposals), beside the text and inside the window wherever the region is; no relation label drawn by the
 editor covers a line of the text.
 """
-import os
 import time
 from pathlib import Path
 
@@ -20,32 +19,14 @@ from pactnews.labelstudio.tasks import build_tasks
 from pactnews.inventory import SPAN_LAYERS
 from pactnews.repo import Layout
 
+from browserkit import CHROMIUM, LAUNCH_ARGS, need_browser
 from ls_server import INV, REPO, markup_docs, new_credentials
 
 pytestmark = [pytest.mark.server, pytest.mark.browser]
 
-CHROMIUM = Path("/usr/bin/chromium")
-LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-               "--disable-sync", "--no-first-run"]
 VIEWPORT = {"width": 1400, "height": 1000}
 WAIT_MS = 90_000  # a first page load compiles nothing, but a busy machine serves it slowly
 MODEL_VERSION = "markup-test"
-
-
-def need_browser():
-    """Skip when Chromium or Playwright is missing, unless PACTNEWS_REQUIRE_BROWSER=1 makes it a failure."""
-    reason = None
-    if not CHROMIUM.is_file():
-        reason = f"{CHROMIUM} is missing (apt-get install chromium)"
-    else:
-        try:
-            import playwright.sync_api  # noqa: F401
-        except ImportError:
-            reason = "the playwright Python package is missing (pip install -e '.[test]')"
-    if reason:
-        if os.environ.get("PACTNEWS_REQUIRE_BROWSER") == "1":
-            pytest.fail(f"PACTNEWS_REQUIRE_BROWSER=1 but {reason}")
-        pytest.skip(reason)
 
 
 @pytest.fixture(scope="module")

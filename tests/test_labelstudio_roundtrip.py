@@ -27,7 +27,7 @@ from pactnews.labelstudio.readers import read_corpus
 from pactnews.labelstudio.tasks import build_task, build_tasks
 from pactnews.repo import Layout, sha256_text
 
-from ls_server import INV, REPO, make_repo, markup_docs, write_tables
+from ls_server import INV, REPO, make_repo, markup_docs, write_gold
 
 DOCS = markup_docs()
 CORPUS = read_corpus(Layout(REPO))
@@ -42,9 +42,7 @@ STAMP = "2031-05-06T07:08:09Z"
 def repo(tmp_path, monkeypatch):
     """A repository with the markup gold of every document and its tables."""
     root = make_repo(tmp_path)
-    write_tables(root, DOCS)
-    for doc_id, doc in DOCS.items():
-        (root / "annotations" / f"{doc_id}.json").write_text(standoff.dumps(doc), encoding="utf-8")
+    write_gold(root, DOCS)
     monkeypatch.setenv("PACTNEWS_ANNOTATOR_SALT", "test-salt")
     return root
 

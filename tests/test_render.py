@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import functools
 import http.server
-import os
 import re
 import shutil
 import threading
@@ -28,6 +27,8 @@ from pactnews.cli import main
 from pactnews.commands.markup import convert_pass
 from pactnews.inventory import load_inventory
 from pactnews.repo import Layout, find_root
+
+from browserkit import CHROMIUM, LAUNCH_ARGS, need_browser
 
 REPO = find_root(Path(__file__).parent)
 INV = load_inventory(Layout(REPO).labels)
@@ -829,27 +830,6 @@ def test_marks_nest_and_overlap_correctly(case):
 
 
 # ---------------------------------------------------------------- the real browser
-
-CHROMIUM = Path("/usr/bin/chromium")
-LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-               "--disable-sync", "--no-first-run"]
-
-
-def need_browser():
-    """Skip when Chromium or Playwright is missing, unless PACTNEWS_REQUIRE_BROWSER=1 makes it a failure."""
-    reason = None
-    if not CHROMIUM.is_file():
-        reason = f"{CHROMIUM} is missing (apt-get install chromium)"
-    else:
-        try:
-            import playwright.sync_api  # noqa: F401
-        except ImportError:
-            reason = "the playwright Python package is missing (pip install -e '.[test]')"
-    if reason:
-        if os.environ.get("PACTNEWS_REQUIRE_BROWSER") == "1":
-            pytest.fail(f"PACTNEWS_REQUIRE_BROWSER=1 but {reason}")
-        pytest.skip(reason)
-
 
 @pytest.fixture(scope="module")
 def browser():
