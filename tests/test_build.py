@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import datasets
 import pyarrow.parquet as pq
@@ -316,3 +317,26 @@ def test_configs_without_rows_are_left_out(tmp_path):
     assert ds.num_rows > 0 and set(sum(ds["ner_tags"], [])) == {0}
 
 
+
+
+def test_build_check_and_publish_check_write_nothing_outside_the_repository(repo, tmp_path, monkeypatch):
+    """The rebuild they compare against is staged in the repository's build/ (removed after), never in the
+    system's temporary folder: every temporary folder made in this process lies inside the repository."""
+    import tempfile
+
+    made = []
+    real_mkdtemp = tempfile.mkdtemp
+
+    def mkdtemp(*args, **kwargs):
+        path = real_mkdtemp(*args, **kwargs)
+        made.append(Path(path).resolve())
+        return path
+
+    monkeypatch.setattr(tempfile, "mkdtemp", mkdtemp)
+    before = buildkit.tree_hashes(repo)
+    rc, out = buildkit.run_cli(repo, "build", "--check", "--quiet")
+    assert rc == 0, out
+    rc, out = buildkit.run_cli(repo, "publish", "--to", str(repo / "build" / "out"), "--dry-run")
+    assert rc == 0, out
+    assert made and [p for p in made if not p.is_relative_to(repo.resolve())] == []
+    assert buildkit.tree_hashes(repo) == before and not (repo / "build").exists()

@@ -2,7 +2,6 @@
 pactnews.pipeline.build, install them at once (pactnews.pipeline.install), or with --check name what is stale."""
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 
 from pactnews.pipeline import build, install
@@ -38,14 +37,8 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    root = Path(args.root)
+    root = Path(args.root)  # an install a killed run left half done was finished or undone by cli.main
     progress = False if args.quiet else None
-    try:
-        for note in install.recover(root):  # an install a stopped run left half done: finished or undone first
-            print(f"note: {note}")
-    except install.InstallError as exc:
-        print(f"FAILED: {exc}")
-        return 1
     engine = dict(input=args.input, tasks=args.tasks or args.num_proc, workers=args.workers or args.num_proc,
                   executor=args.executor, verbose=args.verbose)
     if args.input is None:  # one gate: the build accepts exactly what `pactnews validate` accepts
@@ -54,15 +47,16 @@ def run(args) -> int:
     if args.executor == "slurm":
         return submit(root, args, engine)
     if args.check:
-        with tempfile.TemporaryDirectory(prefix="pactnews-check-") as tmp:
-            try:
-                build.render_outputs(root, Path(tmp), progress=progress, **engine)
-            except build.BuildError as exc:
-                for line in exc.problems:
-                    print(line)
-                print(exc.summary)
-                return 1
-            stale = build.stale_files(root, Path(tmp))
+        try:
+            stale = build.stale_outputs(root, progress=progress, **engine)
+        except build.BuildError as exc:
+            for line in exc.problems:
+                print(line)
+            print(exc.summary)
+            return 1
+        except install.InstallError as exc:
+            print(f"FAILED: {exc}")
+            return 1
         if stale:
             for name in stale:
                 print(f"out of date: {name}")

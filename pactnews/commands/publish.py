@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 from pactnews.outputs import editions, publish
-from pactnews.pipeline.install import InstallError, recover
+from pactnews.pipeline.install import InstallError, Staging
 from pactnews.repo import sha256_file
 
 
@@ -16,7 +16,7 @@ def add_arguments(parser) -> None:
     target.add_argument("--to", type=Path, metavar="DIR",
                         help="write exactly the files that would be uploaded into DIR instead (nothing is uploaded)")
     parser.add_argument("--force", action="store_true", help="with --to: replace a non-empty DIR")
-    parser.add_argument("--dry-run", action="store_true", help="print the files, the commit and the tag; upload nothing")
+    parser.add_argument("--dry-run", action="store_true", help="print the files (and, for the Hub, the commit and the tag); write or upload nothing")
     parser.add_argument("--skip-build-check", action="store_true",
                         help="do not rebuild to check that data/, the card and croissant.json are current")
     parser.add_argument("--without-texts", action="store_true",
@@ -25,40 +25,53 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    root = Path(args.root)
-    try:
-        for note in recover(root):  # never publish a half-installed build: finish or undo it first
-            print(f"note: {note}")
-    except InstallError as exc:
-        print(f"FAILED: {exc}")
-        return 1
+    root = Path(args.root)  # an install a killed run left half done was finished or undone by cli.main
     try:
         plan = publish.make_plan(root, args.repo_id or "(local)")
     except publish.PublishError as exc:
         print(f"FAILED: {exc}")
         return 1
     problems = publish.preflight(root, plan, check_build=not args.skip_build_check)
-    staged = None
-    if getattr(args, "without_texts", False):
-        if problems:
-            for p in problems:
-                print(p)
-            print(f"FAILED: {len(problems)} problem(s); the annotations-only edition was not made")
-            return 1
-        try:
-            staged, plan = editions.stage(root, plan)
-        except (editions.EditionError, OSError) as exc:
-            print(f"FAILED: {exc}; nothing {'written' if args.to is not None else 'uploaded'}")
-            return 1
+    if not getattr(args, "without_texts", False):
+        return _publish(args, root, plan, problems, root)
+    if problems:
+        for p in problems:
+            print(p)
+        print(f"FAILED: {len(problems)} problem(s); the annotations-only edition was not made")
+        return 1
     try:
-        return _publish(args, root, plan, problems, staged or root)
-    finally:
-        if staged is not None:
-            editions.discard(staged)
+        with Staging(root) as staging:  # build/staging-*/: removed when this run ends, swept if it is killed
+            try:
+                plan = editions.stage(root, plan, staging.path / "edition")
+            except (editions.EditionError, OSError) as exc:
+                print(f"FAILED: {exc}; nothing {'written' if args.to is not None else 'uploaded'}")
+                return 1
+            return _publish(args, root, plan, problems, staging.path / "edition")
+    except InstallError as exc:
+        print(f"FAILED: {exc}; nothing {'written' if args.to is not None else 'uploaded'}")
+        return 1
 
 
 def _publish(args, root: Path, plan: publish.Plan, problems: list[str], source: Path) -> int:
-    """Write or upload plan.files from `source` (the repository, or a staged edition)."""
+    """Write or upload plan.files from `source` (the repository, or a staged edition); with --dry-run, say what
+    would be written or uploaded."""
+    if args.dry_run:  # what would be written or uploaded; nothing is
+        verb = "write" if args.to is not None else "upload"
+        for name in plan.files:
+            path = source / name
+            print(f"{verb} {name} ({path.stat().st_size} bytes, sha256 {sha256_file(path)})")
+        if args.to is not None:
+            print(f"Dry run: {len(plan.files)} files would be written to {args.to}; nothing written")
+            for p in problems:
+                print(f"problem: {p}")
+            return 1 if problems else 0
+        print(f"commit {plan.commit_message!r} to datasets/{plan.repo_id}, removing remote "
+              f"{' and '.join(plan.delete_patterns)} files not listed")
+        print(f"tag {plan.tag}")
+        for p in problems:
+            print(f"problem: {p}")
+        print(f"Dry run: {len(plan.files)} files would be published to {plan.repo_id} as {plan.tag}; nothing uploaded")
+        return 1 if problems else 0
     if args.to is not None:
         if problems:
             for p in problems:
@@ -72,17 +85,6 @@ def _publish(args, root: Path, plan: publish.Plan, problems: list[str], source: 
             return 1
         print(f"Wrote {plan.what}, {len(plan.files)} files, to {args.to}")
         return 0
-    if args.dry_run:
-        for name in plan.files:
-            path = source / name
-            print(f"upload {name} ({path.stat().st_size} bytes, sha256 {sha256_file(path)})")
-        print(f"commit {plan.commit_message!r} to datasets/{plan.repo_id}, removing remote "
-              f"{' and '.join(plan.delete_patterns)} files not listed")
-        print(f"tag {plan.tag}")
-        for p in problems:
-            print(f"problem: {p}")
-        print(f"Dry run: {len(plan.files)} files would be published to {plan.repo_id} as {plan.tag}; nothing uploaded")
-        return 1 if problems else 0
     if problems:
         for p in problems:
             print(p)

@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import base64
 import io
-import os
 import json
 import re
 import shutil
@@ -45,10 +44,7 @@ import pyarrow.parquet as pq
 
 from pactnews.corpus.cleaning import clean_text, load_rules, parse_rules
 from pactnews.corpus.readers import CorpusError, load_yaml, read_dataset_info
-from pactnews.pipeline.install import InstallError, Staging
-from pactnews.repo import Layout
-
-from pactnews.repo import dump_json, sha256_bytes, sha256_text
+from pactnews.repo import Layout, dump_json, sha256_bytes, sha256_text
 
 EDITION = "annotations-only"
 KIT = "hydration"
@@ -683,42 +679,22 @@ def make(root: Path, files: list[str], dest: Path) -> list[str]:
     return sorted(p.relative_to(dest).as_posix() for p in dest.rglob("*") if p.is_file())
 
 
-def stage(root: Path, plan):
-    """The annotations-only edition of the release planned in `plan`, made in a staging folder of the
-    repository's ignored build/ (install.Staging: if this run is killed, the next command sweeps it) and
-    hydrated back once; (that folder, the plan of the edition). `discard` removes it."""
+def stage(root: Path, plan, folder: Path):
+    """The annotations-only edition of the release planned in `plan`, made in `folder` (new: the caller's
+    install.Staging folder under build/, which removes it however the run ends) and hydrated back once;
+    the plan of the edition."""
     from dataclasses import replace
 
-    try:
-        staging = Staging(Path(root))
-    except InstallError as exc:
-        raise EditionError(str(exc)) from None
-    folder = staging.path / "edition"
-    _STAGED[os.fspath(folder)] = staging
     try:
         folder.mkdir()
         files = make(Path(root), plan.files, folder)
         verify(Path(root), plan.files, folder)
-    except EditionError:
-        discard(folder)
+    except EditionError:  # a ValueError already saying what is wrong
         raise
     except (OSError, ValueError, KeyError, TypeError, pa.ArrowException) as exc:
-        discard(folder)
         raise EditionError(f"the annotations-only edition cannot be made: {type(exc).__name__}: {exc}") from exc
-    return folder, replace(plan, files=files, edition=EDITION, delete_patterns=("data/**", f"{KIT}/**"),
-                           commit_message=f"{plan.commit_message} ({EDITION} edition)")
-
-
-_STAGED: dict = {}  # edition folder -> the install.Staging that holds it
-
-
-def discard(folder: Path) -> None:
-    """Remove a staged edition with its staging folder, and build/ with it when nothing else is in there."""
-    staging = _STAGED.pop(os.fspath(folder), None)
-    if staging is not None:
-        staging.close()
-    else:
-        shutil.rmtree(folder, ignore_errors=True)
+    return replace(plan, files=files, edition=EDITION, delete_patterns=("data/**", f"{KIT}/**"),
+                   commit_message=f"{plan.commit_message} ({EDITION} edition)")
 
 
 # ---------------------------------------------------------------- hydration

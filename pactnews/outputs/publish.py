@@ -72,7 +72,8 @@ def make_plan(root: Path, repo_id: str) -> Plan:
 def preflight(root: Path, plan: Plan, check_build: bool = True) -> list[str]:
     """Reasons not to publish: what `pactnews validate` refuses (its incidents, one line each; then the build
     is not checked), a stale build, no changelog entry for the version."""
-    from pactnews.pipeline.build import BuildError, changelog_has, render_outputs, stale_files  # heavy: datatrove
+    from pactnews.pipeline.build import BuildError, changelog_has, stale_outputs  # heavy: datatrove
+    from pactnews.pipeline.install import InstallError
     from pactnews.validate.validator import check_repository  # heavy: imports pandas
 
     problems = []
@@ -82,12 +83,13 @@ def preflight(root: Path, plan: Plan, check_build: bool = True) -> list[str]:
     if incidents:
         return problems + [str(i) for i in incidents]
     if check_build:
-        with tempfile.TemporaryDirectory(prefix="pactnews-publish-check-") as tmp:
-            try:
-                render_outputs(root, Path(tmp), progress=False)
-            except BuildError as exc:
-                return problems + exc.problems + [exc.summary]
-            problems += [f"out of date: {name}; run `pactnews build`" for name in stale_files(root, Path(tmp))]
+        try:
+            stale = stale_outputs(root, progress=False)
+        except BuildError as exc:
+            return problems + exc.problems + [exc.summary]
+        except InstallError as exc:
+            return problems + [f"FAILED: {exc}"]
+        problems += [f"out of date: {name}; run `pactnews build`" for name in stale]
     return problems
 
 

@@ -44,6 +44,7 @@ from pactnews.pipeline import executors
 from pactnews.pipeline.clusters import ClusterConflicts, ClusterReader, ClusterWriter, IdCheck
 from pactnews.pipeline.context import BuildError, Context, check_version, config_schema, kept_conflicts, make_context
 from pactnews.pipeline.finish import FinishBuild
+from pactnews.pipeline.install import Staging
 from pactnews.pipeline.readers import CorpusFiles, CorpusShards, open_input
 from pactnews.pipeline.steps import Clean, DocumentRow, TokenView, Validate
 from pactnews.pipeline.writers import (PARQUET_OPTIONS, ConfigWriter, PartitionWriter, ReportWriter, explode,
@@ -419,7 +420,6 @@ def manifest_json(ctx: Context, dest: Path, report: Report, yaml_text: str) -> s
 
 def stale_files(root: Path, dest: Path) -> list[str]:
     """Files of the repository that differ from a fresh build in `dest` (missing and extra ones too)."""
-
     stale = []
     for config in feats.CONFIGS:
         built = {p.name: p for p in (dest / "data" / config).glob("*") if p.is_file()}
@@ -427,13 +427,19 @@ def stale_files(root: Path, dest: Path) -> list[str]:
         for name in sorted(set(built) | set(current)):
             if name not in built or name not in current or built[name].read_bytes() != current[name].read_bytes():
                 stale.append(f"data/{config}/{name}")
-    for name in (CROISSANT, MANIFEST):
-        if not (root / name).is_file() or (root / name).read_bytes() != (dest / name).read_bytes():
-            stale.append(name)
-    for name in DOCUMENTATION:
+    for name in (CROISSANT, MANIFEST, *DOCUMENTATION):
         if not (root / name).is_file() or (root / name).read_bytes() != (dest / name).read_bytes():
             stale.append(name)
     return stale
+
+
+def stale_outputs(root: Path, **engine) -> list[str]:
+    """The generated files out of date with corpus/ and annotations/: a whole build into a staging folder of the
+    repository's build/ (removed however the run ends), compared with the repository's. BuildError when the
+    build fails; InstallError when no staging folder can be made."""
+    with Staging(root) as staging:
+        render_outputs(root, staging.path, **engine)
+        return stale_files(root, staging.path)
 
 
 def changelog_has(root: Path, version: str) -> bool:
