@@ -34,17 +34,6 @@ FILES = (*DOCUMENTATION, CROISSANT, MANIFEST)
 JOURNAL = install.JOURNAL
 SEED = int(os.environ.get("PACTNEWS_INTERRUPT_SEED") or time.time_ns() % 2**31)
 ROUNDS = max(1, int(os.environ.get("PACTNEWS_INTERRUPT_ROUNDS") or 1))
-# The install step alone, as `pactnews build` runs it after rendering: recover, stage a copy of a build, install.
-DRIVER = """
-import shutil, sys
-from pathlib import Path
-from pactnews.pipeline import install
-root, source = Path(sys.argv[1]), Path(sys.argv[2])
-install.recover(root)
-with install.Staging(root) as staging:
-    shutil.copytree(source, staging.path, dirs_exist_ok=True)
-    install.install(root, staging.path, sys.argv[3].split(","), sys.argv[4].split(","))
-"""
 
 
 def outputs(root: Path) -> dict[str, str]:
@@ -168,7 +157,8 @@ def test_kills_at_random_moments_leave_the_old_or_the_new_outputs(trees):
         if kind == "build":
             argv = [sys.executable, "-m", "pactnews.cli", "--root", str(root), "build", "--quiet"]
         else:
-            argv = [sys.executable, "-c", DRIVER, str(root), str(trees.builds[new]), configs, files]
+            argv = [sys.executable, "-c", CRASH_DRIVER, "0", "recover-install", str(root), str(trees.builds[new]),
+                    configs, files]
         t0 = time.monotonic()
         proc = spawn(argv, pauses[kind], log)
         where = f"seed {SEED}, {kind} run, {signal.Signals(sig).name if sig else 'no signal'} at {when}"
@@ -247,8 +237,10 @@ def test_kills_at_random_moments_leave_the_old_or_the_new_outputs(trees):
 # ---------------------------------------------------------------- every crash point, deterministically
 
 
-# A fresh interpreter that dies (os._exit, as under SIGKILL) at its `step`-th rename or journal write: a fresh
-# process rather than a fork of this one, which may run threads (a fork then can deadlock the child).
+# The install step alone, as `pactnews build` runs it after rendering (recover-install: recover, stage a copy of a
+# build, install), or clean, in a fresh interpreter that dies (os._exit, as under SIGKILL) at its `step`-th
+# rename or journal write (never with step 0): a fresh process rather than a fork of this one, which may run
+# threads (a fork then can deadlock the child).
 CRASH_DRIVER = """
 import os, shutil, sys
 from pathlib import Path
