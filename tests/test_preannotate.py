@@ -222,3 +222,5 @@ def test_records_in_two_processes_come_back_in_order_with_the_same_predictions(t
     assert sorted(p.name for p in (work / "jobs").glob("results-*.pkl")) == ["results-00000.pkl",
                                                                           "results-00001.pkl"]  # two tasks ran
     assert {"lexicon", "entity_ruler", "timex_matcher", "dateparser", "cue_matcher"} <= set(timings)
+    with pytest.raises(ValueError, match="needs a work folder"):  # never one process quietly standing for two
+        annotate_records(iter(records), lexicon, INV, num_proc=2)

@@ -545,10 +545,12 @@ def annotate_records(records: Iterable[dict], lexicon: dict, inv: Inventory, num
     documents come back in input order, the same for any num_proc. Seconds per component are added to
     `timings`, summed over the processes.
     """
+    if num_proc > 1 and work is None:
+        raise ValueError(f"num_proc={num_proc} needs a work folder for the datatrove tasks")
     pre = Preannotator(lexicon, inv, spacy_model)
     if timings is not None:
         timings.update(pre.timings)
-    if num_proc <= 1 or work is None:
+    if num_proc <= 1:
         return _annotated_here(pre, records, timings)
     return _annotated_in_tasks(lexicon, inv, spacy_model, records, num_proc, batch_size, timings, Path(work))
 
