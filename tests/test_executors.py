@@ -102,3 +102,19 @@ def test_ray_writes_the_bytes_of_the_local_executor(fixture_repo, tmp_path):
         if name.startswith("data/"):
             (root / name).unlink()
     assert build_in_child(root, "ray") == local
+
+
+
+def test_local_workers_fork_beside_fsspecs_thread_and_not_beside_others(monkeypatch):
+    """fsspec's IO thread (started by datatrove's first read) is dropped in a forked child by fsspec itself, so
+    the second pipeline of a build still forks; any other live thread makes the workers come from forkserver."""
+    import threading
+
+    from pactnews.pipeline import executors
+
+    main = threading.main_thread()
+    for names, expected in (((), "fork"), (("fsspecIO",), "fork"), (("fsspecIO", "ray-worker"), "forkserver"),
+                            (("Thread-1",), "forkserver")):
+        threads = [main] + [threading.Thread(name=n) for n in names]
+        monkeypatch.setattr(threading, "enumerate", lambda threads=threads: threads)
+        assert executors.start_method() == expected, names

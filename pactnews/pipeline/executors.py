@@ -28,15 +28,22 @@ def quiet(verbose: bool = False) -> None:
         logger.disable("datatrove")
 
 
+# Threads that survive a fork by design: fsspec's event-loop thread (datatrove reads and writes through fsspec),
+# which fsspec drops in the child with os.register_at_fork (fsspec.asyn.reset_after_fork).
+FORK_SAFE_THREADS = frozenset({"fsspecIO"})
+
+
 def start_method() -> str:
-    """Fork where the platform has it and this process runs no other thread (a fork then can deadlock, e.g. after
-    ray.init): workers inherit the imported modules (spaCy, pyarrow) and the quiet logger. Else forkserver."""
+    """Fork where the platform has it and this process runs no other thread than FORK_SAFE_THREADS (a fork then
+    can deadlock, e.g. after ray.init): workers inherit the imported modules (spaCy, pyarrow) and the quiet
+    logger. Else forkserver."""
     import threading
 
     import multiprocess
 
     methods = multiprocess.get_all_start_methods()
-    if "fork" in methods and threading.active_count() == 1:
+    others = [t for t in threading.enumerate() if t is not threading.main_thread() and t.name not in FORK_SAFE_THREADS]
+    if "fork" in methods and not others:
         return "fork"
     return "forkserver" if "forkserver" in methods else "spawn"
 

@@ -15,7 +15,7 @@ full stop). Whitespace tokens are dropped from the rows.
 """
 from __future__ import annotations
 
-import bisect
+import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -28,6 +28,7 @@ REASONS = ("split_at_span_boundary", "merge_sentences_in_span")
 # memory of its parser and NER, which are not run here; tokenizer and sentencizer need about 100 bytes per
 # character). `pactnews validate` refuses a longer text as document-too-large, naming this limit.
 MAX_CHARS = 10_000_000
+_NEWLINE = re.compile("\n")
 
 
 class AlignmentError(ValueError):
@@ -106,47 +107,79 @@ def ner_spans(document_id: str, entities: list[dict], timexes: list[dict], inv: 
 
 
 def _token_arrays(doc):
-    """Start and end offsets (lists) and IS_PUNCT, IS_SPACE, ORTH (numpy) of every token, read in bulk (no Token
-    objects)."""
+    """Start and end character offsets (int64) and IS_PUNCT, IS_SPACE, ORTH of every token, read in bulk (no
+    Token objects)."""
     import numpy as np
     from spacy.attrs import IDX, IS_PUNCT, IS_SPACE, LENGTH, ORTH
 
     if not len(doc):
         empty = np.zeros(0, dtype=np.uint64)
-        return [], [], empty, empty, empty
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), empty, empty, empty
     arr = doc.to_array([IDX, LENGTH, IS_PUNCT, IS_SPACE, ORTH])
     starts = arr[:, 0].astype(np.int64)
-    return starts.tolist(), (starts + arr[:, 1].astype(np.int64)).tolist(), arr[:, 2], arr[:, 3], arr[:, 4]
+    return starts, starts + arr[:, 1].astype(np.int64), arr[:, 2], arr[:, 3], arr[:, 4]
 
 
-def _split_points(document_id: str, starts: list[int], ends: list[int], text: str,
-                  spans: list[Span]) -> dict[int, list[int]]:
-    """Token index -> character offsets where span boundaries cut it; errors for cuts that are not principled."""
+@lru_cache(maxsize=1)
+def _space_codepoints():
+    """Every code point str.isspace() takes for white space, sorted."""
+    import numpy as np
+    import sys
+
+    return np.array([c for c in range(sys.maxunicode + 1) if chr(c).isspace()], dtype=np.uint32)
+
+
+def _checked_in_bulk(starts, ends, text: str, spans: list[Span]):
+    """Span boundaries (start, end of each span, in turn) and a mask of those that need no further look: the
+    boundary is a token's start or end and the character inside the span at it is not white space. The others
+    go through _split_points one by one."""
+    import numpy as np
+
+    bounds = np.array([(s.start, s.end) for s in spans], dtype=np.int64).reshape(-1)
+    edge = bounds - np.tile(np.array([0, 1], dtype=np.int64), len(spans))  # the span's first / last character
+    inside = (edge >= 0) & (edge < len(text))
+    codes = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    word = np.zeros(len(bounds), dtype=bool)
+    word[inside] = ~np.isin(codes[edge[inside]], _space_codepoints())
+    i = np.clip(np.searchsorted(starts, bounds, side="right") - 1, 0, None)
+    on_edge = (starts[i] == bounds) | (ends[i] == bounds)
+    return bounds, word & on_edge
+
+
+def _split_points(document_id: str, starts, ends, text: str, spans: list[Span]) -> dict[int, list[int]]:
+    """Token index -> character offsets where span boundaries cut it; errors for cuts that are not principled.
+    `starts`, `ends`: the tokens' offsets (int64 arrays)."""
+    import numpy as np
+
     cuts: dict[int, set[int]] = {}
-    for span in spans:
-        for which, b in (("start", span.start), ("end", span.end)):
-            edge = text[b:b + 1] if which == "start" else text[b - 1:b]
-            if not edge or edge.isspace():
-                raise AlignmentError(_where(document_id, span, which, b)
-                                     + f"is at {edge!r}; a span may not begin or end with white space or outside the text")
-            i = bisect.bisect_right(starts, b) - 1
-            tok_start, tok_end = starts[i], ends[i]
-            if b == tok_start or b == tok_end:
-                continue
-            tok = text[tok_start:tok_end]
-            if b > tok_end or tok.isspace():
-                raise AlignmentError(
-                    _where(document_id, span, which, b) + f"falls in the white space after token {tok!r} "
-                    f"[{tok_start}:{tok_end}]; a span may not begin or end with white space"
-                )
-            left, right = text[b - 1], text[b]
-            if left.isalnum() and right.isalnum():
-                raise AlignmentError(
-                    _where(document_id, span, which, b) + f"cuts token {tok!r} [{tok_start}:{tok_end}] between "
-                    f"{left!r} and {right!r} ({tok[: b - tok_start]!r} | {tok[b - tok_start:]!r}); a token is split "
-                    "at a span boundary only where a letter or digit meets another character; fix the span"
-                )
-            cuts.setdefault(i, set()).add(b)
+    if not spans:
+        return {}
+    _, settled = _checked_in_bulk(starts, ends, text, spans)
+    for k in np.flatnonzero(~settled).tolist():
+        span = spans[k // 2]
+        which, b = ("start", span.start) if k % 2 == 0 else ("end", span.end)
+        edge = text[b:b + 1] if which == "start" else text[b - 1:b]
+        if not edge or edge.isspace():
+            raise AlignmentError(_where(document_id, span, which, b)
+                                 + f"is at {edge!r}; a span may not begin or end with white space or outside the text")
+        i = int(np.searchsorted(starts, b, side="right")) - 1
+        tok_start, tok_end = int(starts[i]), int(ends[i])
+        if b == tok_start or b == tok_end:
+            continue
+        tok = text[tok_start:tok_end]
+        if b > tok_end or tok.isspace():
+            raise AlignmentError(
+                _where(document_id, span, which, b) + f"falls in the white space after token {tok!r} "
+                f"[{tok_start}:{tok_end}]; a span may not begin or end with white space"
+            )
+        left, right = text[b - 1], text[b]
+        if left.isalnum() and right.isalnum():
+            raise AlignmentError(
+                _where(document_id, span, which, b) + f"cuts token {tok!r} [{tok_start}:{tok_end}] between "
+                f"{left!r} and {right!r} ({tok[: b - tok_start]!r} | {tok[b - tok_start:]!r}); a token is split "
+                "at a span boundary only where a letter or digit meets another character; fix the span"
+            )
+        cuts.setdefault(i, set()).add(b)
     return {i: sorted(bs) for i, bs in cuts.items()}
 
 
@@ -193,12 +226,13 @@ def sentence_starts(is_punct, orth):
 
 @dataclass
 class Tokens:
-    """A tokenised document: token offsets, which tokens are white space, which start a sentence."""
+    """A tokenised document, as arrays over its tokens: offsets (int64), which tokens are white space, which
+    start a sentence (bool)."""
 
-    starts: list[int]
-    ends: list[int]
-    space: list[bool]
-    sent_start: list[bool]
+    starts: "object"
+    ends: "object"
+    space: "object"
+    sent_start: "object"
 
 
 def tokenize(document_id: str, text: str, spans: list[Span], stats: Stats) -> Tokens:
@@ -213,7 +247,7 @@ def tokenize(document_id: str, text: str, spans: list[Span], stats: Stats) -> To
     nlp.max_length = max(nlp.max_length, MAX_CHARS)  # the pipeline is cached: MAX_CHARS may have grown since
     doc = nlp.make_doc(text)
     starts, ends, is_punct, is_space, orth = _token_arrays(doc)
-    cuts = _split_points(document_id, starts, ends, text, spans) if starts else {}
+    cuts = _split_points(document_id, starts, ends, text, spans) if len(starts) else {}
     if cuts:
         with doc.retokenize() as retok:
             for i, points in cuts.items():
@@ -226,19 +260,33 @@ def tokenize(document_id: str, text: str, spans: list[Span], stats: Stats) -> To
     first = sentence_starts(is_punct, orth)
     space = is_space.astype(bool)
     if len(space) > 1:  # a line break ends a sentence (headlines, captions)
-        breaks = np.zeros(len(space), dtype=bool)
-        for i in np.flatnonzero(space[:-1]).tolist():
-            breaks[i] = "\n" in text[starts[i]:ends[i]]
-        first[1:] |= breaks[:-1] & ~space[1:]
-    first = first.tolist()
-    for span in spans:
-        lo = bisect.bisect_left(starts, span.start)
-        hi = bisect.bisect_left(starts, span.end)
-        for k in range(lo + 1, hi):
-            if first[k]:
-                first[k] = False
-                stats.counts["merge_sentences_in_span"] += 1
-    return Tokens(starts, ends, space.tolist(), first)
+        lines = np.array([m.start() for m in _NEWLINE.finditer(text)], dtype=np.int64)
+        if len(lines):
+            ws = np.flatnonzero(space[:-1])
+            lo = np.searchsorted(lines, starts[ws], side="left")
+            hi = np.searchsorted(lines, ends[ws], side="left")
+            breaks = np.zeros(len(space), dtype=bool)
+            breaks[ws] = hi > lo  # the white space token holds a line break
+            first[1:] |= breaks[:-1] & ~space[1:]
+    if spans and len(first):
+        inner = _inside(starts, spans, np)[1]  # tokens after a span's first token
+        merged = int(np.count_nonzero(first[inner]))
+        if merged:
+            first[inner] = False
+            stats.counts["merge_sentences_in_span"] += merged
+    return Tokens(starts, ends, space, first)
+
+
+def _inside(starts, spans: list[Span], np):
+    """For spans over tokens with these start offsets: the index of each span's first token, the indexes of
+    the tokens after it up to the span's end (in span order), and the span each of those belongs to."""
+    bounds = np.array([(s.start, s.end) for s in spans], dtype=np.int64).reshape(-1, 2)
+    first = np.searchsorted(starts, bounds[:, 0], side="left")
+    last = np.searchsorted(starts, bounds[:, 1], side="left")  # one past the span's last token
+    counts = np.maximum(last - first - 1, 0)
+    owner = np.repeat(np.arange(len(spans)), counts)
+    step = np.arange(len(owner)) - np.repeat(np.cumsum(counts) - counts, counts)
+    return first, first[owner] + 1 + step, owner
 
 
 @dataclass
@@ -258,28 +306,30 @@ def document_tokens(document_id: str, text: str, spans: list[Span], tag_index: d
     import numpy as np
 
     toks = tokenize(document_id, text, spans, stats)
-    starts = toks.starts
+    starts, space = toks.starts, toks.space
     tags = np.zeros(len(starts), dtype=np.int64)
-    space = np.asarray(toks.space, dtype=bool)
-    for span in spans:
-        first = bisect.bisect_left(starts, span.start)
-        last = bisect.bisect_left(starts, span.end)
-        if first >= len(starts) or starts[first] != span.start:
+    if spans:
+        first, inner, owner = _inside(starts, spans, np)
+        found = first < len(starts)
+        found[found] = starts[first[found]] == [s.start for s in np.asarray(spans, dtype=object)[found]]
+        if not found.all():
+            span = spans[int(np.flatnonzero(~found)[0])]
             raise AlignmentError(f"document {document_id}: {span.layer} {span.id} [{span.start}:{span.end}]: no token starts at {span.start}")
-        tags[first] = tag_index[f"B-{span.label}"]
-        if last > first + 1:
-            inside = tags[first + 1:last]
-            inside[~space[first + 1:last]] = tag_index[f"I-{span.label}"]
+        b_tags = np.array([tag_index[f"B-{s.label}"] for s in spans], dtype=np.int64)
+        i_tags = np.array([tag_index[f"I-{s.label}"] for s in spans], dtype=np.int64)
+        word = ~space[inner]  # white space inside a span stays O (and is dropped below)
+        tags[inner[word]] = i_tags[owner[word]]
+        tags[first] = b_tags
     kept = np.flatnonzero(~space)
-    sent_no = np.cumsum(np.asarray(toks.sent_start, dtype=np.int64)) - 1 if len(starts) else np.zeros(0, np.int64)
+    sent_no = np.cumsum(toks.sent_start, dtype=np.int64) - 1 if len(starts) else np.zeros(0, np.int64)
     sentence = sent_no[kept]
     if len(sentence):  # sentences holding only white space are dropped: renumber densely
         change = np.ones(len(sentence), dtype=np.int64)
         change[0] = 0
         change[1:] = sentence[1:] != sentence[:-1]
         sentence = np.cumsum(change)
-    starts_a = np.asarray(starts, dtype=np.int64)[kept]
-    ends_a = np.asarray(toks.ends, dtype=np.int64)[kept]
+    starts_a = starts[kept]
+    ends_a = toks.ends[kept]
     s_list, e_list = starts_a.tolist(), ends_a.tolist()
     return DocumentTokens(starts_a, ends_a, tags[kept], sentence, [text[a:b] for a, b in zip(s_list, e_list)])
 

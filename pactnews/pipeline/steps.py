@@ -110,24 +110,27 @@ class DocumentRow(PipelineStep):
         self.ctx = ctx
 
     def run(self, data, rank: int = 0, world_size: int = 1):
-        encoders = feats.encoders(self.ctx.inv)
+        plans = span_plans(feats.encoders(self.ctx.inv))
         names = {k: v["name"] for k, v in self.ctx.entity_table.items()}
         for doc in data:
             if usable(doc):
                 with self.track_time():
-                    doc.metadata["row"] = document_row(doc, self.ctx, encoders, names)
+                    doc.metadata["row"] = document_row(doc, self.ctx, plans, names)
             yield doc
 
 
-def _encode(value, names: dict | None):
-    return names[value] if names is not None and value is not None else value
+def span_plans(encoders: dict) -> dict[str, tuple[tuple[str, ...], tuple[tuple[str, dict], ...]]]:
+    """Per layer: the fields copied as they are, and the (field, {name: class index}) pairs encoded."""
+    return {layer: (tuple(f for f in standoff.FIELDS[layer] if (layer, f) not in encoders),
+                    tuple((f, encoders[(layer, f)]) for f in standoff.FIELDS[layer] if (layer, f) in encoders))
+            for layer in standoff.LAYERS}
 
 
 def _str(value) -> str | None:
     return None if value is None else str(value).strip()
 
 
-def document_row(doc, ctx: Context, encoders: dict, names: dict) -> dict:
+def document_row(doc, ctx: Context, plans: dict, names: dict) -> dict:
     """The `documents` row of a cleaned document (its annotation, or empty layers without one)."""
     rec, text = doc.metadata["record"], doc.text
     ann = doc.metadata["annotation"] or standoff.empty(rec["id"], sha256_text(text))
@@ -142,12 +145,17 @@ def document_row(doc, ctx: Context, encoders: dict, names: dict) -> dict:
     for r in sorted(ann["relations"], key=standoff.sort_key("relations")):
         links.setdefault((r["from_id"], r["label"]), []).append(r["to_id"])
     for layer in standoff.LAYERS:
+        plain, coded = plans[layer]
+        named, linked = layer in ("entities", "attributions"), layer == "claims"
         out = []
         for r in sorted(ann[layer], key=standoff.sort_key(layer)):
-            span = {f: _encode(r.get(f), encoders.get((layer, f))) for f in standoff.FIELDS[layer]}
-            if layer in ("entities", "attributions"):
+            span = {f: r.get(f) for f in plain}
+            for f, classes in coded:
+                value = r.get(f)
+                span[f] = None if value is None else classes[value]
+            if named:
                 span["entity_name"] = names.get(r.get("entity_id"))
-            if layer == "claims":
+            elif linked:
                 span.update(claim_links(r, links, by_id, names, ctx.inv))
             out.append(span)
         row[layer] = out
