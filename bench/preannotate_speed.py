@@ -40,7 +40,8 @@ def synthetic_corpus(n: int, seed: int) -> list[dict]:
     """n synthetic documents as pre-annotator input records (document_id, text, text_sha256, dct)."""
     from bench.synthetic import synthetic_document, unit_pool
     from pactnews.corpus.cleaning import load_rules
-    from pactnews.repo import Layout, atomic_write_text
+    from pactnews.repo import Layout
+    from pactnews.files import atomic_write_text
 
     cache = ROOT / "bench" / "work" / "preannotate" / f"corpus-n{n}-seed{seed}.jsonl"
     if cache.is_file():
@@ -286,7 +287,7 @@ COMPONENTS = ("lexicon", "entity_ruler", "timex_matcher", "dateparser", "cue_mat
 
 def main(argv: list[str] | None = None) -> int:
     from bench.synthetic import SEED
-    from pactnews.repo import atomic_write_text
+    from pactnews.files import atomic_write_text
 
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--n", type=int, default=10_000, help="synthetic documents (default 10000)")

@@ -34,7 +34,8 @@ from pactnews.annotations import standoff
 from pactnews.annotations import tables
 from pactnews.pipeline.batches import batched
 from pactnews.pipeline.jobs import run_jobs
-from pactnews.repo import Layout, atomic_write_text, sha256_bytes, sha256_text
+from pactnews.repo import Layout
+from pactnews.files import atomic_write_text, sha256_bytes, sha256_text
 
 ROOT = Path(__file__).resolve().parent.parent  # the repository
 

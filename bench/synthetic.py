@@ -30,7 +30,8 @@ from pactnews.annotations import standoff
 from pactnews.annotations import tables
 from pactnews.pipeline.batches import batched
 from pactnews.pipeline.jobs import run_jobs
-from pactnews.repo import Layout, atomic_write_text, sha256_text
+from pactnews.repo import Layout
+from pactnews.files import atomic_write_text, sha256_text
 
 SEED = 20241025
 BATCH = 200  # documents per batch in the stage drivers

@@ -19,7 +19,8 @@ from pactnews.annotations.conflicts import detect
 from pactnews.inventory import default_inventory
 from pactnews.annotations.markup import to_standoff
 from pactnews.corpus.readers import read_clean_texts
-from pactnews.repo import Layout, find_root, sha256_text
+from pactnews.repo import Layout, find_root
+from pactnews.files import sha256_text
 from pactnews.validate.validator import conflict_inputs
 
 

@@ -15,7 +15,8 @@ from pactnews.annotations import tables
 from pactnews.inventory import load_inventory
 from pactnews.corpus.readers import read_metadata
 from pactnews.annotations.markup import to_standoff
-from pactnews.repo import Layout, sha256_text
+from pactnews.repo import Layout
+from pactnews.files import sha256_text
 
 REPO = Path(__file__).resolve().parents[1]
 TOP_FILES = ("README.md", "CHANGELOG.md", "DATASHEET.md", "CITATION.cff", "LICENSE", "ANNOTATING.md")

@@ -14,7 +14,7 @@ from pactnews.annotations import standoff
 from pactnews.annotations import tables
 from pactnews.inventory import default_inventory
 from pactnews.annotations.markup import to_standoff
-from pactnews.repo import sha256_text
+from pactnews.files import sha256_text
 
 REPO = Path(__file__).resolve().parent.parent
 INV = default_inventory(REPO)

@@ -11,7 +11,8 @@ from bench import suite, synthetic
 from pactnews.annotations import standoff
 from pactnews.corpus.cleaning import load_rules, clean_text
 from pactnews.inventory import load_inventory
-from pactnews.repo import Layout, sha256_text
+from pactnews.repo import Layout
+from pactnews.files import sha256_text
 from pactnews.validate.validator import validate_annotations
 
 REPO = buildkit.REPO

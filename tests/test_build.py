@@ -13,7 +13,8 @@ import buildkit
 from pactnews.pipeline import build
 from pactnews.annotations import standoff
 from pactnews.outputs.card import split_readme
-from pactnews.repo import Layout, sha256_bytes
+from pactnews.repo import Layout
+from pactnews.files import sha256_bytes
 
 datasets.disable_progress_bars()
 datasets.logging.set_verbosity_error()

@@ -21,7 +21,8 @@ import yaml
 import buildkit
 from pactnews.outputs import datasheet
 from pactnews.annotations import standoff
-from pactnews.repo import Layout, write_files_atomically
+from pactnews.repo import Layout
+from pactnews.files import write_files_atomically
 
 REPO = Path(__file__).resolve().parents[1]
 # a template's {{ name }}, {% tag %} or {# comment #} (a value may hold braces: BibTeX's {{Title}} is not one)

@@ -419,7 +419,7 @@ def test_the_verb_through_the_cli_main(root, gold, tmp_path, capsys):
 # ---------------------------------------------------------------- baselines
 
 def test_baselines_measure_the_preannotator_and_the_detectors_and_write_nothing(root, gold, monkeypatch):
-    from pactnews import repo
+    from pactnews import files
     from pactnews.annotations.conflicts import detect
     from pactnews.labelstudio.readers import read_corpus
     from pactnews.annotations.preannotate import predict_corpus
@@ -430,7 +430,7 @@ def test_baselines_measure_the_preannotator_and_the_detectors_and_write_nothing(
         raise AssertionError("baselines() wrote a file")
 
     for name in ("atomic_write_bytes", "atomic_write_text", "write_files_atomically"):
-        monkeypatch.setattr(repo, name, refuse)
+        monkeypatch.setattr(files, name, refuse)
     before = sorted((p, p.stat().st_mtime_ns) for p in root.rglob("*"))
     report = ev.baselines(root)
     assert sorted((p, p.stat().st_mtime_ns) for p in root.rglob("*")) == before

@@ -18,7 +18,7 @@ import yaml
 
 import buildkit
 from pactnews.outputs import editions
-from pactnews.repo import sha256_bytes
+from pactnews.files import sha256_bytes
 
 CONFIGS = ("documents", "entities", "timexes", "claims", "ner", "claim_clusters", "conflicts")
 # free-text fields the annotators wrote (kept as written, though they may echo an article's wording)

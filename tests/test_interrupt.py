@@ -28,7 +28,8 @@ import buildkit
 from pactnews.pipeline import features as feats
 from pactnews.pipeline import install
 from pactnews.pipeline.build import CROISSANT, DOCUMENTATION, MANIFEST
-from pactnews.repo import Layout, StagedWrites
+from pactnews.repo import Layout
+from pactnews.files import StagedWrites
 
 FILES = (*DOCUMENTATION, CROISSANT, MANIFEST)
 JOURNAL = install.JOURNAL

@@ -20,8 +20,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import pactnews.repo as repo
-from pactnews.repo import dump_json
+import pactnews.files as files
+from pactnews.files import dump_json
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -263,7 +263,7 @@ def test_the_generated_files_are_canonical_and_written_by_orjson(monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("json.dumps fallback used")
 
-    monkeypatch.setattr(repo, "json", types.SimpleNamespace(dumps=refuse))
+    monkeypatch.setattr(files, "json", types.SimpleNamespace(dumps=refuse))
     for rel, raw, obj in canonical:
         assert dump_json(obj).encode("utf-8") == raw, rel
     with pytest.raises(AssertionError, match="fallback"):

@@ -23,7 +23,8 @@ from pactnews.labelstudio.convert import PREDICTION_PREFIX, from_result, to_resu
 from pactnews.labelstudio.merge import base_hash, dump_state, new_entry, read_state, state_path
 from pactnews.labelstudio.readers import read_corpus
 from pactnews.labelstudio.tasks import build_task
-from pactnews.repo import Layout, sha256_text
+from pactnews.repo import Layout
+from pactnews.files import sha256_text
 
 from ls_server import INV, REPO, make_repo, markup_docs, write_gold
 

@@ -16,7 +16,8 @@ from pactnews.labelstudio.convert import from_result
 from pactnews.labelstudio.readers import read_corpus
 from pactnews.labelstudio.tasks import build_task, build_tasks
 from pactnews.annotations.preannotate import Preannotator, build_lexicon
-from pactnews.repo import Layout, sha256_text
+from pactnews.repo import Layout
+from pactnews.files import sha256_text
 
 from ls_server import INV, REPO, make_repo, markup_docs, new_credentials, real_annotations, tables_for
 

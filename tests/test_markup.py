@@ -10,7 +10,8 @@ from hypothesis import given, settings, strategies as st
 from pactnews.annotations import standoff
 from pactnews.inventory import load_inventory
 from pactnews.annotations.markup import MarkupError, compare_text, parse, to_standoff
-from pactnews.repo import find_root, sha256_text
+from pactnews.repo import find_root
+from pactnews.files import sha256_text
 
 ROOT = find_root(Path(__file__).parent)
 INV = load_inventory(ROOT / "schemas" / "labels.yaml")

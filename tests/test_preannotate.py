@@ -9,7 +9,7 @@ from pactnews.annotations import preannotate, standoff, tables
 from pactnews.cli import main
 from pactnews.annotations.markup import to_standoff
 from pactnews.annotations.preannotate import Preannotator, annotate_records, build_lexicon, predict_corpus, score
-from pactnews.repo import sha256_text
+from pactnews.files import sha256_text
 
 from ls_server import INV, REPO, clean_texts, make_repo, write_gold
 

@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from pactnews.annotations import standoff
-from pactnews.repo import find_root, sha256_text
+from pactnews.repo import find_root
+from pactnews.files import sha256_text
 
 ROOT = find_root(Path(__file__).parent)
 VALID = Path(__file__).parent / "invalid" / "_valid" / "000_c7af0f0315e9c0dc.json"

@@ -19,7 +19,8 @@ import yaml
 from pactnews.annotations import standoff
 from pactnews.evaluation.agreement import SPAN_LAYERS, span_views, threeway
 from pactnews.inventory import load_inventory
-from pactnews.repo import Layout, dump_json
+from pactnews.repo import Layout
+from pactnews.files import dump_json
 
 SOURCES = ("A", "B", "G")
 GOLD = "gold"

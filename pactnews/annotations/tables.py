@@ -5,7 +5,7 @@ import json
 import re
 from pathlib import Path
 
-from pactnews.repo import dump_json
+from pactnews.files import dump_json
 
 
 def entity_rows(table: dict[str, dict]) -> list[dict]:

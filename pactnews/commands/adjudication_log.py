@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from pactnews.annotations import adjudication
-from pactnews.repo import Layout, write_files_atomically
+from pactnews.repo import Layout
+from pactnews.files import write_files_atomically
 
 
 def add_arguments(parser) -> None:

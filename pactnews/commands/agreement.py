@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 from pactnews.evaluation import agreement
-from pactnews.repo import write_files_atomically
+from pactnews.files import write_files_atomically
 
 
 def add_arguments(parser) -> None:

@@ -17,7 +17,8 @@ from pactnews.corpus.readers import CorpusError, read_metadata
 from pactnews.pipeline import install
 from pactnews.pipeline.batches import batched
 from pactnews.pipeline.executors import work_area
-from pactnews.repo import Confinement, Layout, StagedWrites
+from pactnews.repo import Confinement, Layout
+from pactnews.files import StagedWrites
 
 BATCH_SIZE = 200  # documents per batch: what one worker reads, cleans and stages at a time
 

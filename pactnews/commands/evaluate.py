@@ -7,7 +7,8 @@ import sys
 from pathlib import Path
 
 from pactnews.evaluation import scorer
-from pactnews.repo import Layout, atomic_write_text, dump_json
+from pactnews.repo import Layout
+from pactnews.files import atomic_write_text, dump_json
 from pactnews.validate.validator import refused
 
 

@@ -12,7 +12,8 @@ from pactnews.labelstudio.project import corpus_tasks, load_preannotator, plan_t
 from pactnews.labelstudio.importer import describe_plan, parse_export, read_export
 from pactnews.labelstudio.merge import StateError, state_path
 from pactnews.labelstudio.tasks import tasks_json
-from pactnews.repo import Layout, atomic_write_bytes, write_files_atomically
+from pactnews.repo import Layout
+from pactnews.files import atomic_write_bytes, write_files_atomically
 from pactnews.validate.repository import refused
 
 DATA_DIR = "labelstudio-data"

@@ -18,7 +18,8 @@ from pactnews.annotations.conflicts import detect
 from pactnews.corpus.readers import read_clean_texts
 from ..inventory import default_inventory
 from pactnews.annotations.markup import MarkupError, to_standoff
-from ..repo import Layout, sha256_text, write_files_atomically
+from ..repo import Layout
+from ..files import sha256_text, write_files_atomically
 
 
 def add_arguments(parser) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from pactnews.outputs import editions, publish
 from pactnews.pipeline.install import InstallError, Staging
-from pactnews.repo import sha256_file
+from pactnews.files import sha256_file
 
 
 def add_arguments(parser) -> None:

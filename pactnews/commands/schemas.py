@@ -3,7 +3,8 @@ schemas/, or with --check name the ones that are out of date."""
 from __future__ import annotations
 
 from pactnews.outputs import schemas
-from pactnews.repo import Layout, write_files_atomically
+from pactnews.repo import Layout
+from pactnews.files import write_files_atomically
 
 
 def add_arguments(parser) -> None:

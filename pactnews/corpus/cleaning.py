@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pactnews.corpus.readers import CorpusError, load_yaml, read_raw
-from pactnews.repo import MARKER, Confinement, Layout, confine, dump_json
+from pactnews.repo import MARKER, Confinement, Layout, confine
+from pactnews.files import dump_json
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,8 @@ from pathlib import Path
 
 import yaml
 
-from pactnews.repo import SAFE_ID_TEXT, Confinement, Layout, UnsafePath, is_safe_id, sha256_bytes
+from pactnews.repo import SAFE_ID_TEXT, Confinement, Layout, UnsafePath, is_safe_id
+from pactnews.files import sha256_bytes
 
 
 class CorpusError(ValueError):

@@ -35,7 +35,8 @@ from pathlib import Path
 from pactnews.annotations import standoff
 from pactnews.annotations.tables import read_conflicts
 from pactnews.inventory import default_inventory
-from pactnews.repo import Layout, dump_json
+from pactnews.repo import Layout
+from pactnews.files import dump_json
 
 SPAN_LAYERS = standoff.SPAN_LAYERS
 REPORT_FORMAT = "pactnews-agreement"

@@ -27,7 +27,8 @@ from pactnews.annotations import standoff, tables
 from pactnews.evaluation.agreement import AgreementError, compare, markdown_table, threeway
 from pactnews.validate.documents import validate_annotations
 from ..inventory import Inventory
-from ..repo import Layout, dump_json, sha256_text
+from ..repo import Layout
+from ..files import dump_json, sha256_text
 from .config import PROPOSALS, REFERENCES
 from .convert import Issue, add_proposals, describe_row, from_result, read_proposals
 from .merge import count_spans, dump_state, highest_ids, state_path, three_way, too_many, two_way_deletions

@@ -22,7 +22,8 @@ from pathlib import Path
 import orjson
 
 from pactnews.annotations import standoff
-from ..repo import Layout, sha256_text
+from ..repo import Layout
+from ..files import sha256_text
 from .config import REFERENCES
 
 STATE_FORMAT = "pactnews-labelstudio-base"

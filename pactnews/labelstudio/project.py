@@ -15,7 +15,8 @@ from pathlib import Path
 from pactnews.annotations import standoff
 from pactnews.annotations.preannotate import Preannotator, build_lexicon
 from ..inventory import default_inventory
-from ..repo import Layout, atomic_write_bytes
+from ..repo import Layout
+from ..files import atomic_write_bytes
 from . import server as ls_server
 from .config import labeling_config
 from .convert import PREDICTION_PREFIX, from_result, to_result

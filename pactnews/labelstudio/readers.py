@@ -4,7 +4,8 @@ from __future__ import annotations
 from pactnews.annotations import standoff
 from pactnews.annotations import tables
 from pactnews.corpus.readers import read_clean_texts, read_metadata
-from ..repo import Layout, sha256_text
+from ..repo import Layout
+from ..files import sha256_text
 
 
 def read_corpus(layout: Layout) -> list[dict]:

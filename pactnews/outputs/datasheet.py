@@ -42,7 +42,8 @@ from pactnews.evaluation.agreement import markdown_table as agreement_markdown
 from pactnews.evaluation.scorer import baseline_markdown, baselines
 from pactnews.pipeline.features import CONFIGS, DEFAULT_CONFIG, SPLIT
 from pactnews.inventory import Inventory, load_inventory
-from pactnews.repo import Layout, sha256_bytes
+from pactnews.repo import Layout
+from pactnews.files import sha256_bytes
 
 DATASHEET = "DATASHEET.md"
 CITATION = "CITATION.cff"

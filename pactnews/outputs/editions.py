@@ -44,7 +44,8 @@ import pyarrow.parquet as pq
 
 from pactnews.corpus.cleaning import clean_text, load_rules, parse_rules
 from pactnews.corpus.readers import CorpusError, load_yaml, read_dataset_info
-from pactnews.repo import Layout, dump_json, sha256_bytes, sha256_text
+from pactnews.repo import Layout
+from pactnews.files import dump_json, sha256_bytes, sha256_text
 
 EDITION = "annotations-only"
 KIT = "hydration"

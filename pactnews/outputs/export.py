@@ -53,7 +53,8 @@ from urllib.parse import quote, unquote
 
 from pactnews.annotations import standoff
 from pactnews.inventory import SPAN_LAYERS, Inventory, load_inventory
-from pactnews.repo import Layout, sha256_bytes
+from pactnews.repo import Layout
+from pactnews.files import sha256_bytes
 
 FORMATS = ("brat", "conll", "spacy")
 SPACY_FILE = "pactnews.spacy"

@@ -30,7 +30,8 @@ from pactnews.annotations import standoff
 from pactnews.annotations import tables
 from pactnews.corpus.readers import read_dataset_info, read_metadata, read_clean_texts
 from pactnews.inventory import Inventory, default_inventory
-from pactnews.repo import Layout, sha256_text, write_files_atomically
+from pactnews.repo import Layout
+from pactnews.files import sha256_text, write_files_atomically
 
 LAYER_CLASS = {"entities": "ent", "timexes": "tmx", "attributions": "att", "claims": "clm"}
 LAYER_TITLE = {"entities": "Entities", "timexes": "Time expressions", "attributions": "Attributions", "claims": "Claims"}

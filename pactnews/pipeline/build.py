@@ -49,7 +49,8 @@ from pactnews.pipeline.readers import CorpusFiles, CorpusShards, open_input
 from pactnews.pipeline.steps import Clean, DocumentRow, TokenView, Validate
 from pactnews.pipeline.writers import (PARQUET_OPTIONS, ConfigWriter, PartitionWriter, ReportWriter, explode,
                                        file_summary, read_pickles, shard_name, uncompressed_size)
-from pactnews.repo import Layout, dump_json, sha256_bytes, sha256_file, sha256_text
+from pactnews.repo import Layout
+from pactnews.files import dump_json, sha256_bytes, sha256_file, sha256_text
 from pactnews.validate.validator import check_conflict_table, check_tables
 
 __all__ = ["BuildError", "Context", "check_version", "config_schema", "make_context", "PARQUET_OPTIONS", "explode",

@@ -36,7 +36,8 @@ import threading
 import time
 from pathlib import Path
 
-from pactnews.repo import Confinement, StagedWrites, _fsync_folder, _make_durable, atomic_write_bytes, dump_json
+from pactnews.repo import Confinement
+from pactnews.files import StagedWrites, _fsync_folder, _make_durable, atomic_write_bytes, dump_json
 
 try:
     import fcntl

@@ -15,7 +15,7 @@ from pathlib import Path
 from datatrove.pipeline.base import PipelineStep
 
 from pactnews.pipeline import executors
-from pactnews.repo import atomic_write_bytes
+from pactnews.files import atomic_write_bytes
 
 
 def write_pickle(path: Path, obj) -> None:

@@ -30,7 +30,8 @@ from datatrove.pipeline.base import PipelineStep
 
 from pactnews.annotations import standoff
 from pactnews.corpus.readers import CorpusError, read_metadata, value_problems
-from pactnews.repo import SAFE_ID_TEXT, Layout, is_safe_id, sha256_bytes
+from pactnews.repo import SAFE_ID_TEXT, Layout, is_safe_id
+from pactnews.files import sha256_bytes
 
 SHARD_SUFFIXES = {".jsonl": "jsonl", ".jsonl.gz": "jsonl", ".parquet": "parquet"}
 RECORD_KEYS = ("text", "annotation")  # what a shard record holds besides the metadata keys

@@ -16,7 +16,7 @@ from pactnews.pipeline import features as feats
 from pactnews.pipeline import ner
 from pactnews.pipeline.batches import batched
 from pactnews.pipeline.context import Context
-from pactnews.repo import sha256_text
+from pactnews.files import sha256_text
 from pactnews.validate.validator import validate_documents
 
 

@@ -29,7 +29,7 @@ from pactnews.pipeline.context import Context
 from pactnews.pipeline.jobs import write_pickle
 from pactnews.pipeline.ner import ner_rows
 from pactnews.pipeline.steps import shard_of, usable
-from pactnews.repo import atomic_write_bytes, sha256_file
+from pactnews.files import atomic_write_bytes, sha256_file
 from pactnews.validate.validator import conflict_inputs
 
 # Pinned writer options: a rebuild gives byte-identical files (with the same pyarrow).

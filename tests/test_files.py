@@ -1,10 +1,13 @@
 """Atomic writers: all-or-nothing, and new files get the usual permissions."""
+import json
+import multiprocessing
 import os
 import stat
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
-from pactnews.repo import FILE_MODE, atomic_write_text, write_files_atomically
+from pactnews.files import FILE_MODE, StagedWrites, atomic_write_text, dump_json, write_files_atomically
 
 
 def test_new_files_get_the_mode_open_would_give(tmp_path):
@@ -27,13 +30,6 @@ def test_a_failure_while_staging_changes_no_file(tmp_path):
 
 
 # ---- StagedWrites: two phases, across processes ------------------------------------------
-
-import json
-import multiprocessing
-
-from hypothesis import given, settings, strategies as st
-
-from pactnews.repo import StagedWrites, dump_json
 
 
 def listing(folder):
