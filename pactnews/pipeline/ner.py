@@ -107,17 +107,17 @@ def ner_spans(document_id: str, entities: list[dict], timexes: list[dict], inv: 
 
 
 def _token_arrays(doc):
-    """Start and end character offsets (int64) and IS_PUNCT, IS_SPACE, ORTH of every token, read in bulk (no
-    Token objects)."""
+    """Start and end character offsets (int64), which tokens are white space and which start a sentence (bool;
+    all False before the sentencizer has run) of every token, read in bulk (no Token objects)."""
     import numpy as np
-    from spacy.attrs import IDX, IS_PUNCT, IS_SPACE, LENGTH, ORTH
+    from spacy.attrs import IDX, IS_SPACE, LENGTH, SENT_START
 
     if not len(doc):
-        empty = np.zeros(0, dtype=np.uint64)
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), empty, empty, empty
-    arr = doc.to_array([IDX, LENGTH, IS_PUNCT, IS_SPACE, ORTH])
-    starts = arr[:, 0].astype(np.int64)
-    return starts, starts + arr[:, 1].astype(np.int64), arr[:, 2], arr[:, 3], arr[:, 4]
+        none = np.zeros(0, dtype=np.int64)
+        return none, none, none.astype(bool), none.astype(bool)
+    arr = doc.to_array([IDX, LENGTH, IS_SPACE, SENT_START]).astype(np.int64)  # SENT_START: 1, -1 or 0 (unset)
+    starts = arr[:, 0]
+    return starts, starts + arr[:, 1], arr[:, 2] == 1, arr[:, 3] == 1
 
 
 @lru_cache(maxsize=1)
@@ -187,43 +187,6 @@ def _where(document_id: str, span: Span, which: str, b: int) -> str:
     return f"document {document_id}: {span.layer} {span.id} [{span.start}:{span.end}] {span.text!r}: its {which} {b} "
 
 
-@lru_cache(maxsize=1)
-def _punct_orths():
-    """The ORTH ids of the sentencizer's sentence-final characters (its configured punct_chars)."""
-    import numpy as np
-
-    nlp = pipeline()
-    return np.array(sorted(nlp.vocab.strings.add(c) for c in nlp.get_pipe("sentencizer").punct_chars), dtype=np.uint64)
-
-
-def sentence_starts(is_punct, orth):
-    """spaCy's Sentencizer rule over token arrays, without Token objects.
-
-    The sentencizer starts a sentence at the first token that is neither
-    punctuation nor one of its punct_chars after a token that is one of its
-    punct_chars; the first token starts one too. Equivalently: such a token
-    starts a sentence when a punct_chars token lies between it and the
-    previous such token. Equality with the component is tested.
-    """
-    import numpy as np
-
-    n = len(orth)
-    first = np.zeros(n, dtype=bool)
-    if not n:
-        return first
-    stop = np.isin(orth, _punct_orths())
-    word = ~stop & (is_punct == 0)
-    seen = np.cumsum(stop)
-    at = np.flatnonzero(word)
-    if len(at):
-        prev_seen = np.empty(len(at), dtype=seen.dtype)
-        prev_seen[0] = 0
-        prev_seen[1:] = seen[at[:-1]]
-        first[at[seen[at] > prev_seen]] = True
-    first[0] = True
-    return first
-
-
 @dataclass
 class Tokens:
     """A tokenised document, as arrays over its tokens: offsets (int64), which tokens are white space, which
@@ -246,7 +209,7 @@ def tokenize(document_id: str, text: str, spans: list[Span], stats: Stats) -> To
     nlp = pipeline()
     nlp.max_length = max(nlp.max_length, MAX_CHARS)  # the pipeline is cached: MAX_CHARS may have grown since
     doc = nlp.make_doc(text)
-    starts, ends, is_punct, is_space, orth = _token_arrays(doc)
+    starts, ends, _, _ = _token_arrays(doc)
     cuts = _split_points(document_id, starts, ends, text, spans) if len(starts) else {}
     if cuts:
         with doc.retokenize() as retok:
@@ -256,9 +219,8 @@ def tokenize(document_id: str, text: str, spans: list[Span], stats: Stats) -> To
                 orths = [text[a:b] for a, b in zip(edges, edges[1:])]
                 retok.split(tok, orths, heads=[(tok, 0)] * len(orths))
                 stats.counts["split_at_span_boundary"] += len(points)
-        starts, ends, is_punct, is_space, orth = _token_arrays(doc)
-    first = sentence_starts(is_punct, orth)
-    space = is_space.astype(bool)
+    doc = nlp.get_pipe("sentencizer")(doc)  # spaCy's own rule, on the tokens as split
+    starts, ends, space, first = _token_arrays(doc)
     if len(space) > 1:  # a line break ends a sentence (headlines, captions)
         lines = np.array([m.start() for m in _NEWLINE.finditer(text)], dtype=np.int64)
         if len(lines):
