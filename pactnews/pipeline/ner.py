@@ -15,6 +15,7 @@ full stop). Whitespace tokens are dropped from the rows.
 """
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -120,66 +121,35 @@ def _token_arrays(doc):
     return starts, starts + arr[:, 1], arr[:, 2] == 1, arr[:, 3] == 1
 
 
-@lru_cache(maxsize=1)
-def _space_codepoints():
-    """Every code point str.isspace() takes for white space, sorted."""
-    import numpy as np
-    import sys
-
-    return np.array([c for c in range(sys.maxunicode + 1) if chr(c).isspace()], dtype=np.uint32)
-
-
-def _checked_in_bulk(starts, ends, text: str, spans: list[Span]):
-    """Span boundaries (start, end of each span, in turn) and a mask of those that need no further look: the
-    boundary is a token's start or end and the character inside the span at it is not white space. The others
-    go through _split_points one by one."""
-    import numpy as np
-
-    bounds = np.array([(s.start, s.end) for s in spans], dtype=np.int64).reshape(-1)
-    edge = bounds - np.tile(np.array([0, 1], dtype=np.int64), len(spans))  # the span's first / last character
-    inside = (edge >= 0) & (edge < len(text))
-    codes = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-    word = np.zeros(len(bounds), dtype=bool)
-    word[inside] = ~np.isin(codes[edge[inside]], _space_codepoints())
-    i = np.clip(np.searchsorted(starts, bounds, side="right") - 1, 0, None)
-    on_edge = (starts[i] == bounds) | (ends[i] == bounds)
-    return bounds, word & on_edge
-
-
 def _split_points(document_id: str, starts, ends, text: str, spans: list[Span]) -> dict[int, list[int]]:
     """Token index -> character offsets where span boundaries cut it; errors for cuts that are not principled.
     `starts`, `ends`: the tokens' offsets (int64 arrays)."""
-    import numpy as np
-
+    starts, ends = starts.tolist(), ends.tolist()  # bisect on lists: faster than numpy per scalar
     cuts: dict[int, set[int]] = {}
-    if not spans:
-        return {}
-    _, settled = _checked_in_bulk(starts, ends, text, spans)
-    for k in np.flatnonzero(~settled).tolist():
-        span = spans[k // 2]
-        which, b = ("start", span.start) if k % 2 == 0 else ("end", span.end)
-        edge = text[b:b + 1] if which == "start" else text[b - 1:b]
-        if not edge or edge.isspace():
-            raise AlignmentError(_where(document_id, span, which, b)
-                                 + f"is at {edge!r}; a span may not begin or end with white space or outside the text")
-        i = int(np.searchsorted(starts, b, side="right")) - 1
-        tok_start, tok_end = int(starts[i]), int(ends[i])
-        if b == tok_start or b == tok_end:
-            continue
-        tok = text[tok_start:tok_end]
-        if b > tok_end or tok.isspace():
-            raise AlignmentError(
-                _where(document_id, span, which, b) + f"falls in the white space after token {tok!r} "
-                f"[{tok_start}:{tok_end}]; a span may not begin or end with white space"
-            )
-        left, right = text[b - 1], text[b]
-        if left.isalnum() and right.isalnum():
-            raise AlignmentError(
-                _where(document_id, span, which, b) + f"cuts token {tok!r} [{tok_start}:{tok_end}] between "
-                f"{left!r} and {right!r} ({tok[: b - tok_start]!r} | {tok[b - tok_start:]!r}); a token is split "
-                "at a span boundary only where a letter or digit meets another character; fix the span"
-            )
-        cuts.setdefault(i, set()).add(b)
+    for span in spans:
+        for which, b in (("start", span.start), ("end", span.end)):
+            edge = text[b:b + 1] if which == "start" else text[b - 1:b]
+            if not edge or edge.isspace():
+                raise AlignmentError(_where(document_id, span, which, b)
+                                     + f"is at {edge!r}; a span may not begin or end with white space or outside the text")
+            i = bisect.bisect_right(starts, b) - 1
+            tok_start, tok_end = starts[i], ends[i]
+            if b == tok_start or b == tok_end:
+                continue
+            tok = text[tok_start:tok_end]
+            if b > tok_end or tok.isspace():
+                raise AlignmentError(
+                    _where(document_id, span, which, b) + f"falls in the white space after token {tok!r} "
+                    f"[{tok_start}:{tok_end}]; a span may not begin or end with white space"
+                )
+            left, right = text[b - 1], text[b]
+            if left.isalnum() and right.isalnum():
+                raise AlignmentError(
+                    _where(document_id, span, which, b) + f"cuts token {tok!r} [{tok_start}:{tok_end}] between "
+                    f"{left!r} and {right!r} ({tok[: b - tok_start]!r} | {tok[b - tok_start:]!r}); a token is split "
+                    "at a span boundary only where a letter or digit meets another character; fix the span"
+                )
+            cuts.setdefault(i, set()).add(b)
     return {i: sorted(bs) for i, bs in cuts.items()}
 
 
