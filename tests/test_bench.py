@@ -7,7 +7,7 @@ from collections import Counter
 import pytest
 
 import buildkit
-from bench import suite, synthetic
+from bench import sentencizer, suite, synthetic
 from pactnews.annotations import standoff
 from pactnews.corpus.cleaning import load_rules, clean_text
 from pactnews.inventory import load_inventory
@@ -174,3 +174,12 @@ def test_bench_runs_every_stage_end_to_end_on_files(tmp_path):
     md = (tmp_path / "out" / "RESULTS.md").read_text()
     assert "| build | 20 |" in md and suite.NOTES_MARKER in md
     assert not (tmp_path / "work" / "files-n20").exists()  # scratch removed without --keep
+
+
+def test_the_sentencizer_benchmark_times_two_rules_that_agree():
+    """bench/sentencizer.py: the array rule it measures against spaCy's component marks the same tokens."""
+    texts = [p.read_text(encoding="utf-8") for p in sorted((buildkit.REPO / "corpus" / "clean").glob("*.txt"))]
+    result = sentencizer.measure(texts + ["", "No full stop", "One. Two! Three?\n\nFour"], repeat=1)
+    assert result["documents"] == len(texts) + 3 and result["tokens"] > 1000
+    assert result["documents_that_differ"] == 0
+    assert set(result["sentence_ms_per_document"]) == {"component", "arrays"}
