@@ -25,10 +25,11 @@ import time
 from collections import Counter
 from pathlib import Path
 
+from pactnews.pipeline.batches import BATCH_SIZE as BATCH
+
 ROOT = Path(__file__).resolve().parent.parent
 NOTES_MARKER = "<!-- notes: kept when the tables above are regenerated -->"
 DATA_MARKER = "<!-- data: read and rewritten by bench/preannotate_speed.py -->"
-BATCH = 200
 
 _WORKER: dict = {}
 

@@ -28,13 +28,12 @@ from pathlib import Path
 
 from pactnews.annotations import standoff
 from pactnews.annotations import tables
-from pactnews.pipeline.batches import batched
+from pactnews.pipeline.batches import BATCH_SIZE as BATCH, batched  # the stage drivers batch as the package does
 from pactnews.pipeline.jobs import run_jobs
 from pactnews.repo import Layout
 from pactnews.files import atomic_write_text, sha256_text
 
 SEED = 20241025
-BATCH = 200  # documents per batch in the stage drivers
 SHARD_DOCS = 5_000  # documents per synthetic Parquet shard: 20 shards (and tasks' units of work) at 100k
 CLUSTER_BLOCK = 1_000  # documents per copy of the cluster table (see cluster_key)
 

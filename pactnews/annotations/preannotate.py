@@ -35,7 +35,7 @@ from pathlib import Path
 
 from pactnews.annotations import standoff
 from pactnews.inventory import Inventory, default_inventory
-from pactnews.pipeline.batches import batched
+from pactnews.pipeline.batches import BATCH_SIZE, batched
 
 COMPONENT = "pactnews-preannotate"
 LEXICON_VERSION = 1
@@ -530,11 +530,10 @@ def markdown_table(scores: dict) -> str:
 
 # ------------------------------------------------------------------ batch entry points
 
-BATCH = 200  # documents per batch of a datatrove task
 
 
 def annotate_records(records: Iterable[dict], lexicon: dict, inv: Inventory, num_proc: int = 1,
-                     batch_size: int = BATCH, spacy_model: str | None = None,
+                     batch_size: int = BATCH_SIZE, spacy_model: str | None = None,
                      timings: Counter | None = None, work: Path | None = None) -> Iterator[dict]:
     """Suggestions for many documents with one lexicon, in input order.
 

@@ -15,12 +15,11 @@ from pactnews.corpus import readers as corpus
 from pactnews.corpus.cleaning import Rule, clean_records, load_rules
 from pactnews.corpus.readers import CorpusError, read_metadata
 from pactnews.pipeline import install
-from pactnews.pipeline.batches import batched
+from pactnews.pipeline.batches import BATCH_SIZE, batched
 from pactnews.pipeline.executors import work_area
 from pactnews.repo import Confinement, Layout
 from pactnews.files import StagedWrites
 
-BATCH_SIZE = 200  # documents per batch: what one worker reads, cleans and stages at a time
 
 
 def add_arguments(parser) -> None:

@@ -6,7 +6,8 @@ from pathlib import Path
 
 from pactnews.annotations import preannotate, standoff
 from pactnews.inventory import default_inventory
-from pactnews.labelstudio.readers import read_corpus, read_gold, read_tables
+from pactnews.corpus.readers import read_gold
+from pactnews.labelstudio.readers import read_corpus, read_tables
 from pactnews.repo import Layout
 from pactnews.files import dump_json, write_files_atomically
 from pactnews.validate.validator import refused

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import yaml
 
+from pactnews.annotations import standoff
 from pactnews.repo import SAFE_ID_TEXT, Confinement, Layout, UnsafePath, is_safe_id
 from pactnews.files import sha256_bytes
 
@@ -347,4 +348,15 @@ def read_clean_texts(layout: Layout) -> dict[str, str]:
     for path in sorted(layout.clean.glob("*.txt")):
         _confined(layout, path, "clean file", confinement)
         out[path.stem] = path.read_text(encoding="utf-8")
+    return out
+
+
+def read_gold(layout: Layout, document_ids) -> dict[str, dict]:
+    """The gold standoff files that exist, of the given documents only (annotations/ also holds reports, so files
+    are picked by document id, not by globbing); a malformed file raises standoff.FormatError naming it."""
+    out = {}
+    for doc_id in document_ids:
+        path = layout.annotation_file(doc_id)
+        if path.is_file():
+            out[doc_id] = standoff.read(path)
     return out

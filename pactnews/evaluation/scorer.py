@@ -33,10 +33,10 @@ import re
 from collections import Counter, defaultdict
 from pathlib import Path
 
-from pactnews.annotations import standoff, tables
+from pactnews.annotations import tables
 from pactnews.annotations.conflicts import detect
 from pactnews.annotations.preannotate import predict_corpus
-from pactnews.corpus.readers import read_clean_texts
+from pactnews.corpus.readers import read_clean_texts, read_gold
 from pactnews.inventory import Inventory, default_inventory
 from pactnews.labelstudio.readers import read_corpus
 from pactnews.pipeline.ner import decode_iob2, ner_spans
@@ -159,9 +159,7 @@ class Gold:
         self.layout = Layout(root)
         self.inv = inv or default_inventory(self.layout.root)
         self.texts = read_clean_texts(self.layout)
-        # the annotation files of the corpus's documents (other JSON beside them, such as reports, is not gold)
-        self.docs = {d: standoff.read(self.layout.annotation_file(d)) for d in sorted(self.texts)
-                     if self.layout.annotation_file(d).is_file()}
+        self.docs = read_gold(self.layout, sorted(self.texts))
         self.entity_table = (tables.read_entities(self.layout.entity_table)
                              if self.layout.entity_table.is_file() else {})
         self.conflict_table = (tables.read_conflicts(self.layout.conflict_table)

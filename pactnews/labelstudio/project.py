@@ -15,6 +15,7 @@ from pathlib import Path
 from pactnews.annotations import standoff
 from pactnews.annotations.preannotate import Preannotator, build_lexicon
 from ..inventory import default_inventory
+from ..corpus.readers import read_gold
 from ..repo import Layout
 from ..files import atomic_write_bytes
 from . import server as ls_server
@@ -22,7 +23,7 @@ from .config import labeling_config
 from .convert import PREDICTION_PREFIX, from_result, to_result
 from .importer import ImportPlan, annotator_salt, parse_export, plan_import, validate_plan
 from .merge import StateError, base_hash, dump_state, new_entry, read_state, state_path
-from .readers import read_corpus, read_gold, read_tables
+from .readers import read_corpus, read_tables
 from .tasks import build_task, build_tasks
 
 

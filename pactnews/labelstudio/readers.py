@@ -1,7 +1,6 @@
 """Readers shared by the Label Studio verbs and the pre-annotator (the only disk access here)."""
 from __future__ import annotations
 
-from pactnews.annotations import standoff
 from pactnews.annotations import tables
 from pactnews.corpus.readers import read_clean_texts, read_metadata
 from ..repo import Layout
@@ -22,20 +21,6 @@ def read_corpus(layout: Layout) -> list[dict]:
             "title": rec.get("title"), "dct": (rec.get("dct") or {}).get("value"),
             "source": rec.get("source_outlet"),
         })
-    return out
-
-
-def read_gold(layout: Layout, document_ids: list[str]) -> dict[str, dict]:
-    """The gold standoff files that exist, for the given documents only.
-
-    annotations/ also holds report files (agreement, pre-annotation scores), so
-    files are picked by document id rather than by globbing.
-    """
-    out = {}
-    for doc_id in document_ids:
-        path = layout.annotation_file(doc_id)
-        if path.is_file():
-            out[doc_id] = standoff.read(path)
     return out
 
 

@@ -37,7 +37,7 @@ from pactnews.annotations import standoff
 from pactnews.annotations import tables
 from pactnews.annotations.preannotate import markdown_table as preannotation_markdown
 from pactnews.outputs.card import split_readme
-from pactnews.corpus.readers import read_dataset_info, read_metadata
+from pactnews.corpus.readers import read_dataset_info, read_gold, read_metadata
 from pactnews.evaluation.agreement import markdown_table as agreement_markdown
 from pactnews.evaluation.scorer import baseline_markdown, baselines
 from pactnews.pipeline.features import CONFIGS, DEFAULT_CONFIG, SPLIT
@@ -262,19 +262,6 @@ def tally_files(tally: Tally, layout: Layout, ids: list[str], keep=frozenset()) 
         if doc is not None and doc_id in keep:
             kept[doc_id] = doc
     return kept
-
-
-def read_gold(layout: Layout, ids: list[str]) -> dict:
-    """The gold files of the given documents (those that have one)."""
-    out = {}
-    for doc_id in ids:
-        path = layout.annotation_file(doc_id)
-        if path.is_file():
-            try:
-                out[doc_id] = standoff.read(path)
-            except standoff.FormatError as exc:
-                raise DatasheetError(str(exc)) from exc
-    return out
 
 
 def tally_documents(layout: Layout, records: list[dict], inv: Inventory, keep=frozenset()) -> tuple[Tally, dict]:
@@ -537,7 +524,10 @@ def read_sources(layout: Layout, data_dir: Path | None = None, front_matter: str
         if records is not None and tally.n_documents != len(records):
             raise DatasheetError(f"the build counted {tally.n_documents} documents but {_rel(layout, layout.metadata)} "
                                  f"has {len(records)}")
-        gold = read_gold(layout, sorted(covered))
+        try:
+            gold = read_gold(layout, sorted(covered))
+        except standoff.FormatError as exc:
+            raise DatasheetError(str(exc)) from exc
     del records
     reports = layout.annotations / "reports"
     agreement = _json(reports / "agreement.json", layout) if (reports / "agreement.json").is_file() else None

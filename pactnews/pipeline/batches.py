@@ -3,6 +3,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 
+# Documents per batch, in every stage: what a worker reads, cleans, validates or pre-annotates at a time, and one
+# row group of every per-document config. Modules import the name (tests set it per module).
+BATCH_SIZE = 200
+
 
 def batched(items: Iterable, size: int, key: Callable | None = None) -> Iterator[list]:
     """Consecutive items in lists of at most `size`; with `key`, a list never spans two keys.

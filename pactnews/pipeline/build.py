@@ -41,6 +41,7 @@ from pactnews.outputs.card import front_matter, render_readme, size_category
 from pactnews.outputs.datasheet import DatasheetError, Tally
 from pactnews.outputs.datasheet import render as render_documentation
 from pactnews.pipeline import executors
+from pactnews.pipeline.batches import BATCH_SIZE
 from pactnews.pipeline.clusters import ClusterConflicts, ClusterReader, ClusterWriter, IdCheck
 from pactnews.pipeline.context import BuildError, Context, check_version, config_schema, kept_conflicts, make_context
 from pactnews.pipeline.finish import FinishBuild
@@ -56,7 +57,6 @@ from pactnews.validate.validator import check_conflict_table, check_tables
 __all__ = ["BuildError", "Context", "check_version", "config_schema", "make_context", "PARQUET_OPTIONS", "explode",
            "shard_name", "uncompressed_size", "render_outputs", "build_data"]
 
-BATCH_SIZE = 200  # documents per batch; one row group per batch in every per-document config
 DOCS_PER_SHARD = 50_000  # documents per shard (and Parquet file) of a per-document corpus; a shard file is one shard
 CLUSTERS_PER_ROW_GROUP = 64  # claim_clusters: a row group closes at this many clusters ...
 MEMBERS_PER_ROW_GROUP = 100_000  # ... or this many member claims

@@ -9,7 +9,7 @@ from pathlib import Path
 from pactnews.annotations import tables
 from pactnews.corpus.cleaning import load_rules
 from pactnews.corpus.readers import CorpusError, read_metadata
-from pactnews.pipeline.batches import batched
+from pactnews.pipeline.batches import BATCH_SIZE, batched
 from pactnews.pipeline.executors import work_area
 from pactnews.repo import Layout
 from pactnews.validate.conflicts import check_conflict_rows, check_conflicts
@@ -22,7 +22,6 @@ from pactnews.validate.inventory import load_checked_inventory
 from pactnews.validate.references import check_tables
 
 
-BATCH_SIZE = 200  # documents per batch: metadata records with their annotation files
 
 
 # ---- the batch jobs (pactnews.pipeline.jobs: a plain loop, or datatrove tasks with --num-proc) ----
