@@ -80,6 +80,18 @@ def test_shards_cut_the_output_and_tasks_do_not_change_a_byte(built_from_files, 
     assert buildkit.tree_hashes(root) == one
 
 
+def test_four_tasks_over_four_shards_write_the_bytes_of_one_task(built_from_files, tmp_path):
+    root = shard_repo(built_from_files, tmp_path / "repo", [1, 2, 3], ".parquet")
+    assert len(list((root / "shards").glob("*.parquet"))) == 4
+    rc, out = buildkit.run_cli(root, "build", "--quiet", "--input", "shards", "--tasks", "1")
+    assert rc == 0, out
+    one = buildkit.tree_hashes(root)
+    assert "data/documents/test-00003-of-00004.parquet" in one
+    rc, out = buildkit.run_cli(root, "build", "--quiet", "--input", "shards", "--tasks", "4", "--workers", "2")
+    assert rc == 0, out
+    assert buildkit.tree_hashes(root) == one
+
+
 def test_an_id_in_two_shards_fails_the_build_and_names_both(built_from_files, tmp_path):
     root = shard_repo(built_from_files, tmp_path / "repo", [3], ".jsonl")
     first = (root / "shards" / "part-00000.jsonl").read_text().splitlines()[0]
