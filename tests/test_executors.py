@@ -25,7 +25,7 @@ def test_slurm_executors_chain_documents_clusters_and_install(fixture_repo, tmp_
     from datatrove.executor.slurm import SlurmPipelineExecutor
 
     from pactnews.pipeline.clusters import ClusterReader, ClusterWriter, IdCheck
-    from pactnews.pipeline.finish import FinishBuild
+    from pactnews.pipeline.build import FinishBuild
     from pactnews.pipeline.readers import CorpusFiles
     from pactnews.pipeline.steps import Clean, TokenView, Validate
     from pactnews.pipeline.writers import ConfigWriter, PartitionWriter, ReportWriter

@@ -96,6 +96,14 @@ def _cross(a: dict, b: dict) -> bool:
 
 # --- time values -------------------------------------------------------------
 
+# How the `claim_clusters.conflict` flag is derived (pactnews.pipeline.clusters.cluster_row); the card's and
+# croissant.json's description of the column.
+CLUSTER_CONFLICT_RULE = (
+    "conflict is true when the conflicts table keeps at least one conflict with a member claim in this cluster "
+    "(a detected conflict a reader kept, or an annotated one); conflict_types and conflict_ids list those "
+    "conflicts, and a cluster whose claims differ without a kept conflict is not flagged"
+)
+
 _DATE_RE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2})(?:T(\d{2})(?::(\d{2}))?)?)?)?(?:T\w+)?$")
 _PERIOD_RE = re.compile(r"^(\d{4})-(W(\d{2})|Q([1-4])|H([12]))$")
 _VAGUE_RE = re.compile(r"^(\d{3}X|\d{2}XX)$")

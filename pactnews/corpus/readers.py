@@ -360,3 +360,12 @@ def read_gold(layout: Layout, document_ids) -> dict[str, dict]:
         if path.is_file():
             out[doc_id] = standoff.read(path)
     return out
+
+
+def changelog_has(root: Path, version: str) -> bool:
+    """Whether CHANGELOG.md has a heading for this version (`## 0.2.0`, `## [v0.2.0]`, ...)."""
+    path = root / "CHANGELOG.md"
+    if not path.is_file():
+        return False
+    pattern = re.compile(rf"^#+\s*\[?v?{re.escape(version)}\]?(\s|$)", re.MULTILINE)
+    return bool(pattern.search(path.read_text(encoding="utf-8")))

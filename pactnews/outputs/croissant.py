@@ -27,6 +27,7 @@ from datasets import ClassLabel, List, Value
 
 from pactnews.pipeline.features import DERIVED, class_names
 from pactnews.pipeline.ner import REASONS
+from pactnews.annotations.conflicts import CLUSTER_CONFLICT_RULE
 from pactnews.annotations.standoff import FIELDS
 
 RAI_SPELLING = {
@@ -48,7 +49,7 @@ _DTYPES = {
     "int64": mlc.DataType.INTEGER, "float32": mlc.DataType.FLOAT, "float64": mlc.DataType.FLOAT,
 }
 DESCRIPTIONS = {
-    "claim_clusters/conflict": None,  # filled with the build's CONFLICT_RULE
+    "claim_clusters/conflict": None,  # filled with pactnews.annotations.conflicts.CLUSTER_CONFLICT_RULE
     "claim_clusters/conflict_basis": "The figures the rule compared, each with the claims that report it.",
     "claim_clusters/figures": "Distinct (value, unit) figures reported in the cluster, with how many claims report each.",
     "ner/ner_tags": "IOB2 tags over the 18 OntoNotes labels: entities plus time expressions mapped by the inventory's timex_map.",
@@ -522,8 +523,7 @@ def fix_rai_spelling(obj: dict) -> dict:
 
 
 def croissant_json(ctx, report) -> str:
-    from pactnews.pipeline.build import CONFLICT_RULE  # heavy: imports datatrove
 
     with _quiet_absl():
-        obj = metadata(ctx, report, CONFLICT_RULE).to_json()
+        obj = metadata(ctx, report, CLUSTER_CONFLICT_RULE).to_json()
     return json.dumps(fix_rai_spelling(obj), ensure_ascii=False, indent=2, default=str) + "\n"

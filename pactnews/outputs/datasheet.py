@@ -35,9 +35,10 @@ import yaml
 
 from pactnews.annotations import standoff
 from pactnews.annotations import tables
+from pactnews.annotations.conflicts import CLUSTER_CONFLICT_RULE
 from pactnews.annotations.preannotate import markdown_table as preannotation_markdown
 from pactnews.outputs.card import split_readme
-from pactnews.corpus.readers import read_dataset_info, read_gold, read_metadata
+from pactnews.corpus.readers import changelog_has, read_dataset_info, read_gold, read_metadata
 from pactnews.evaluation.agreement import markdown_table as agreement_markdown
 from pactnews.evaluation.scorer import baseline_markdown, baselines
 from pactnews.pipeline.features import CONFIGS, DEFAULT_CONFIG, SPLIT
@@ -504,7 +505,6 @@ def read_sources(layout: Layout, data_dir: Path | None = None, front_matter: str
     only the gold of the documents the passes A and B cover is kept whole. A build hands
     over the tally its batches counted (`tally`), and then only that gold is read.
     """
-    from pactnews.pipeline.build import changelog_has  # cycle: pipeline.build imports this module
 
     info = read_dataset_info(layout)
     inv = load_inventory(layout.labels)
@@ -1065,7 +1065,6 @@ UNFOLDED_ELSEWHERE = ("entities", "timexes", "claims")  # nested in documents, t
 
 def field_note(src: Sources, config: str, path: str, layer: str | None) -> str:
     """What a field means: the notes above, else labels.yaml's attribute description, else the cleaning rule's."""
-    from pactnews.pipeline.build import CONFLICT_RULE  # cycle: pipeline.build imports this module
 
     name = path.split(".")[-1]
     if f"{config}:{path}" in FIELD_NOTES:
@@ -1075,7 +1074,7 @@ def field_note(src: Sources, config: str, path: str, layer: str | None) -> str:
     if name in attrs:
         return " ".join(str(attrs[name]).split())
     if config == "claim_clusters" and path == "conflict":
-        return CONFLICT_RULE[0].upper() + CONFLICT_RULE[1:] + "."
+        return CLUSTER_CONFLICT_RULE[0].upper() + CLUSTER_CONFLICT_RULE[1:] + "."
     if name in values and layer in (None, "claims"):
         return " ".join(str(src.inv.raw["layers"]["claims"]["attributes"][name]).split())
     if path.startswith("metadata.cleaning."):

@@ -16,7 +16,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from pactnews.corpus.readers import read_dataset_info
+from pactnews.corpus.readers import changelog_has, read_dataset_info
 from pactnews.repo import Layout
 
 REQUIRED = ("README.md", "croissant.json")
@@ -72,7 +72,7 @@ def make_plan(root: Path, repo_id: str) -> Plan:
 def preflight(root: Path, plan: Plan, check_build: bool = True) -> list[str]:
     """Reasons not to publish: what `pactnews validate` refuses (its incidents, one line each; then the build
     is not checked), a stale build, no changelog entry for the version."""
-    from pactnews.pipeline.build import BuildError, changelog_has, stale_outputs  # heavy: datatrove
+    from pactnews.pipeline.build import BuildError, stale_outputs  # heavy: datatrove
     from pactnews.pipeline.install import InstallError
     from pactnews.validate.validator import check_repository  # heavy: imports pandas
 

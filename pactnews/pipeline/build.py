@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import tempfile
 import time
@@ -31,11 +30,12 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+from datatrove.pipeline.base import PipelineStep
 
 from pactnews.pipeline import features as feats
 from pactnews.annotations import standoff
 from pactnews.annotations.conflicts import _finding_order
-from pactnews.corpus.readers import CorpusError, read_dataset_info, read_metadata
+from pactnews.corpus.readers import CorpusError, changelog_has, read_dataset_info, read_metadata
 from pactnews.outputs import datasheet
 from pactnews.outputs.card import front_matter, render_readme, size_category
 from pactnews.outputs.datasheet import DatasheetError, Tally
@@ -44,7 +44,7 @@ from pactnews.pipeline import executors
 from pactnews.pipeline.batches import BATCH_SIZE
 from pactnews.pipeline.clusters import ClusterConflicts, ClusterReader, ClusterWriter, IdCheck
 from pactnews.pipeline.context import BuildError, Context, check_version, config_schema, kept_conflicts, make_context
-from pactnews.pipeline.finish import FinishBuild
+from pactnews.pipeline import install
 from pactnews.pipeline.install import Staging
 from pactnews.pipeline.readers import CorpusFiles, CorpusShards, open_input
 from pactnews.pipeline.steps import Clean, DocumentRow, TokenView, Validate
@@ -65,11 +65,6 @@ MANIFEST = "MANIFEST.json"
 CROISSANT = "croissant.json"
 README = "README.md"
 DOCUMENTATION = (README, "DATASHEET.md", "CITATION.cff")  # generated around hand-written templates
-CONFLICT_RULE = (
-    "conflict is true when the claims of a cluster report two or more different numeric figures "
-    "(quantity_value); claims without a figure (vague counts such as 'thousands') are not compared, "
-    "and units are not compared because a cluster is one quantity by definition"
-)
 MAX_ERRORS_SHOWN = 50
 
 
@@ -443,14 +438,6 @@ def stale_outputs(root: Path, **engine) -> list[str]:
         return stale_files(root, staging.path)
 
 
-def changelog_has(root: Path, version: str) -> bool:
-    path = root / "CHANGELOG.md"
-    if not path.is_file():
-        return False
-    pattern = re.compile(rf"^#+\s*\[?v?{re.escape(version)}\]?(\s|$)", re.MULTILINE)
-    return bool(pattern.search(path.read_text(encoding="utf-8")))
-
-
 def summary_lines(root: Path, report: Report, timings: bool = False) -> list[str]:
     """The warnings of a build and the line saying what it built (printed by `pactnews build` and the Slurm
     job that installs a build)."""
@@ -482,7 +469,7 @@ def summary_lines(root: Path, report: Report, timings: bool = False) -> list[str
 def slurm_executors(root: Path, *, input: Path | None = None, tasks: int | None = None, workers: int | None = None,
                     executor: str = "slurm", verbose: bool = False, executor_options: dict | None = None) -> list:
     """The three SlurmPipelineExecutors of a build, each depending on the one before: documents, claim clusters,
-    and one task that merges, renders and installs (pactnews.pipeline.finish.FinishBuild). Nothing is
+    and one task that merges, renders and installs (FinishBuild). Nothing is
     submitted until the last one's run()."""
     root = Path(root)
     ctx = make_context(root)
@@ -497,3 +484,32 @@ def slurm_executors(root: Path, *, input: Path | None = None, tasks: int | None 
     third = executor_for(single, [FinishBuild(ctx, plan, folder)], work / "logs" / "finish", depends=second,
                          job="pactnews-install")
     return [first, second, third]
+
+
+class FinishBuild(PipelineStep):
+    """One task after both pipelines: collect, render_documents, then pactnews.pipeline.install;
+    the summary goes to the job's log. A build with problems installs nothing and fails the job."""
+
+    name = "finish build"
+    type = "💽 - WRITER"
+
+    def __init__(self, ctx, plan, folder: Path):
+        super().__init__()
+        self.ctx, self.plan, self.folder = ctx, plan, Path(folder)
+
+    def run(self, data=None, rank: int = 0, world_size: int = 1):
+        if data:
+            yield from data
+        root, dest, work = self.ctx.root, self.folder / "dest", self.folder / "work"
+        try:
+            report = collect(self.ctx, self.plan, dest, work)
+            render_documents(self.ctx, root, dest, report)
+        except BuildError as exc:
+            print("\n".join([*exc.problems, exc.summary]))
+            raise SystemExit(1) from exc
+        for note in install.recover(root):
+            print(f"note: {note}")
+        install.install(root, dest, feats.CONFIGS, (*DOCUMENTATION, CROISSANT, MANIFEST))
+        for line in summary_lines(root, report):
+            print(line)
+        shutil.rmtree(dest, ignore_errors=True)
