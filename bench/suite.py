@@ -367,7 +367,7 @@ def run_size(root: Path, work: Path, n: int, seed: int, num_proc: int, progress:
     shutil.rmtree(work / "results", ignore_errors=True)
     env = {"PACTNEWS_BENCH_GENERATE": json.dumps({"src": str(root), "n": n, "seed": seed}),
            "PACTNEWS_BENCH_SOURCE": str(root)}
-    load_before = load_average()
+    load_before, started = load_average(), time.strftime("%Y-%m-%d %H:%M:%S")
     gen = _child("generate", work, num_proc, progress, pmax, mode, env)
     log(f"N={n}: generated {gen['documents']} documents, {gen['spans_total']} spans, {gen['relations']} relations "
         f"in {gen['seconds']:.1f} s")
@@ -387,7 +387,7 @@ def run_size(root: Path, work: Path, n: int, seed: int, num_proc: int, progress:
     pipeline = sum(results[s]["seconds"] for s in (SHARD_PIPELINE if mode == "shards" else PIPELINE) if s in results)
     return {"documents": n, "mode": mode, "generate": gen, "stages": results, "pipeline_seconds": round(pipeline, 1),
             "peak_rss_mb": max(r["peak_rss_mb"] for r in results.values()) if results else None,
-            "load_average_before": load_before, "started": time.strftime("%Y-%m-%d %H:%M:%S")}
+            "load_average_before": load_before, "started": started}
 
 
 def machine() -> dict:
@@ -504,9 +504,10 @@ def _size_section(n: str, run: dict) -> list[str]:
     floor = run["stages"].get("floor", {}).get("timings", {})
     floor_total = floor.get("read_table", 0) + floor.get("write_table", 0)
     if build.get("steps"):
-        lines += ["", "Build steps (seconds summed over the tasks; `x floor` against the floor's read + write "
-                  f"{floor_total:.1f} s in one process; the input shards read by pyarrow alone: "
-                  f"{floor.get('read_input', 0):.1f} s):", "",
+        against = (f"`x floor` against the floor's read + write {floor_total:.1f} s in one process; the input shards "
+                   f"read by pyarrow alone: {floor.get('read_input', 0):.1f} s" if floor_total
+                   else "no floor at this size, see below")
+        lines += ["", f"Build steps (seconds summed over the tasks; {against}):", "",
                   "| step | task seconds | x floor |", "|---|---:|---:|"]
         for step, sec in build["steps"].items():
             lines.append(f"| {step} | {sec:.1f} | {round(sec / floor_total, 2) if floor_total else 'n/a'} |")
@@ -516,6 +517,8 @@ def _size_section(n: str, run: dict) -> list[str]:
     if sub:
         lines += ["", "Phases (wall clock): " + "; ".join(f"{s}: " + ", ".join(f"{k} {v:.1f} s" for k, v in t.items())
                                                          for s, t in sub.items())]
+    for stage, why in run.get("not_run", {}).items():
+        lines += ["", f"Not run at this size: {stage}, {why}."]
     pre = run["stages"].get("preannotate")
     if pre:
         lines += ["", f"Pre-annotation on {pre['documents']:,} documents: slowest component "
