@@ -23,8 +23,8 @@ from datatrove.pipeline.base import PipelineStep
 from pactnews.annotations.conflicts import detect
 from pactnews.pipeline.context import Context, kept_conflicts
 from pactnews.pipeline.writers import (
-    PARQUET_OPTIONS, atomic_write_bytes, file_summary, partition_of, partition_schema, peak_rss_mb, shard_name,
-    write_pickle,
+    PARQUET_OPTIONS, Partitions, atomic_write_bytes, file_summary, partition_batches, partition_of, partition_schema,
+    peak_rss_mb, read_partition, shard_name, write_pickle,
 )
 
 SORT = [("cluster_id", "ascending"), ("document_id", "ascending"), ("start", "ascending"), ("end", "ascending"),
@@ -33,7 +33,7 @@ SORT = [("cluster_id", "ascending"), ("document_id", "ascending"), ("start", "as
 
 def partition_files(work: Path, p: int, what: str = "claims") -> list[Path]:
     folder = Path(work) / what / f"{p:05d}"
-    return sorted(folder / n for n in os.listdir(folder) if n.endswith(".parquet")) if folder.is_dir() else []
+    return sorted(folder / n for n in os.listdir(folder) if n.endswith(Partitions.SUFFIX)) if folder.is_dir() else []
 
 
 class IdCheck(PipelineStep):
@@ -59,7 +59,7 @@ class IdCheck(PipelineStep):
         files = partition_files(self.work, p, "ids")
         if not files:
             return []
-        ids = pa.concat_tables([pq.read_table(f) for f in files])
+        ids = pa.concat_tables([read_partition(f) for f in files])
         counts = pc.value_counts(ids.column("id").combine_chunks())
         twice = sorted(v for v, n in zip(counts.field("values").to_pylist(), counts.field("counts").to_pylist())
                        if n > 1)
@@ -92,7 +92,7 @@ def cluster_groups(counts: dict[str, int], clusters: list[str], budget: int) -> 
 def member_counts(files: list[Path]) -> dict[str, int]:
     counts: dict[str, int] = {}
     for p in files:
-        col = pq.read_table(p, columns=["cluster_id"]).column("cluster_id")
+        col = read_partition(p).column("cluster_id")
         if not len(col):
             continue
         vc = pc.value_counts(col.combine_chunks())
@@ -102,13 +102,11 @@ def member_counts(files: list[Path]) -> dict[str, int]:
 
 
 def read_claims(files: list[Path], clusters: list[str], schema: pa.Schema) -> pa.Table:
-    """The claims of `clusters` from a partition's files, row group by row group."""
+    """The claims of `clusters` from a partition's files, record batch by record batch."""
     keep = pa.array(sorted(clusters), pa.string())
     parts = []
     for p in files:
-        f = pq.ParquetFile(p)
-        for g in range(f.num_row_groups):
-            t = f.read_row_group(g)
+        for t in partition_batches(p):
             t = t.filter(pc.is_in(t.column("cluster_id"), value_set=keep))
             if t.num_rows:
                 parts.append(t)
@@ -134,11 +132,15 @@ class ClusterReader(PipelineStep):
         if data:
             yield from data
         schema = partition_schema(self.ctx)
-        for p in range(rank, self.num_partitions, world_size):
+        mine = range(rank, self.num_partitions, world_size)
+        tabled: dict[int, set[str]] = {p: set() for p in mine}  # the cluster table by partition, read once a task
+        for c in self.ctx.cluster_table:
+            tabled.get(partition_of(c, self.num_partitions), set()).add(c)
+        for p in mine:
             files = partition_files(self.work, p)
             counts = member_counts(files)
             unclustered = counts.pop(None, 0)
-            table = {c for c in self.ctx.cluster_table if partition_of(c, self.num_partitions) == p}
+            table = tabled[p]
             clusters = sorted(table | set(counts))
             if unclustered:  # claims in no cluster: read for their conflict inputs only
                 yield Document(text="", id="", metadata={"partition": p, "cluster": None,
@@ -165,7 +167,7 @@ class ClusterReader(PipelineStep):
 def _unclustered(files: list[Path], schema: pa.Schema) -> pa.Table:
     parts = []
     for p in files:
-        t = pq.read_table(p)
+        t = read_partition(p)
         t = t.filter(pc.is_null(t.column("cluster_id")))
         if t.num_rows:
             parts.append(t)

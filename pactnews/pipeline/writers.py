@@ -44,6 +44,7 @@ CLUSTER_INPUT = ("document_id", "id", "start", "end", "text", "source", "source_
                  "factuality", "modality", "time_value", "cluster_id", "quantity_value", "quantity_high",
                  "quantity_approximation", "quantity_unit")
 PARTITION_ROWS = 65_536  # rows a task buffers (all partitions together) before writing them
+IPC_OPTIONS = pa.ipc.IpcWriteOptions(compression="zstd")  # the scratch partitions' buffers
 
 
 def shard_name(k: int, n: int) -> str:
@@ -182,17 +183,23 @@ ID_SCHEMA = pa.schema([pa.field("id", pa.string()), pa.field("shard", pa.int64()
 
 
 class Partitions:
-    """Rows cut by partition, written to <folder>/<partition>/task-<rank>.parquet (scratch for the second pipeline).
+    """Rows cut by partition, written to <folder>/<partition>/task-<rank>.arrows (scratch for the second pipeline).
 
     The second pipeline sorts what it reads, so which task wrote a row does not change the output. Rows are
-    buffered up to PARTITION_ROWS in all, then every partition's buffer is written as a row group.
+    buffered up to PARTITION_ROWS in all, then every partition's buffer is appended to its file as a record
+    batch. The files are Arrow IPC streams (zstd-compressed buffers), not Parquet: a Parquet writer keeps the
+    footer metadata of every row group it wrote until it closes (about 18 KB a row group at 18 columns), and a
+    task writes a row group to most of its partitions at every flush, so its memory grew with the corpus
+    (bench/RESULTS.md, 1M documents). A stream writer keeps nothing per batch.
     """
+
+    SUFFIX = ".arrows"
 
     def __init__(self, folder: Path, schema: pa.Schema, rank: int, budget: int = PARTITION_ROWS):
         self.folder, self.schema, self.rank, self.budget = folder, schema, rank, budget
         self.buffers: dict[int, list[pa.Table]] = {}
         self.buffered = 0
-        self.writers: dict[int, pq.ParquetWriter] = {}
+        self.writers: dict[int, tuple] = {}
 
     def add(self, table: pa.Table, parts: list[int]) -> None:
         if not table.num_rows:
@@ -210,16 +217,31 @@ class Partitions:
     def flush(self) -> None:
         for p, tables in sorted(self.buffers.items()):
             if p not in self.writers:
-                path = self.folder / f"{p:05d}" / f"task-{self.rank:05d}.parquet"
+                path = self.folder / f"{p:05d}" / f"task-{self.rank:05d}{self.SUFFIX}"
                 path.parent.mkdir(parents=True, exist_ok=True)
-                self.writers[p] = pq.ParquetWriter(path, self.schema, compression="zstd", compression_level=1)
-            self.writers[p].write_table(pa.concat_tables(tables))
+                sink = pa.OSFile(str(path), "wb")
+                self.writers[p] = (sink, pa.ipc.new_stream(sink, self.schema, options=IPC_OPTIONS))
+            self.writers[p][1].write_table(pa.concat_tables(tables))
         self.buffers, self.buffered = {}, 0
 
     def close(self) -> None:
         self.flush()
-        for w in self.writers.values():
-            w.close()
+        for sink, writer in self.writers.values():
+            writer.close()
+            sink.close()
+
+
+def read_partition(path: Path) -> pa.Table:
+    """A scratch file of Partitions, whole."""
+    with pa.OSFile(str(path), "rb") as source:
+        return pa.ipc.open_stream(source).read_all()
+
+
+def partition_batches(path: Path):
+    """A scratch file of Partitions, one record batch (one flush) at a time, as tables."""
+    with pa.OSFile(str(path), "rb") as source:
+        for batch in pa.ipc.open_stream(source):
+            yield pa.Table.from_batches([batch])
 
 
 class PartitionWriter(PipelineStep):
