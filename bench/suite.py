@@ -335,12 +335,16 @@ def stage_main(argv: list[str]) -> int:
     return 0
 
 
+class StageFailed(SystemExit):
+    """A stage's child process exited with an error (its traceback is on stderr)."""
+
+
 def _child(stage: str, work: Path, num_proc: int, progress: bool, pmax: int, mode: str, env: dict | None = None) -> dict:
     code = "import sys; from bench.suite import stage_main; sys.exit(stage_main(sys.argv[1:]))"
     cmd = [sys.executable, "-c", code, stage, str(work), str(num_proc), "1" if progress else "0", str(pmax), mode]
     proc = subprocess.run(cmd, cwd=ROOT, env={**os.environ, **(env or {}), "PYTHONPATH": _pythonpath()})
     if proc.returncode != 0:
-        raise SystemExit(f"bench stage {stage} failed (exit {proc.returncode}) in {work}")
+        raise StageFailed(f"bench stage {stage} failed (exit {proc.returncode}) in {work}")
     return json.loads((work / "results" / f"{stage}.json").read_text())
 
 
@@ -371,9 +375,17 @@ def run_size(root: Path, work: Path, n: int, seed: int, num_proc: int, progress:
     gen = _child("generate", work, num_proc, progress, pmax, mode, env)
     log(f"N={n}: generated {gen['documents']} documents, {gen['spans_total']} spans, {gen['relations']} relations "
         f"in {gen['seconds']:.1f} s")
-    results = {}
+    results, not_run = {}, {}
     for stage in stages:
-        r = _child(stage, work, num_proc, progress, pmax, mode, env)
+        if not_run:  # a stage failed: the later ones may need what it makes (load_warm, load_cold's cache)
+            not_run[stage] = f"not reached after {next(iter(not_run))} failed"
+            continue
+        try:
+            r = _child(stage, work, num_proc, progress, pmax, mode, env)
+        except StageFailed as exc:  # keep the stages that ran: a failure at a large N must not lose them
+            not_run[stage] = f"failed: {exc}; its error is in the benchmark's log"
+            log(f"N={n}: {exc}")
+            continue
         r["load_average_after"] = load_average()
         results[stage] = r
         log(f"N={n}: {stage}: {r['seconds']:.1f} s, {r['documents']} docs, {r['docs_per_s']} docs/s, "
@@ -387,7 +399,7 @@ def run_size(root: Path, work: Path, n: int, seed: int, num_proc: int, progress:
     pipeline = sum(results[s]["seconds"] for s in (SHARD_PIPELINE if mode == "shards" else PIPELINE) if s in results)
     return {"documents": n, "mode": mode, "generate": gen, "stages": results, "pipeline_seconds": round(pipeline, 1),
             "peak_rss_mb": max(r["peak_rss_mb"] for r in results.values()) if results else None,
-            "load_average_before": load_before, "started": started}
+            "load_average_before": load_before, "started": started, **({"not_run": not_run} if not_run else {})}
 
 
 def machine() -> dict:

@@ -183,3 +183,22 @@ def test_the_sentencizer_benchmark_times_two_rules_that_agree():
     assert result["documents"] == len(texts) + 3 and result["tokens"] > 1000
     assert result["documents_that_differ"] == 0
     assert set(result["sentence_ms_per_document"]) == {"component", "arrays"}
+
+
+def test_a_failed_stage_keeps_the_stages_that_ran_and_says_which_did_not(tmp_path, monkeypatch):
+    """At 1M documents load_cold filled the disk and the whole size's results were lost; now they are kept."""
+    def child(stage, work, *args, **kwargs):
+        if stage == "load_cold":
+            raise suite.StageFailed(f"bench stage {stage} failed (exit 1) in {work}")
+        return {"documents": 3, "spans_total": 9, "relations": 1, "characters": 90, "raw_characters": 99,
+                "seconds": 1.0, "docs_per_s": 3.0, "spans": 9, "spans_per_s": 9.0, "peak_rss_mb": 10.0}
+
+    monkeypatch.setattr(suite, "_child", child)
+    run = suite.run_size(tmp_path, tmp_path / "w", 3, 1, 1, False, 0, ("build", "load_cold", "load_warm"),
+                         log=lambda line: None)
+    assert list(run["stages"]) == ["build"] and run["pipeline_seconds"] == 1.0
+    assert run["not_run"] == {"load_cold": f"failed: bench stage load_cold failed (exit 1) in {tmp_path / 'w'}; "
+                                           "its error is in the benchmark's log",
+                              "load_warm": "not reached after load_cold failed"}
+    shown = "\n".join(suite._size_section("3", run))
+    assert "Not run at this size: load_warm, not reached after load_cold failed." in shown
