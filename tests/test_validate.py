@@ -688,3 +688,17 @@ def test_a_reviewed_detector_finding_passes_kept_or_dismissed(status, tmp_path):
     _conflicts(root, {"type": "polarity", "origin": "detected", "rule": "polarity-opposite", "members": ["C1", "C2"]},
                status=status)
     assert sorted(i.test_id for i in check_repository(Layout(root))[0]) == ["stale-conflict", "unreviewed-conflict"]
+
+
+def test_table_lookups_look_up_each_distinct_value_once_and_miss_nulls_and_strangers():
+    import pyarrow as pa
+
+    from pactnews.validate.columns import _table_codes
+
+    col = pa.chunked_array([pa.array(["a", None, "b"]), pa.array(["a", "z", "b"])])
+    table = {"a": {"label": "X"}, "b": {"label": "Y"}, "c": {"label": "X"}}
+    looked_up = []
+    codes = _table_codes(col, table, lambda v: looked_up.append(v) or ["X", "Y"].index(v["label"]))
+    assert codes.tolist() == [0, -1, 1, 0, -1, 1]
+    assert len(looked_up) == 2  # "a" and "b" once each; "z" and null are not keys
+    assert _table_codes(pa.chunked_array([pa.array([], pa.string())]), table, lambda v: 0).tolist() == []

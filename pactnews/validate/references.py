@@ -12,7 +12,7 @@ import pyarrow.compute as pc
 from pactnews.annotations import standoff
 from pactnews.corpus.readers import is_unicode
 from pactnews.inventory import Inventory
-from pactnews.validate.columns import Columns, _codes, _present, _take
+from pactnews.validate.columns import Columns, _codes, _present, _table_codes, _take
 from pactnews.validate.incidents import Incident, _short, incident
 
 
@@ -96,20 +96,18 @@ def check_references(cols: Columns, orphans: list[tuple[str, str, str]], entitie
         out += _check_relations(cols, index, broken, inv, files)
         out += _check_time_ids(cols, index, files)
     if entities is not None:
-        names = pyarrow.array(list(entities), pyarrow.string())
         for layer in ("entities", "attributions"):
             eid = t[layer]["entity_id"]
-            unknown = _present(eid) & ~np.asarray(pc.is_in(eid, value_set=names).to_numpy(zero_copy_only=False), bool)
+            unknown = _present(eid) & (_table_codes(eid, entities, lambda _: 0) < 0)
             for r in _take(t[layer], np.flatnonzero(unknown)):
                 out.append(incident("unknown-entity-id", f"entity_id {r['entity_id']!r} is not in {table_files[0]}; "
                                     "expected a key of the entity table", file=files[r["document_id"]],
                                     doc=r["document_id"], span=r["id"], start=r["start"], end=r["end"],
                                     found=repr(r["entity_id"]), expected="a key of the entity table"))
         labels = inv.labels("entities")
-        table_label = np.array([labels.index(v["label"]) if isinstance(v, dict) and v.get("label") in labels else -1
-                                for v in entities.values()] + [-1], dtype=np.int64)
         e = t["entities"]
-        in_table = table_label[_codes(e["entity_id"], list(entities))]  # -1 indexes the trailing -1
+        in_table = _table_codes(e["entity_id"], entities, lambda v: labels.index(v["label"])
+                                if isinstance(v, dict) and v.get("label") in labels else -1)
         mention = _codes(e["label"], labels)
         for r in _take(e, np.flatnonzero((in_table >= 0) & (mention >= 0) & (mention != in_table))):
             expected = entities[r["entity_id"]]["label"]
@@ -119,9 +117,8 @@ def check_references(cols: Columns, orphans: list[tuple[str, str, str]], entitie
                                 end=r["end"], found=repr(r["label"]), expected=repr(expected)))
     if clusters is not None:
         c = t["claims"]
-        known = np.asarray(pc.is_in(c["cluster_id"], value_set=pyarrow.array(list(clusters), pyarrow.string()))
-                           .to_numpy(zero_copy_only=False), bool)
-        for r in _take(c, np.flatnonzero(_present(c["cluster_id"]) & ~known)):
+        unknown = _present(c["cluster_id"]) & (_table_codes(c["cluster_id"], clusters, lambda _: 0) < 0)
+        for r in _take(c, np.flatnonzero(unknown)):
             out.append(incident("unknown-cluster", f"cluster_id {r['cluster_id']!r} is not in {table_files[1]}; "
                                 "expected a key of the cluster table", file=files[r["document_id"]],
                                 doc=r["document_id"], span=r["id"], start=r["start"], end=r["end"],
