@@ -44,7 +44,12 @@ CLUSTER_INPUT = ("document_id", "id", "start", "end", "text", "source", "source_
                  "factuality", "modality", "time_value", "cluster_id", "quantity_value", "quantity_high",
                  "quantity_approximation", "quantity_unit")
 PARTITION_ROWS = 65_536  # rows a task buffers (all partitions together) before writing them
-IPC_OPTIONS = pa.ipc.IpcWriteOptions(compression="zstd")  # the scratch partitions' buffers
+# The scratch partitions' buffers: LZ4 frames, in the task's own thread. A flush writes a few hundred rows to each
+# of up to hundreds of partitions; zstd cost about 3x the CPU of LZ4 to write such batches and 7x to read them
+# (python -m bench.partitions_memory --codec zstd|lz4), and Arrow's default thread pool put more threads on
+# the cores than datatrove's one task per core (the 1M build at ae443b3, bench/RESULTS.md).
+IPC_OPTIONS = pa.ipc.IpcWriteOptions(compression="lz4", use_threads=False)
+IPC_READ = pa.ipc.IpcReadOptions(use_threads=False)
 
 
 def shard_name(k: int, n: int) -> str:
@@ -187,7 +192,7 @@ class Partitions:
 
     The second pipeline sorts what it reads, so which task wrote a row does not change the output. Rows are
     buffered up to PARTITION_ROWS in all, then every partition's buffer is appended to its file as a record
-    batch. The files are Arrow IPC streams (zstd-compressed buffers), not Parquet: a Parquet writer keeps the
+    batch. The files are Arrow IPC streams (LZ4-compressed buffers), not Parquet: a Parquet writer keeps the
     footer metadata of every row group it wrote until it closes (about 18 KB a row group at 18 columns), and a
     task writes a row group to most of its partitions at every flush, so its memory grew with the corpus
     (bench/RESULTS.md, 1M documents). A stream writer keeps nothing per batch.
@@ -195,8 +200,9 @@ class Partitions:
 
     SUFFIX = ".arrows"
 
-    def __init__(self, folder: Path, schema: pa.Schema, rank: int, budget: int = PARTITION_ROWS):
-        self.folder, self.schema, self.rank, self.budget = folder, schema, rank, budget
+    def __init__(self, folder: Path, schema: pa.Schema, rank: int, budget: int = PARTITION_ROWS,
+                 options: pa.ipc.IpcWriteOptions = IPC_OPTIONS):
+        self.folder, self.schema, self.rank, self.budget, self.options = folder, schema, rank, budget, options
         self.buffers: dict[int, list[pa.Table]] = {}
         self.buffered = 0
         self.writers: dict[int, tuple] = {}
@@ -220,7 +226,7 @@ class Partitions:
                 path = self.folder / f"{p:05d}" / f"task-{self.rank:05d}{self.SUFFIX}"
                 path.parent.mkdir(parents=True, exist_ok=True)
                 sink = pa.OSFile(str(path), "wb")
-                self.writers[p] = (sink, pa.ipc.new_stream(sink, self.schema, options=IPC_OPTIONS))
+                self.writers[p] = (sink, pa.ipc.new_stream(sink, self.schema, options=self.options))
             self.writers[p][1].write_table(pa.concat_tables(tables))
         self.buffers, self.buffered = {}, 0
 
@@ -234,13 +240,13 @@ class Partitions:
 def read_partition(path: Path) -> pa.Table:
     """A scratch file of Partitions, whole."""
     with pa.OSFile(str(path), "rb") as source:
-        return pa.ipc.open_stream(source).read_all()
+        return pa.ipc.open_stream(source, options=IPC_READ).read_all()
 
 
 def partition_batches(path: Path):
     """A scratch file of Partitions, one record batch (one flush) at a time, as tables."""
     with pa.OSFile(str(path), "rb") as source:
-        for batch in pa.ipc.open_stream(source):
+        for batch in pa.ipc.open_stream(source, options=IPC_READ):
             yield pa.Table.from_batches([batch])
 
 
