@@ -341,3 +341,25 @@ def test_build_check_and_publish_check_write_nothing_outside_the_repository(repo
     assert rc == 0, out
     assert made and [p for p in made if not p.is_relative_to(repo.resolve())] == []
     assert buildkit.tree_hashes(repo) == before and not (repo / "build").exists()
+
+
+def test_the_cluster_table_of_the_build_answers_as_the_dict_it_was_read_as():
+    import pickle
+
+    from pactnews.pipeline.context import ClusterTable, make_context
+
+    table = {f"c-{i:05d}": {"proposition": f"Proposition {i}, é"} for i in range(2000, 0, -1)}
+    ct = ClusterTable.of(table)
+    assert isinstance(ct, ClusterTable)
+    assert dict(ct.items()) == table and list(ct) == sorted(table) and len(ct) == 2000
+    assert "c-00007" in ct and "c-7" not in ct and "" not in ct and None not in ct and 7 not in ct
+    assert ct["c-02000"] == table["c-02000"] and ct.get("c-00001") == table["c-00001"]
+    assert ct.get("zzz") is None and ct.get("zzz", 0) == 0
+    with pytest.raises(KeyError):
+        ct["zzz"]
+    assert dict(pickle.loads(pickle.dumps(ct)).items()) == table
+    empty = ClusterTable.of({})
+    assert isinstance(empty, ClusterTable) and "c-00001" not in empty and len(empty) == 0
+    for bad in ({"a": {"proposition": 5}}, {"a": {"proposition": "\ud800"}}, {"a": None}, {5: {"proposition": "p"}}):
+        assert ClusterTable.of(bad) is bad  # the table check reports it; the tasks keep the dict
+    assert isinstance(make_context(Path(__file__).resolve().parent.parent).cluster_table, ClusterTable)

@@ -33,12 +33,16 @@ def _codes(col, values) -> np.ndarray:
     return _ints(pc.index_in(col, value_set=pyarrow.array(list(values), pyarrow.string())))
 
 
+_ABSENT = object()
+
+
 def _table_codes(col, table, code) -> np.ndarray:
     """code(table[v]) for each value v of `col` that is a key of `table`, -1 for the others and for null. The
     table is looked up once per distinct value of the column: the entity and cluster tables grow with the corpus,
     a batch does not (an array of the table's keys per batch cost O(table) each time)."""
     keys = pc.drop_null(pc.unique(col)).to_pylist()
-    found = np.array([code(table[k]) if k in table else -1 for k in keys] + [-1], dtype=np.int64)
+    rows = [table.get(k, _ABSENT) for k in keys]  # one lookup a key (a ClusterTable searches its sorted ids)
+    found = np.array([-1 if r is _ABSENT else code(r) for r in rows] + [-1], dtype=np.int64)
     return found[_codes(col, keys)]  # -1 (absent, null) indexes the trailing -1
 
 
