@@ -45,9 +45,9 @@ CLUSTER_INPUT = ("document_id", "id", "start", "end", "text", "source", "source_
                  "quantity_approximation", "quantity_unit")
 PARTITION_ROWS = 65_536  # rows a task buffers (all partitions together) before writing them
 # The scratch partitions' buffers: LZ4 frames, in the task's own thread. A flush writes a few hundred rows to each
-# of up to hundreds of partitions; zstd cost about 3x the CPU of LZ4 to write such batches and 7x to read them
+# of up to hundreds of partitions; zstd cost 2.8x the CPU of LZ4 to write such batches and 4.6x to read them
 # (python -m bench.partitions_memory --codec zstd|lz4), and Arrow's default thread pool put more threads on
-# the cores than datatrove's one task per core (the 1M build at ae443b3, bench/RESULTS.md).
+# the cores than datatrove's one task per core (the 1M build at 6618c45, bench/RESULTS.md).
 IPC_OPTIONS = pa.ipc.IpcWriteOptions(compression="lz4", use_threads=False)
 IPC_READ = pa.ipc.IpcReadOptions(use_threads=False)
 
