@@ -202,3 +202,27 @@ def test_a_failed_stage_keeps_the_stages_that_ran_and_says_which_did_not(tmp_pat
                               "load_warm": "not reached after load_cold failed"}
     shown = "\n".join(suite._size_section("3", run))
     assert "Not run at this size: load_warm, not reached after load_cold failed." in shown
+
+
+def test_the_memory_target_holds_for_every_process_not_only_the_largest():
+    def run(main, documents, clusters):
+        build = {"peak_rss_mb": max(main, documents, clusters), "peak_rss_main_mb": main,
+                 "task_peak_rss_mb": {"documents": documents, "claim_clusters": clusters}, "seconds": 1.0}
+        return {"stages": {"build": build}}
+
+    flat = suite.evaluate_shards({"10000": run(240, 800, 300), "1000000": run(300, 1100, 420)})
+    grown = suite.evaluate_shards({"10000": run(240, 800, 300), "1000000": run(300, 1100, 530)})
+    assert flat["peak_rss_largest_over_smallest_n"]["met"] is True
+    target = grown["peak_rss_largest_over_smallest_n"]
+    assert target["met"] is False and target["growth"]["build"] == 1.38
+    assert target["growth"]["build: claim_clusters tasks"] == 1.77 and target["growth"]["build: main process"] == 1.25
+
+
+def test_the_cluster_memory_benchmark_runs_the_build_cluster_steps(capsys):
+    from bench import cluster_memory
+
+    assert cluster_memory.main(["--documents", "2000", "--partitions", "2", "--claims", "3000",
+                                "--batch-rows", "500", "--trace"]) == 0
+    out = capsys.readouterr().out
+    assert "(158 clusters), 2 partitions of 3000 claims in batches of 500 rows, 2 tasks" in out
+    assert out.count("task ") >= 2 and "largest task" in out

@@ -24,7 +24,7 @@ from pactnews.annotations.conflicts import detect
 from pactnews.pipeline.context import Context, kept_conflicts
 from pactnews.pipeline.writers import (
     PARQUET_OPTIONS, Partitions, atomic_write_bytes, file_summary, partition_batches, partition_of, partition_schema,
-    peak_rss_mb, read_partition, shard_name, write_pickle,
+    peak_rss_mb, read_partition, release_unused, shard_name, write_pickle,
 )
 
 SORT = [("cluster_id", "ascending"), ("document_id", "ascending"), ("start", "ascending"), ("end", "ascending"),
@@ -275,6 +275,7 @@ class ClusterWriter(PipelineStep):
         write_pickle(self.work / "clusters" / f"{state['p']:05d}.pkl", {
             "partition": state["p"], "output": file_summary(state["path"], self.data_dir),
             "findings": state["findings"], "members": state["members"], "peak_rss_mb": peak_rss_mb()})
+        release_unused()
 
 
 def cluster_row(cid: str, claims: pa.Table, cluster_table: dict, schema: pa.Schema,
