@@ -39,13 +39,14 @@ def write_input(work: Path, documents: int, partitions: int, claims: int, batch_
     from pactnews.pipeline.writers import CLUSTER_INPUT, Partitions, partition_schema
 
     _skeleton(ROOT, work / "repo", documents)
-    schema = partition_schema(make_context(work / "repo"))
+    ctx = make_context(work / "repo")
+    schema = partition_schema(ctx)
     real = pq.read_table(ROOT / "data" / "claims").select(list(CLUSTER_INPUT))
     base = real.take(pa.array([i % real.num_rows for i in range(claims)], pa.int64()))
     base = base.set_column(base.schema.get_field_index("id"), "id", pa.array([f"C{i % 28}" for i in range(claims)]))
     base = base.append_column("dct", pa.array(["2024-10-25"] * claims, pa.string()))
     base = base.append_column("conflict_input", pa.nulls(claims, pa.string()))
-    per_partition = max(1, documents // 1000 * 79 // partitions)  # the scaled table's clusters, spread evenly
+    per_partition = max(1, len(ctx.cluster_table) // partitions)  # the scaled table's clusters, spread evenly
     writers = [Partitions(work / "claims", schema, rank, budget=batch_rows * partitions) for rank in (0, 1)]
     for p in range(partitions):
         t = base.set_column(base.schema.get_field_index("document_id"), "document_id",

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 import pyarrow as pa
@@ -91,8 +92,8 @@ def cluster_groups(counts: dict[str, int], clusters: list[str], budget: int) -> 
 
 def member_counts(files: list[Path]) -> dict[str, int]:
     counts: dict[str, int] = {}
-    for p in files:
-        col = read_partition(p).column("cluster_id")
+    for t in (t for p in files for t in partition_batches(p)):  # a batch at a time: the counts need one column
+        col = t.column("cluster_id")
         if not len(col):
             continue
         vc = pc.value_counts(col.combine_chunks())
@@ -166,8 +167,7 @@ class ClusterReader(PipelineStep):
 
 def _unclustered(files: list[Path], schema: pa.Schema) -> pa.Table:
     parts = []
-    for p in files:
-        t = read_partition(p)
+    for t in (t for p in files for t in partition_batches(p)):
         t = t.filter(pc.is_null(t.column("cluster_id")))
         if t.num_rows:
             parts.append(t)
@@ -278,7 +278,7 @@ class ClusterWriter(PipelineStep):
         release_unused()
 
 
-def cluster_row(cid: str, claims: pa.Table, cluster_table: dict, schema: pa.Schema,
+def cluster_row(cid: str, claims: pa.Table, cluster_table: Mapping, schema: pa.Schema,
                 conflicts: list[tuple[str, int]]) -> pa.Table:
     """One `claim_clusters` row from the cluster's claims (sorted by document and offsets, with their document's
     DCT); its conflicts are the kept conflicts with a member in it, [(conflict id, type class index)]."""
